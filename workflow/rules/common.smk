@@ -66,6 +66,52 @@ def data_files(dataset):
     }
 
 
+def le_setting(le):
+    return leacfg.le_setting(config, le)
+
+
+def le_llm(le):
+    """The LLM key an LE setting uses."""
+    return le_setting(le)["llm"]
+
+
+def llm_settings(llm):
+    return config["llms"][llm]
+
+
+def item_tokens_dir(dataset, llm):
+    return f"{RES}/{dataset}/le/{llm}"
+
+
+def le_dir(dataset, le):
+    """Outputs of one LE setting: adapter, score head, quality, precompute."""
+    return f"{RES}/{dataset}/le/{le_llm(le)}/{le}"
+
+
+def le_states_file(dataset, le):
+    return f"{le_dir(dataset, le)}/states.parquet"
+
+
+def le_rewards_file(dataset, le):
+    return f"{le_dir(dataset, le)}/rewards.parquet"
+
+
+def le_augment_file(dataset, le, backbone):
+    return f"{le_dir(dataset, le)}/augment_{backbone}.parquet"
+
+
+def warmup_file(dataset, backbone, seed):
+    return f"{RES}/{dataset}/warmup/{backbone}/seed{seed}/top5.parquet"
+
+
+def run_dir(dataset, backbone, framework, variant, seed):
+    return f"{RES}/{dataset}/runs/{backbone}/{framework}/{variant}/seed{seed}"
+
+
+def variant_settings(variant, framework):
+    return leacfg.variant_settings(config, variant, framework)
+
+
 def log(name):
     return f"{RES}/logs/{name}.log"
 
