@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from lea.config import dataset_settings, deep_merge, load_config, variant_needs, variant_settings
+from lea.errors import ConfigError
+
+
+def test_both_configs_validate_and_fill_defaults(repo):
+    demo = load_config([repo / "config/demo.yaml"])
+    full = load_config([repo / "config/config.yaml"])
+    assert demo["datasets_enabled"] == ["demo"]
+    # defaults from the schema reach nested sections
+    assert demo["rec"]["gamma"] == 0.5
+    assert full["le"]["item_tokens"]["iterations"] == 300
+    assert full["datasets"]["industry"]["filter"]["min_seq_len"] == 3
+
+
+def test_dataset_rec_overrides_merge_over_global(repo):
+    full = load_config([repo / "config/config.yaml"])
+    ind = dataset_settings(full, "industry")
+    lfm = dataset_settings(full, "lfm")
+    assert ind["rec"]["lr"] == 0.002 and lfm["rec"]["lr"] == 0.001  # paper 4.5
+    assert ind["rec"]["eval_every"] == 500 and lfm["rec"]["eval_every"] == 1000
+    assert ind["rec"]["batch_size"] == 100
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"rec": {"lrr": 1}}, "rec"),
+        ({"rec": {"gamma": 1.5}}, "rec.gamma"),
+        ({"datasets": {"demo": {"rec": {"lr": -1}}}}, "datasets.demo.rec.lr"),
+        ({"datasets": {"demo": {"reader": "csv"}}}, "datasets.demo.reader"),
+        ({"datasets_enabled": ["nope"]}, "datasets_enabled.0"),
+        ({"le": {"llm": "gpt"}}, "le.llm"),
+        ({"datasets": {"demo": {"split": {"train": 0.9}}}}, "datasets.demo.split"),
+    ],
+)
+def test_bad_config_names_the_key(repo, override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config([repo / "config/demo.yaml"], override)
+    assert err.value.key == key
+    assert f"'{key}'" in str(err.value)
+
+
+def test_variant_table(repo):
+    cfg = load_config([repo / "config/demo.yaml"])
+    v = variant_settings(cfg, "LEASR", "sa2c")
+    assert (v["state"], v["reward"], v["augment"]) == ("le+h", "le", "sv+q")
+    assert v["w_ah"] == 0.1 and v["w_aq"] == 0.01  # paper defaults, Eq. 15
+    assert variant_needs(v) == {"states": True, "rewards": True, "augment": True}
+    assert variant_needs(variant_settings(cfg, "base", "snqn")) == {"states": False, "rewards": False, "augment": False}
+    with pytest.raises(ConfigError, match="LEASprimeR"):
+        variant_settings(cfg, "LEASprimeR", "snqn")  # SA2C only (paper 4.3)
+    with pytest.raises(ConfigError, match="normal framework"):
+        variant_settings(cfg, "LES", "normal")
+    assert variant_settings(cfg, "sv", "normal")["augment"] == "sv"  # Table 3: Normal + sv
+
+
+def test_deep_merge_is_recursive_and_pure():
+    base = {"a": {"b": 1, "c": 2}, "d": [1]}
+    out = deep_merge(base, {"a": {"b": 5}, "d": [2]})
+    assert out == {"a": {"b": 5, "c": 2}, "d": [2]}
+    assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
