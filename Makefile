@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 SMK    := $(BIN)/snakemake --cores $(CORES) --printshellcmds
 STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup demo test lint bench full shared-data report clean-demo
 

@@ -4,6 +4,9 @@
 #   snakemake --cores N                                     # the full reproduction (config/config.yaml)
 
 
+conda: "envs/lea.yaml"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/data.smk"
