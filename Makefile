@@ -36,6 +36,7 @@ bench: setup
 
 ## The full reproduction with the stand-in datasets in ../shared/data (GPU advised).
 full: setup
+	@test -d ../shared/data || { echo "no ../shared/data here: run snakemake --config data_dir=/path/to/raw"; exit 1; }
 	$(SMK) --configfile config/config.yaml --config data_dir=../shared/data all
 
 clean-demo:
