@@ -24,12 +24,12 @@ demo: setup
 
 ## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent).
 test: setup
-	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	$(BIN)/ruff check
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks workflow/scripts
-	$(BIN)/ruff format --check src tests benchmarks workflow/scripts
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

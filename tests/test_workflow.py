@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 # rules the demo's default target must reach; grows with the stages
@@ -18,9 +16,20 @@ EXPECTED_DEMO_RULES = {"fetch_demo_data", "preprocess", "all"}
 
 def _dry_run(repo: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    cmd = [SNAKEMAKE, "-n", "--nolock", "--cores", "2", "--configfile", "config/demo.yaml",
-           "--config", f"results_dir={tmp_path}/results", f"resources_dir={tmp_path}/resources",
-           f"data_dir={tmp_path}/resources/data", *extra]
+    cmd = [
+        SNAKEMAKE,
+        "-n",
+        "--nolock",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/demo.yaml",
+        "--config",
+        f"results_dir={tmp_path}/results",
+        f"resources_dir={tmp_path}/resources",
+        f"data_dir={tmp_path}/resources/data",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
 
 

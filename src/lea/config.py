@@ -75,7 +75,9 @@ def _explain(err: jsonschema.ValidationError) -> str:
 def _check_references(config: Mapping[str, Any]) -> None:
     for i, name in enumerate(config["datasets_enabled"]):
         if name not in config["datasets"]:
-            raise ConfigError(f"datasets_enabled.{i}", f"'{name}' is not a key of datasets ({', '.join(config['datasets'])})")
+            raise ConfigError(
+                f"datasets_enabled.{i}", f"'{name}' is not a key of datasets ({', '.join(config['datasets'])})"
+            )
     llms = config.get("llms", {})
     le = config.get("le", {})
     if llms and le.get("llm") not in llms:
@@ -93,8 +95,12 @@ def _check_references(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"datasets.{dname}.split", f"train + valid + test must be 1, got {total:g}")
         if "rec" in ds:
             rec_schema = load_schema()["$defs"]["rec"]
-            rec_schema = {**rec_schema, "properties": {k: {kk: vv for kk, vv in v.items() if kk != "default"}
-                                                       for k, v in rec_schema["properties"].items()}}
+            rec_schema = {
+                **rec_schema,
+                "properties": {
+                    k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in rec_schema["properties"].items()
+                },
+            }
             try:
                 jsonschema.validate(ds["rec"], rec_schema)
             except jsonschema.ValidationError as err:
@@ -158,7 +164,9 @@ def variant_settings(config: Mapping[str, Any], variant: str, framework: str) ->
     v = copy.deepcopy(variants[variant])
     allowed = v.pop("frameworks", None)
     if allowed is not None and framework not in allowed:
-        raise ConfigError(f"variants.{variant}.frameworks", f"variant '{variant}' is defined for {allowed}, not '{framework}'")
+        raise ConfigError(
+            f"variants.{variant}.frameworks", f"variant '{variant}' is defined for {allowed}, not '{framework}'"
+        )
     v.setdefault("state", "h")
     v.setdefault("reward", "fixed")
     v.setdefault("augment", "none")

@@ -50,7 +50,9 @@ def extract_checked(wheel: Path, member: str, sha256: str, out: Path) -> None:
                 raise LeaError(f"{member} from {wheel.name}: sha256 {got}, expected {sha256}")
 
 
-def fetch(requirement: str, members: list[tuple[str, str]], out_dir: Path, wheel_cache: Path | None = None) -> list[Path]:
+def fetch(
+    requirement: str, members: list[tuple[str, str]], out_dir: Path, wheel_cache: Path | None = None
+) -> list[Path]:
     """Fetch ``members`` (path in wheel, sha256) of the wheel named by ``requirement`` into ``out_dir``."""
     outs = []
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -68,8 +70,13 @@ def fetch(requirement: str, members: list[tuple[str, str]], out_dir: Path, wheel
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requirement", required=True, help="e.g. recbole==1.2.1")
-    p.add_argument("--member", action="append", required=True, metavar="PATH=SHA256",
-                   help="a file inside the wheel and its sha256 (repeatable)")
+    p.add_argument(
+        "--member",
+        action="append",
+        required=True,
+        metavar="PATH=SHA256",
+        help="a file inside the wheel and its sha256 (repeatable)",
+    )
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--wheel-cache", type=Path, default=None, help="keep downloaded wheels here")
 

@@ -50,7 +50,9 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
         tmp.write_text(text)
 
 
-def write_safetensors(tensors: Mapping[str, Any], path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
+def write_safetensors(
+    tensors: Mapping[str, Any], path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+) -> None:
     from safetensors.torch import save_file
 
     with atomic_path(path) as tmp:
@@ -65,7 +67,11 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def read_parquet(path: str | os.PathLike[str], stage: str, columns: Mapping[str, Sequence[type[pl.DataType]] | type[pl.DataType]] | None = None) -> pl.DataFrame:
+def read_parquet(
+    path: str | os.PathLike[str],
+    stage: str,
+    columns: Mapping[str, Sequence[type[pl.DataType]] | type[pl.DataType]] | None = None,
+) -> pl.DataFrame:
     """Read a contract file; a missing file names the stage that makes it, a missing/mistyped column names it."""
     p = Path(path)
     if not p.exists():
@@ -79,7 +85,9 @@ def read_parquet(path: str | os.PathLike[str], stage: str, columns: Mapping[str,
     return df
 
 
-def check_columns(df: pl.DataFrame, columns: Mapping[str, Sequence[type[pl.DataType]] | type[pl.DataType]], path: object) -> None:
+def check_columns(
+    df: pl.DataFrame, columns: Mapping[str, Sequence[type[pl.DataType]] | type[pl.DataType]], path: object
+) -> None:
     for name, kinds in columns.items():
         if name not in df.columns:
             raise InputError(path, f"column '{name}' is missing (have: {', '.join(df.columns)})")
