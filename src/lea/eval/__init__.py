@@ -1,0 +1,1 @@
+"""Full-ranking evaluation: per-case ranks, HR@k, NDCG@k."""

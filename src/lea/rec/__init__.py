@@ -1,0 +1,1 @@
+"""Sequential recommenders: backbones (GRU, SASRec), the two heads, inference."""

@@ -1,0 +1,415 @@
+"""The training loop of Normal / SNQN / SA2C with every LE switch (LEA, SIGIR 2024, section 3.3-3.4, Algorithm 1).
+
+One file, read top to bottom:
+  1. ``compute_losses``: the loss of one mini-batch for a (main, target) pair of networks -- Eq. 8, 10, 11, 13,
+     14, 15 (terms in ``lea.rl.losses``).
+  2. ``Trainer``: two complete networks (SNQN / SA2C), a fair coin per step picks which one is trained (main) and
+     which one bootstraps (target) -- no weight copying, no Polyak averaging (Algorithm 1, lines 7-16, and the
+     authors' code); one Adam per network, plus a second Adam per network for SA2C after the warm-up.
+  3. ``run``: read the Parquet inputs, train, select (``last`` or ``best_val``), evaluate, write the run's files.
+
+The LE switches (``variant``): ``state`` h | le+h (Eq. 4) | le (Eq. 3) is the Q-head's input; ``reward`` fixed (1
+for the observed item, 0 for negatives) | le (r^e from ``rewards.parquet`` for the positive *and* the negatives, Eq.
+5, 10); ``augment`` none | sv (w_ah * L_ah, Eq. 13) | q (w_aq * L_aq, Eq. 14) | sv+q.
+Choices where the paper is silent: for SA2C the advantage weights L_h only; L_ah is *not* advantage-weighted (it is
+a separate term of Eq. 15, added after L_c). L_aq uses the augmentation table's r^e(p_t, a^e_t) (Eq. 14) whatever
+the ``reward`` switch, and its target is zeroed at the sequence's end like L_p. Normal has one network and no Q-head
+loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from tqdm.auto import tqdm
+
+from lea import io as leaio
+from lea.config import config_hash, variant_needs
+from lea.errors import ConfigError, MissingInputError
+from lea.eval.metrics import hr_ndcg, rank_cases
+from lea.rec.backbones import RecNet
+from lea.rl import losses as L
+from lea.rl.replay import (
+    Transitions,
+    attach_augment,
+    attach_le_rewards,
+    attach_le_states,
+    build_transitions,
+    load_data,
+)
+
+REC_DEFAULTS: dict[str, Any] = {
+    "window": 10, "hidden": 64, "dropout": 0.1, "batch_size": 100, "lr": 0.001, "epochs": 50, "max_steps": None,
+    "eval_every": 1000, "gamma": 0.5, "negatives": 1, "sa2c_warmup_steps": 15000, "sa2c_lr": 0.001,
+    "advantage_clip": 10.0, "target_dropout": True, "selection": "last", "selection_metric": "ndcg@10",
+    "topk": [5, 10, 20], "device": "cpu", "bf16_autocast": False, "eval_batch_size": 1024, "threads": None,
+}
+VARIANT_DEFAULTS: dict[str, Any] = {"name": "base", "state": "h", "reward": "fixed", "augment": "none",
+                                    "w_ah": 0.1, "w_aq": 0.01}
+FRAMEWORKS = ("normal", "snqn", "sa2c")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("rec.device", "cuda requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, enabled: bool):  # type: ignore[no-untyped-def]
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else nullcontext()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 1. The loss of one mini-batch
+# --------------------------------------------------------------------------------------------------------------
+def compute_losses(main: RecNet, target: RecNet | None, batch: dict[str, torch.Tensor], *, framework: str,
+                   variant: dict[str, Any], gamma: float = 0.5, advantage_clip: float = 10.0,
+                   weighted_ce: bool = False, target_dropout: bool = True) -> dict[str, torch.Tensor]:
+    """Per-term batch means and ``total`` (Eq. 15) for one step; ``main`` gets the gradient.
+
+    batch: state, length, action, next_state, next_length, done, neg_items [B, K], pos_reward [B],
+    neg_reward [B, K]; optional le, le_next [B, d] (LE states), aug_item, aug_reward [B].
+    ``weighted_ce``: SA2C after its warm-up (L_h <- A * L_h, Eq. 11)."""
+    aug = variant.get("augment", "none")
+    use_sv, use_q = aug in ("sv", "sv+q"), aug in ("q", "sv+q")
+    s, ln, a = batch["state"], batch["length"], batch["action"]
+    le, le_next = batch.get("le"), batch.get("le_next")
+    with_q = framework != "normal"
+    # h_t = G(x_{1:t}); logits = W_u h_t + b_u (Eq. 7); Q(s_t, .) = W_q s_t + b_q (Eq. 9), s_t per the state switch
+    _, logits, q = main(s, ln, le, with_q=with_q)
+    out: dict[str, torch.Tensor] = {}
+    l_h = L.cross_entropy(logits, a)  # Eq. 8
+    total = l_h
+    if use_sv:  # Eq. 13: CE on the LE-chosen item a^e_t, through the same (chosen) backbone copy
+        l_ah = L.cross_entropy(logits, batch["aug_item"])
+        out["l_ah"] = l_ah.mean()
+        total = total + variant.get("w_ah", 0.1) * l_ah
+    if not with_q:
+        out["l_h"] = l_h.mean()
+        out["total"] = total.mean()
+        return out
+    assert q is not None and target is not None
+    # bootstrap passes: no gradient; dropout kept on as the authors' code unless target_dropout is false
+    modes = (main.training, target.training)
+    main.train(target_dropout)
+    target.train(target_dropout)
+    with torch.no_grad():
+        _, _, q_next_main = main(batch["next_state"], batch["next_length"], le_next)  # selects a* (Alg. 1, l. 9)
+        _, _, q_next_tgt = target(batch["next_state"], batch["next_length"], le_next)  # evaluates a* (l. 10)
+        _, _, q_cur_tgt = target(s, ln, le)  # a negative's next state is s_t (Eq. 10, L_n)
+    main.train(modes[0])
+    target.train(modes[1])
+    done = batch["done"]
+    # Eq. 10, L_p: (r^e(p_t, a+) + gamma * Q'(s_{t+1}, argmax_a Q(s_{t+1}, a)) - Q(s_t, a+))^2, zeroed at the end
+    q_next = L.double_q_next(q_next_main, q_next_tgt)
+    q_pos = q.gather(1, a.view(-1, 1)).squeeze(1)
+    l_p = L.td_loss(q_pos, batch["pos_reward"], q_next, gamma, done)
+    # Eq. 10, L_n: (r^e(p_t, a-) + gamma * Q'(s_t, argmax_a Q(s_t, a)) - Q(s_t, a-))^2 for each negative
+    q_neg_next = L.double_q_next(q.detach(), q_cur_tgt)
+    neg = batch["neg_items"]
+    q_neg = q.gather(1, neg)  # [B, K]
+    l_n = L.td_loss(q_neg, batch["neg_reward"], q_neg_next.unsqueeze(1).expand_as(q_neg), gamma).sum(dim=1)
+    total = total + l_p + l_n  # L_c = L_h + L_q (Eq. 12)
+    if framework == "sa2c" and weighted_ce:  # Eq. 11: L_h <- A(s_t, a+) * L_h, A clipped to [0, clip]
+        adv = L.advantage(q_pos, q_neg, advantage_clip)
+        out["advantage"] = adv.mean()
+        total = total - l_h + adv * l_h
+    if use_q:  # Eq. 14: (r^e(p_t, a^e) + gamma * max_a' Q'(s_{t+1}, a') - Q(s_t, a^e))^2, double-Q like L_p
+        q_aug = q.gather(1, batch["aug_item"].view(-1, 1)).squeeze(1)
+        l_aq = L.td_loss(q_aug, batch["aug_reward"], q_next, gamma, done)
+        out["l_aq"] = l_aq.mean()
+        total = total + variant.get("w_aq", 0.01) * l_aq
+    out.update(l_h=l_h.mean(), l_p=l_p.mean(), l_n=l_n.mean(), total=total.mean())  # Eq. 15
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2. The trainer: networks, optimizers, batches, the coin
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class Trainer:
+    backbone: str
+    framework: str
+    n_items: int
+    rec: dict[str, Any]
+    variant: dict[str, Any]
+    seed: int = 0
+    le_dim: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def __post_init__(self) -> None:
+        if self.framework not in FRAMEWORKS:
+            raise ConfigError("framework", f"'{self.framework}' is not one of {FRAMEWORKS}")
+        self.rec = {**REC_DEFAULTS, **self.rec}
+        self.variant = {**VARIANT_DEFAULTS, **self.variant}
+        torch.manual_seed(self.seed)
+        self.gen = torch.Generator().manual_seed(self.seed)
+        r = self.rec
+        n_nets = 1 if self.framework == "normal" else 2
+        self.nets = [RecNet(self.backbone, self.n_items, r["hidden"], r["window"], r["dropout"],
+                            self.variant["state"], self.le_dim).to(self.device) for _ in range(n_nets)]
+        self.opt1 = [torch.optim.Adam(n.parameters(), lr=r["lr"]) for n in self.nets]
+        self.opt2 = ([torch.optim.Adam(n.parameters(), lr=r["sa2c_lr"]) for n in self.nets]
+                     if self.framework == "sa2c" else [])
+        self.step = 0
+
+    def sample_negatives(self, action: torch.Tensor, k: int) -> torch.Tensor:
+        """Uniform over all items except the observed one (same law as the reference's redraw-if-equal)."""
+        neg = torch.randint(0, self.n_items - 1, (action.shape[0], k), generator=self.gen)
+        return neg + (neg >= action.view(-1, 1)).long()
+
+    def make_batch(self, tr: Transitions, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        k = self.rec["negatives"]
+        b: dict[str, torch.Tensor] = {
+            "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
+            "next_state": tr.next_state[idx], "next_length": tr.next_length[idx], "done": tr.done[idx],
+        }
+        if self.variant["reward"] == "le":  # Eq. 5, 10: r^e for the positive and the LE-scored negatives
+            assert tr.pos_reward is not None and tr.neg_items is not None and tr.neg_reward is not None
+            b["pos_reward"] = tr.pos_reward[idx]
+            b["neg_items"] = tr.neg_items[idx][:, :k]
+            b["neg_reward"] = tr.neg_reward[idx][:, :k]
+        else:  # fixed: 1 for the observed item, 0 for negatives (paper 4.5)
+            b["pos_reward"] = torch.ones(idx.shape[0])
+            b["neg_items"] = self.sample_negatives(b["action"], k) if self.framework != "normal" else \
+                torch.zeros(idx.shape[0], k, dtype=torch.long)
+            b["neg_reward"] = torch.zeros(idx.shape[0], k)
+        if self.variant["state"] != "h":
+            assert tr.le_table is not None and tr.le_idx is not None and tr.le_next_idx is not None
+            b["le"] = tr.le_table[tr.le_idx[idx]].float()
+            b["le_next"] = tr.le_table[tr.le_next_idx[idx]].float()
+        if self.variant["augment"] != "none":
+            assert tr.aug_item is not None and tr.aug_reward is not None
+            b["aug_item"] = tr.aug_item[idx]
+            b["aug_reward"] = tr.aug_reward[idx]
+        return {k2: v.to(self.device, non_blocking=True) for k2, v in b.items()}
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        r = self.rec
+        # Algorithm 1, line 7: a fair coin picks the trained network
+        i_main = 0 if len(self.nets) == 1 else int(torch.randint(0, 2, (1,), generator=self.gen))
+        main = self.nets[i_main]
+        target = self.nets[1 - i_main] if len(self.nets) == 2 else None
+        phase2 = self.framework == "sa2c" and self.step >= r["sa2c_warmup_steps"]
+        main.train()
+        if target is not None:
+            target.train()
+        with autocast(self.device, r["bf16_autocast"]):
+            terms = compute_losses(main, target, batch, framework=self.framework, variant=self.variant,
+                                   gamma=r["gamma"], advantage_clip=r["advantage_clip"], weighted_ce=phase2,
+                                   target_dropout=r["target_dropout"])
+        opt = (self.opt2 if phase2 else self.opt1)[i_main]  # SA2C: a separate Adam after the warm-up
+        opt.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        opt.step()
+        self.step += 1
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    @torch.no_grad()
+    def ranks(self, tr: Transitions) -> torch.Tensor:
+        """Full ranking with network 0's supervised head (the authors evaluate their first network)."""
+        net = self.nets[0]
+        net.eval()
+        with autocast(self.device, self.rec["bf16_autocast"]):
+            out = rank_cases(net.scores, tr.state, tr.length, tr.action, self.rec["eval_batch_size"], self.device)
+        net.train()
+        return out
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {f"net{i}.{k}": v.detach().cpu().clone() for i, n in enumerate(self.nets)
+                for k, v in n.state_dict().items()}
+
+    def load_state_dict(self, sd: dict[str, torch.Tensor]) -> None:
+        for i, n in enumerate(self.nets):
+            n.load_state_dict({k[len(f"net{i}."):]: v for k, v in sd.items() if k.startswith(f"net{i}.")})
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, n // batch_size)  # as the authors' code: int(rows / batch_size) batches per epoch
+
+
+def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
+        progress: bool | None = None) -> dict[str, Any]:
+    """Train for ``epochs`` (or ``max_steps``); validate every ``eval_every`` steps and at the end.
+    Returns the log rows, the selected state dict and its step."""
+    r = trainer.rec
+    if len(train) == 0:
+        raise ConfigError("rec", "no training transitions")
+    spe = steps_per_epoch(len(train), r["batch_size"])
+    total = spe * r["epochs"] if r["max_steps"] is None else int(r["max_steps"])  # max_steps overrides epochs
+    rows: list[dict[str, Any]] = []
+    acc: dict[str, list[float]] = {}
+    log_every = max(1, min(50, r["eval_every"]))
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-math.inf, 0, None)
+    metric = r["selection_metric"]
+    perm = torch.randperm(len(train), generator=trainer.gen)
+    cursor = 0
+    bar = tqdm(total=total, desc=f"train {trainer.backbone}/{trainer.framework}", disable=progress is False,
+               leave=False, mininterval=2.0)
+    for step in range(1, total + 1):
+        if cursor + r["batch_size"] > len(train) and cursor > 0:
+            perm = torch.randperm(len(train), generator=trainer.gen)  # a new epoch
+            cursor = 0
+        idx = perm[cursor:cursor + r["batch_size"]]
+        cursor += r["batch_size"]
+        terms = trainer.train_step(trainer.make_batch(train, idx))
+        for k, v in terms.items():
+            acc.setdefault(k, []).append(v)
+        bar.update(1)
+        if step % log_every == 0 or step == total:
+            row: dict[str, Any] = {"step": step, "epoch": round(step / spe, 3)}
+            row.update({k: float(np.mean(v)) for k, v in acc.items()})
+            acc = {}
+            if valid is not None and len(valid) and (step % r["eval_every"] == 0 or step == total):
+                m = hr_ndcg(trainer.ranks(valid), r["topk"])
+                row.update({f"valid_{k}": v for k, v in m.items()})
+                if r["selection"] == "best_val" and m[metric] > best[0]:
+                    best = (m[metric], step, trainer.state_dict())
+                bar.set_postfix({metric: f"{m[metric]:.4f}"})
+            rows.append(row)
+    bar.close()
+    if r["selection"] == "best_val" and best[2] is not None:
+        selected_step, sd = best[1], best[2]
+    else:
+        selected_step, sd = total, trainer.state_dict()
+    return {"rows": rows, "steps": total, "selected_step": selected_step, "state_dict": sd}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3. A run: inputs -> training -> selection -> evaluation -> files
+# --------------------------------------------------------------------------------------------------------------
+def model_metadata(trainer: Trainer, extra: dict[str, Any] | None = None) -> dict[str, str]:
+    r = trainer.rec
+    meta = {"format": "lea-recnet-1", "backbone": trainer.backbone, "framework": trainer.framework,
+            "n_items": str(trainer.n_items), "hidden": str(r["hidden"]), "window": str(r["window"]),
+            "dropout": str(r["dropout"]), "state_mode": trainer.variant["state"], "le_dim": str(trainer.le_dim),
+            "networks": str(len(trainer.nets))}
+    meta.update({k: str(v) for k, v in (extra or {}).items()})
+    return meta
+
+
+def load_inputs(data_dir: str | Path, variant: dict[str, Any], window: int, negatives: int,
+                le_states: str | Path | None = None, le_rewards: str | Path | None = None,
+                le_augment: str | Path | None = None) -> tuple[pl.DataFrame, Transitions, Transitions, Transitions]:
+    items, inter, splits = load_data(data_dir)
+    n_items = items.height
+    trs = [build_transitions(inter, splits, s, n_items, window) for s in ("train", "valid", "test")]
+    need = variant_needs({**VARIANT_DEFAULTS, **variant})
+    le_name = variant.get("le") or "?"
+    for kind, path, stage in (("states", le_states, "le-precompute (states)"),
+                              ("rewards", le_rewards, "le-precompute (rewards)"),
+                              ("augment", le_augment, "le-precompute (augment)")):
+        if need[kind] and (path is None or not Path(path).exists()):
+            what = path if path is not None else f"<--le-{kind} not given: the {kind} precompute of LE '{le_name}'>"
+            raise MissingInputError(what, f"{stage} of LE setting '{le_name}' (variant '{variant.get('name')}')")
+    if need["states"]:
+        attach_le_states(trs[0], le_states)  # type: ignore[arg-type]
+    if need["rewards"]:
+        attach_le_rewards(trs[0], le_rewards, negatives)  # type: ignore[arg-type]
+    if need["augment"]:
+        attach_augment(trs[0], le_augment)  # type: ignore[arg-type]
+    return items, trs[0], trs[1], trs[2]
+
+
+def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framework: str, seed: int,
+        data_dir: str | Path, out_dir: str | Path, le_states: str | Path | None = None,
+        le_rewards: str | Path | None = None, le_augment: str | Path | None = None,
+        progress: bool | None = None) -> dict[str, Any]:
+    """Train and evaluate one run; write model.safetensors, metrics.json, ranks.parquet, train_log.{csv,png}."""
+    t0 = time.perf_counter()
+    rec = {**REC_DEFAULTS, **settings.get("rec", settings)}
+    variant = {**VARIANT_DEFAULTS, **variant}
+    if rec.get("threads"):
+        torch.set_num_threads(int(rec["threads"]))
+    device = resolve_device(rec["device"])
+    items, train, valid, test = load_inputs(data_dir, variant, rec["window"], rec["negatives"], le_states,
+                                            le_rewards, le_augment)
+    trainer = Trainer(backbone, framework, items.height, rec, variant, seed, train.le_dim, device)
+    res = fit(trainer, train, valid, progress)
+    trainer.load_state_dict(res["state_dict"])
+    ranks = {"valid": trainer.ranks(valid), "test": trainer.ranks(test)}
+    wall = time.perf_counter() - t0
+    out = Path(out_dir)
+    chash = config_hash({"rec": rec, "variant": variant, "backbone": backbone, "framework": framework,
+                         "seed": seed})
+    metrics = {
+        "test": hr_ndcg(ranks["test"], rec["topk"]), "valid": hr_ndcg(ranks["valid"], rec["topk"]),
+        "selection": rec["selection"] if rec["selection"] == "last" else f"best_val:{rec['selection_metric']}",
+        "selected_step": res["selected_step"], "steps": res["steps"], "wall_time_s": round(wall, 2),
+        "device": str(device), "config_hash": chash, "backbone": backbone, "framework": framework,
+        "variant": variant.get("name"), "seed": seed, "cases": {k: len(v) for k, v in ranks.items()},
+        "transitions": len(train), "settings": {"rec": rec, "variant": variant},
+    }
+    items_path = Path(data_dir) / "items.parquet"
+    leaio.write_safetensors(res["state_dict"], out / "model.safetensors",
+                            metadata=model_metadata(trainer, {"items": str(items_path), "config_hash": chash}))
+    frames = []
+    for split, tr in (("valid", valid), ("test", test)):
+        frames.append(pl.DataFrame({
+            "split": [split] * len(tr), "sequence": tr.sequence.numpy().astype(np.int32),
+            "position": tr.position.numpy().astype(np.int32), "item": tr.action.numpy().astype(np.int32),
+            "rank": ranks[split].numpy().astype(np.int32)}))
+    leaio.write_parquet(pl.concat(frames), out / "ranks.parquet")
+    write_log(res["rows"], out / "train_log.csv", out / "train_log.png",
+              title=f"{backbone}/{framework}/{variant.get('name')}/seed{seed}")
+    leaio.write_json(metrics, out / "metrics.json")  # last: its presence marks a complete run
+    return metrics
+
+
+def write_log(rows: list[dict[str, Any]], csv_path: Path, png_path: Path, title: str = "") -> None:
+    cols: list[str] = []
+    for row in rows:
+        cols += [c for c in row if c not in cols]
+    with leaio.atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = [r["step"] for r in rows]
+    for c in cols:
+        if c in ("total", "l_h", "l_p", "l_n", "l_ah", "l_aq"):
+            ax1.plot(steps, [r.get(c, float("nan")) for r in rows], label=c)
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("loss")
+    ax1.set_yscale("log")
+    ax1.legend(fontsize=7)
+    for c in cols:
+        if c.startswith("valid_") and c.endswith("@10"):
+            pts = [(r["step"], r[c]) for r in rows if c in r]
+            ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c[6:])
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("validation")
+    ax2.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with leaio.atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def settings_json(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def clone_rec(rec: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    out = copy.deepcopy({**REC_DEFAULTS, **rec})
+    out.update(kw)
+    return out
