@@ -123,4 +123,5 @@ def bench(name):
 def all_targets(wildcards):
     """Everything the config enables (the default target). Grows with the stages."""
     targets = [data_files(d)["stats"] for d in DATASETS]
+    targets += base_run_targets()  # rec.smk: backbones x frameworks x base x seeds
     return targets

@@ -23,6 +23,7 @@ import copy
 import csv
 import json
 import math
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -257,7 +258,8 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
     metric = r["selection_metric"]
     perm = torch.randperm(len(train), generator=trainer.gen)
     cursor = 0
-    bar = tqdm(total=total, desc=f"train {trainer.backbone}/{trainer.framework}", disable=progress is False,
+    show = progress if progress is not None else sys.stderr.isatty()
+    bar = tqdm(total=total, desc=f"train {trainer.backbone}/{trainer.framework}", disable=not show,
                leave=False, mininterval=2.0)
     for step in range(1, total + 1):
         if cursor + r["batch_size"] > len(train) and cursor > 0:
