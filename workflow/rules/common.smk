@@ -20,6 +20,9 @@ if "datasets" not in config:
 
 leacfg.validate(config)  # clear messages naming the key; fills defaults
 validate(config, "../schemas/config.schema.yaml")
+import lea.report.experiments as leaexp
+
+leaexp.add_generated_variants(config)  # sweep/ablation variants of Figures 4-5 (config `experiments`)
 
 RES = config["results_dir"]
 DATA_DIR = config["data_dir"]
@@ -124,4 +127,5 @@ def all_targets(wildcards):
     """Everything the config enables (the default target). Grows with the stages."""
     targets = [data_files(d)["stats"] for d in DATASETS]
     targets += base_run_targets()  # rec.smk: backbones x frameworks x base x seeds
+    targets += report_targets_if_runs_exist()  # report.smk: tables and figures of config `experiments`
     return targets

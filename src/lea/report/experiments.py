@@ -1,0 +1,183 @@
+"""The ``experiments`` config section: which runs each table and figure of the paper needs.
+
+One entry per target (``table1`` .. ``table5``, ``fig4a``, ``fig4b``, ``fig5a``, ``fig5b``)::
+
+    table2: {datasets: null, backbones: [sasrec, gru], frameworks: [normal, snqn, sa2c],
+             variants: [base, LEAR, LEAS, LEASR, LEASprimeR]}
+    fig4a:  {datasets: [lfm], backbones: [sasrec], frameworks: [sa2c],
+             sweep: {variant: LEASR, param: w_ah, values: [0.01, 0.05, 0.1, 0.2, 0.5]}}
+    fig5b:  {..., variants: [LEASR, LES],
+             ablations: [{label: "-IT", variant: LEASR, le: frac0.1-IT}, {label: "-SM", variant: LES, le: frac0.1-SM}]}
+
+The rows of a table are the product backbones x frameworks x variants, keeping the pairs a variant applies to
+(``variants.<v>.frameworks`` and the normal framework's rule), so Table 2's Normal block holds only ``base``.
+Sweep points and ablations become *generated variants* (``LEASR_wah0.2``, ``LEASR_frac0.05``, ``LES_frac0.1-SM``)
+added to ``config["variants"]`` by :func:`add_generated_variants`; a sweep value equal to the variant's own
+setting reuses the variant's runs. ``datasets: null`` means every enabled dataset; a listed dataset that is not
+enabled is skipped. ``enabled: false`` drops the target.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from lea.config import default_le_setting, variant_settings
+from lea.errors import ConfigError, LeaError
+
+TABLES = ("table1", "table2", "table3", "table4", "table5")
+FIGURES = ("fig4a", "fig4b", "fig5a", "fig5b")
+TARGETS = TABLES + FIGURES
+SWEEP_PARAMS = ("w_ah", "w_aq", "le")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def sweep_variant_name(variant: str, param: str, value: Any) -> str:
+    """``LEASR_wah0.2``, ``LEASR_waq0.05``, ``LEASR_frac0.05`` (the LE setting name itself for ``le``)."""
+    if param == "le":
+        return f"{variant}_{value}"
+    return f"{variant}_{param.replace('_', '')}{_fmt(value)}"
+
+
+def _resolved(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    if variant not in config.get("variants", {}):
+        raise ConfigError("variants", f"no variant named '{variant}' (have: {', '.join(config.get('variants', {}))})")
+    v = dict(config["variants"][variant])
+    v.setdefault("w_ah", 0.1)
+    v.setdefault("w_aq", 0.01)
+    v["le"] = v.get("le") or default_le_setting(config)
+    return v
+
+
+def _check_le(config: Mapping[str, Any], key: str, le: str) -> None:
+    settings = config.get("le", {}).get("settings", {})
+    if le not in settings:
+        raise ConfigError(key, f"'{le}' is not a key of le.settings (have: {', '.join(settings)})")
+
+
+def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The points of a sweep or ablation list: {name, label, x, base, overrides} (name is the run's variant)."""
+    points: list[dict[str, Any]] = []
+    if exp.get("sweep"):
+        sw = exp["sweep"]
+        base = _resolved(config, sw["variant"])
+        for i, value in enumerate(sw["values"]):
+            if sw["param"] == "le":
+                _check_le(config, f"experiments.{name}.sweep.values.{i}", value)
+            same = base[sw["param"]] == value
+            vname = sw["variant"] if same else sweep_variant_name(sw["variant"], sw["param"], value)
+            x = value
+            if sw["param"] == "le":
+                x = config["le"]["settings"][value].get("fraction", 0.1)
+            points.append({"name": vname, "base": sw["variant"], "x": x, "value": value,
+                           "label": f"{sw['param']}={_fmt(value)}", "overrides": {} if same else {sw["param"]: value}})
+    for i, ab in enumerate(exp.get("ablations", []) or []):
+        base = _resolved(config, ab["variant"])
+        overrides = {k: ab[k] for k in ("le", "w_ah", "w_aq") if ab.get(k) is not None and ab[k] != base[k]}
+        if "le" in overrides:
+            _check_le(config, f"experiments.{name}.ablations.{i}.le", overrides["le"])
+        suffix = "_".join(_fmt(v) for v in overrides.values())
+        vname = ab.get("name") or (f"{ab['variant']}_{suffix}" if overrides else ab["variant"])
+        points.append({"name": vname, "base": ab["variant"], "x": None, "value": None,
+                       "label": ab.get("label") or vname, "overrides": overrides})
+    return points
+
+
+def generated_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The variant entries every enabled experiment's sweeps and ablations need (not yet in ``variants``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, exp in (config.get("experiments") or {}).items():
+        if not exp.get("enabled", True):
+            continue
+        for p in _generated(config, name, exp):
+            if not p["overrides"]:
+                continue
+            entry = copy.deepcopy(config["variants"][p["base"]])
+            entry.update(p["overrides"])
+            entry["label"] = f"{entry.get('label') or p['base']} ({p['label']})"
+            existing = config.get("variants", {}).get(p["name"])
+            if existing is not None and existing != entry and p["name"] not in out:
+                continue  # a hand-written variant of that name wins
+            out[p["name"]] = entry
+    return out
+
+
+def add_generated_variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Add the generated variants to ``config['variants']`` in place (idempotent); return them."""
+    gen = generated_variants(config)
+    for k, v in gen.items():
+        config["variants"].setdefault(k, v)
+    return gen
+
+
+def experiment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    exps = config.get("experiments") or {}
+    if name not in exps:
+        raise ConfigError(f"experiments.{name}", f"not configured (have: {', '.join(exps) or 'none'})")
+    return exps[name]
+
+
+def enabled(config: Mapping[str, Any], name: str) -> bool:
+    exps = config.get("experiments") or {}
+    return name in exps and exps[name].get("enabled", True)
+
+
+def datasets(config: Mapping[str, Any], name: str) -> list[str]:
+    """The enabled datasets a target is built for."""
+    if not enabled(config, name):
+        return []
+    wanted = experiment(config, name).get("datasets")
+    on = list(config["datasets_enabled"])
+    return on if wanted is None else [d for d in on if d in wanted]
+
+
+def _applies(config: Mapping[str, Any], variant: str, framework: str) -> bool:
+    try:
+        variant_settings(config, variant, framework)
+    except ConfigError:
+        return False
+    return True
+
+
+def rows(config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """The runs of one table or figure, in display order: {backbone, framework, variant, label, group, x, point}.
+
+    Requires the generated variants to be in ``config['variants']`` (see :func:`add_generated_variants`).
+    """
+    exp = experiment(config, name)
+    points = _generated(config, name, exp)
+    variants = list(exp.get("variants", []) or [])
+    out: list[dict[str, Any]] = []
+    for backbone in exp.get("backbones", []):
+        for framework in exp.get("frameworks", []):
+            entries = [{"name": v, "x": None, "point": None} for v in variants]
+            entries += [{"name": p["name"], "x": p["x"], "point": p["label"]} for p in points]
+            seen: set[str] = set()
+            for e in entries:
+                if e["name"] in seen and e["x"] is None:
+                    continue
+                if e["name"] not in config.get("variants", {}):
+                    raise LeaError(f"experiments.{name}: variant '{e['name']}' is not defined "
+                                   "(call add_generated_variants first)")
+                if not _applies(config, e["name"], framework):
+                    continue
+                seen.add(e["name"])
+                label = config["variants"][e["name"]].get("label") or ""
+                out.append({"backbone": backbone, "framework": framework, "variant": e["name"],
+                            "label": label, "group": f"{backbone}/{framework}", "x": e["x"], "point": e["point"]})
+    return out
+
+
+def all_runs(config: Mapping[str, Any]) -> set[tuple[str, str, str, str]]:
+    """(dataset, backbone, framework, variant) of every run the enabled tables and figures need."""
+    runs: set[tuple[str, str, str, str]] = set()
+    for name in TARGETS:
+        if name == "table1" or not enabled(config, name):
+            continue
+        for d in datasets(config, name):
+            runs |= {(d, r["backbone"], r["framework"], r["variant"]) for r in rows(config, name)}
+    return runs
