@@ -126,7 +126,7 @@ def _rows_for(keys: pl.DataFrame, table: pl.DataFrame, path: object, what: str) 
         s, p = miss.row(0)[:2]
         raise InputError(path, f"no {what} row for (sequence={s}, position={p}); {miss.height} transitions lack one "
                                f"(was the precompute run on this data?)")
-    return joined["_trow"].to_numpy()
+    return np.array(joined["_trow"].to_numpy(), dtype=np.int64)
 
 
 def attach_le_states(tr: Transitions, path: str | Path, dtype: torch.dtype = torch.float16) -> None:

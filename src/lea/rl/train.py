@@ -122,6 +122,7 @@ def compute_losses(main: RecNet, target: RecNet | None, batch: dict[str, torch.T
     q_neg_next = L.double_q_next(q.detach(), q_cur_tgt)
     neg = batch["neg_items"]
     q_neg = q.gather(1, neg)  # [B, K]
+    assert batch["neg_reward"].shape == q_neg.shape, "neg_reward must be [B, K] like neg_items"
     l_n = L.td_loss(q_neg, batch["neg_reward"], q_neg_next.unsqueeze(1).expand_as(q_neg), gamma).sum(dim=1)
     total = total + l_p + l_n  # L_c = L_h + L_q (Eq. 12)
     if framework == "sa2c" and weighted_ce:  # Eq. 11: L_h <- A(s_t, a+) * L_h, A clipped to [0, clip]
