@@ -54,7 +54,7 @@ def sweep(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "") 
         ax.set_ylabel(f"{kind} (test, mean ± std over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{TITLES.get(name, name)}\n{dataset_note}", fontsize=10)
+    fig.suptitle(f"{TITLES.get(name, name)}\n{dataset_note.replace('`', '')}", fontsize=10)
     _save(fig, out)
 
 
@@ -67,7 +67,7 @@ def bars(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "",
     n = df.height
     width = 0.8 / n
     for i, rec in enumerate(df.iter_rows(named=True)):
-        label = rec["model"] if not rec["point"] or rec["point"] == rec["model"] else f"{rec['point']} ({rec['model']})"
+        label = rec["model"] if not rec["point"] or rec["point"] in rec["model"] else f"{rec['point']} ({rec['model']})"
         if df["backbone"].n_unique() > 1 or df["framework"].n_unique() > 1:
             bb = BACKBONE_NAMES.get(rec["backbone"], rec["backbone"])
             label += f" [{bb}/{FRAMEWORK_NAMES.get(rec['framework'])}]"
@@ -79,7 +79,7 @@ def bars(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "",
     ax.set_ylabel("test metric (mean ± std over seeds)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(f"{TITLES.get(name, name)}\n{dataset_note}", fontsize=10)
+    ax.set_title(f"{TITLES.get(name, name)}\n{dataset_note.replace('`', '')}", fontsize=10)
     _save(fig, out)
 
 

@@ -1,0 +1,78 @@
+"""The `experiments` config section: rows of each table, generated sweep/ablation variants, reference errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import lea.report.experiments as ex
+from lea.config import load_config, variant_settings
+from lea.errors import ConfigError
+
+
+@pytest.fixture()
+def full():
+    cfg = load_config(["config/config.yaml"])
+    ex.add_generated_variants(cfg)
+    return cfg
+
+
+@pytest.fixture()
+def demo():
+    cfg = load_config(["config/demo.yaml"])
+    ex.add_generated_variants(cfg)
+    return cfg
+
+
+def _keys(cfg, name):
+    return [(r["backbone"], r["framework"], r["variant"]) for r in ex.rows(cfg, name)]
+
+
+def test_table2_rows_follow_the_paper(full):
+    rows = _keys(full, "table2")
+    assert len(rows) == 20  # per backbone: Normal, SNQN + 3, SA2C + 4 (LEAS'R is SA2C only)
+    assert [r for r in rows if r[1] == "normal"] == [("sasrec", "normal", "base"), ("gru", "normal", "base")]
+    assert ("sasrec", "snqn", "LEASprimeR") not in rows and ("gru", "sa2c", "LEASprimeR") in rows
+    assert ex.datasets(full, "table2") == ["lfm", "industry"]
+    assert ex.datasets(full, "table5") == ["lfm"]
+
+
+def test_table3_rows(full):
+    assert _keys(full, "table3") == [("sasrec", "normal", "base"), ("sasrec", "normal", "sv"),
+                                     ("sasrec", "sa2c", "base"), ("sasrec", "sa2c", "sv"),
+                                     ("sasrec", "sa2c", "q"), ("sasrec", "sa2c", "svq")]
+
+
+def test_sweeps_generate_variants_and_reuse_the_default_point(full):
+    rows = ex.rows(full, "fig4a")
+    assert [r["variant"] for r in rows] == ["LEASR_wah0.01", "LEASR_wah0.05", "LEASR", "LEASR_wah0.2",
+                                            "LEASR_wah0.5", "LEASR_wah1"]
+    assert [r["x"] for r in rows] == [0.01, 0.05, 0.1, 0.2, 0.5, 1.0]
+    v = variant_settings(full, "LEASR_wah0.2", "sa2c")
+    assert v["w_ah"] == 0.2 and v["w_aq"] == 0.01 and v["state"] == "le+h" and v["reward"] == "le"
+    fig5a = ex.rows(full, "fig5a")
+    assert [r["x"] for r in fig5a] == [0.05, 0.1, 0.2, 0.5, 1.0]
+    assert variant_settings(full, "LEASR_frac0.05", "sa2c")["le"] == "frac0.05"
+    assert [r["variant"] for r in ex.rows(full, "fig5b")] == [
+        "LEASR", "LES", "LEASR_frac0.1-IT", "LES_frac0.1-SM", "LEASR_frac0.1-llama2"]
+    assert variant_settings(full, "LES_frac0.1-SM", "sa2c")["state"] == "le+h"
+
+
+def test_demo_enables_every_target_with_fewer_points(demo, full):
+    for name in ex.TARGETS:
+        assert ex.datasets(demo, name) == ["demo"], name
+    assert len(ex.rows(demo, "fig4a")) == 2
+    assert len(ex.all_runs(demo)) < len(ex.all_runs(full)) / 2
+
+
+def test_disabled_target_and_unknown_le_setting():
+    cfg = load_config(["config/demo.yaml"], {"experiments": {"fig4a": {"enabled": False}}})
+    assert ex.datasets(cfg, "fig4a") == []
+    cfg = load_config(["config/demo.yaml"])
+    cfg["experiments"]["fig5a"]["sweep"]["values"] = ["frac0.3"]
+    with pytest.raises(ConfigError, match=r"experiments.fig5a.sweep.values.0.*'frac0.3' is not a key of le.settings"):
+        ex.add_generated_variants(cfg)
+
+
+def test_schema_rejects_unknown_experiment_keys():
+    with pytest.raises(ConfigError, match="experiments"):
+        load_config(["config/demo.yaml"], {"experiments": {"table9": {}}})

@@ -1,0 +1,94 @@
+"""Result tables: mean ± std over seeds, the paper side by side with the difference, marks, clear input errors."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from report_fakes import write_run
+
+from lea.errors import InputError, MissingInputError
+from lea.report import tables
+from lea.report.paper import load_paper
+
+
+def _spec(tmp_path, rows, paper_dataset="LFM", name="table4"):
+    return {"name": name, "dataset": "lfm", "paper_dataset": paper_dataset, "dataset_note": "note",
+            "rows": [{"backbone": "sasrec", "framework": "sa2c", "variant": v, "label": v, "group": "sasrec/sa2c",
+                      "x": None, "point": None, "runs": [str(tmp_path / v / f"seed{s}") for s in range(len(rs))]}
+                     for v, rs in rows.items()]}
+
+
+def _write(tmp_path, rows):
+    for v, seeds in rows.items():
+        for s, ranks in enumerate(seeds):
+            write_run(tmp_path / v / f"seed{s}", ranks)
+
+
+def test_table_mean_std_paper_and_difference(tmp_path):
+    n = 100
+    rows = {
+        "base": [[1 if i < 30 else 50 for i in range(n)], [1 if i < 40 else 50 for i in range(n)]],  # hr@5 .3 / .4
+        "LER": [[1 if i < 90 else 50 for i in range(n)]] * 2,  # 0.9 in both seeds
+    }
+    _write(tmp_path, rows)
+    df = tables.build(_spec(tmp_path, rows), load_paper())
+    base = df.row(0, named=True)
+    assert base["model"] == "SA2C" and base["n_seeds"] == 2
+    assert base["hr@5_mean"] == pytest.approx(0.35)
+    assert base["hr@5_std"] == pytest.approx(0.0707107, abs=1e-6)
+    assert base["hr@5_paper"] == pytest.approx(0.2902)  # Table 4, LFM, SA2C
+    assert base["hr@5_diff"] == pytest.approx(0.35 - 0.2902)
+    ler = df.row(1, named=True)
+    assert ler["hr@5_paper"] == pytest.approx(0.3252)
+    assert ler["hr@5_diff"] == pytest.approx(0.9 - 0.3252)
+    assert ler["hr@5_mark"] == "best*" and base["hr@5_mark"] == "second"
+    md = tables.to_markdown(df, _spec(tmp_path, rows), "ttest")
+    assert "| HR@5 ours | paper | Δ |" in md
+    assert "**0.9000 ± 0.0000**\\*" in md and "+0.5748" in md  # 0.9 - 0.3252
+    assert "paired t-test" in md
+
+
+def test_table_without_paper_dataset_has_empty_paper_columns(tmp_path):
+    rows = {"base": [[1, 2, 3]], "LER": [[1, 1, 1]]}
+    _write(tmp_path, rows)
+    df = tables.build(_spec(tmp_path, rows, paper_dataset=None), load_paper())
+    assert df["hr@5_paper"].null_count() == 2 and df["hr@5_diff"].null_count() == 2
+    assert "| – | – |" in tables.to_markdown(df, _spec(tmp_path, rows, paper_dataset=None), "ttest")
+
+
+def test_metrics_json_missing_key_names_the_file(tmp_path):
+    d = write_run(tmp_path / "base" / "seed0", [1, 2])
+    m = json.loads((d / "metrics.json").read_text())
+    del m["test"]["ndcg@20"]
+    (d / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(InputError, match=r"base/seed0/metrics.json: key 'test.ndcg@20' is missing"):
+        tables.load_run(d)
+
+
+def test_missing_run_names_the_file_and_stage(tmp_path):
+    with pytest.raises(MissingInputError, match=r"nope/metrics.json is missing: run the 'train' stage"):
+        tables.load_run(tmp_path / "nope")
+
+
+def test_ranks_without_rank_column_names_the_file(tmp_path):
+    d = write_run(tmp_path / "r", [1, 2])
+    pl.read_parquet(d / "ranks.parquet").drop("rank").write_parquet(d / "ranks.parquet")
+    with pytest.raises(InputError, match=r"r/ranks.parquet: column 'rank' is missing"):
+        tables.load_run(d)
+
+
+def test_table1_side_by_side(tmp_path):
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"table1": {"items": 18000, "sequences": 11073, "interactions": 150000,
+                                            "avg_len": 13.5}}))
+    df = tables.table1([{"dataset": "lfm", "paper_dataset": "LFM", "stats": str(stats)}], load_paper())
+    r = df.row(0, named=True)
+    assert r["items_paper"] == 18927 and r["items_diff"] == -927
+    assert r["sequences_diff"] == 0
+    assert r["avg_len_paper"] == pytest.approx(146255 / 11073)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"table1": {"items": 1}}))
+    with pytest.raises(InputError, match=r"bad.json: key 'table1.sequences' is missing"):
+        tables.table1([{"dataset": "x", "paper_dataset": None, "stats": str(bad)}], None)
