@@ -330,7 +330,7 @@ def render_sentences(items: pl.DataFrame, settings: dict[str, Any]) -> pl.Series
         parts.append(pl.when(value.is_not_null()).then(pl.lit(text) + value).otherwise(pl.lit("")))
     parts.append(pl.lit(tail))
     sentence = pl.concat_str(parts).str.replace_all(r" {2,}", " ").str.strip_chars()
-    return items.select(sentence.alias("sentence"))["sentence"]
+    return items.with_columns(sentence.alias("sentence"))["sentence"]  # with_columns broadcasts a literal
 
 
 def build_items(item_ids: pl.DataFrame, items: pl.DataFrame | None, settings: dict[str, Any]) -> pl.DataFrame:
