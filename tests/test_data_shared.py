@@ -43,7 +43,8 @@ def test_lfm_stand_in_spotify_first_40(shared_data: Path, tmp_path: Path) -> Non
     stats = preprocess(settings, shared_data / settings["source"], tmp_path)
     assert table1(stats) == (6499, 17410, 159443)
     items = pl.read_parquet(tmp_path / "items.parquet")
-    assert not items["sentence"].str.contains(" from album ", literal=True).any()  # the copy has no album: the clause drops
+    # the copy has no album: the clause drops
+    assert not items["sentence"].str.contains(" from album ", literal=True).any()
 
 
 def test_lastfm_1k_sample_sessions(shared_data: Path, tmp_path: Path) -> None:
