@@ -11,6 +11,11 @@ PAPER_RESULTS = "config/paper_results.yaml"
 report: "../report/workflow.rst"
 
 
+localrules:
+    report_table1,
+    report_runtimes,
+
+
 def dataset_note(dataset):
     ds = config["datasets"][dataset]
     where = f"`{dataset}` (reader {ds['reader']}, source {ds['source']})"

@@ -1,0 +1,66 @@
+"""Snakemake profiles: the local and SLURM profiles parse, give GPUs only to the LLM rules, and dry-run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+LLM_RULES = {"item_tokens", "fit_le", "le_states", "le_rewards", "le_augment"}
+
+
+def _profile(repo: Path, name: str) -> dict:
+    return yaml.safe_load((repo / "workflow" / "profiles" / name / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["default", "slurm"])
+def test_gpus_only_for_llm_rules(repo, name):
+    prof = _profile(repo, name)
+    assert prof["default-resources"]["gpu"] == 0
+    with_gpu = {rule for rule, res in prof["set-resources"].items() if res.get("gpu", 0) > 0}
+    assert with_gpu == LLM_RULES
+
+
+def test_slurm_profile_uses_the_plugin_with_runtime_and_memory(repo):
+    prof = _profile(repo, "slurm")
+    assert prof["executor"] == "slurm"
+    for rule in LLM_RULES:
+        assert prof["set-resources"][rule]["runtime"] > 0 and prof["set-resources"][rule]["mem_mb"] > 0
+
+
+def _dry_run(repo: Path, tmp_path: Path, *args: str, data: str = "data") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = [SNAKEMAKE, "-n", "--nolock", *args, "--config", f"results_dir={tmp_path}/results",
+           f"resources_dir={tmp_path}/resources", f"data_dir={tmp_path}/{data}"]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_demo_still_plans_all_with_and_without_the_local_profile(repo, tmp_path):
+    for extra in ([], ["--workflow-profile", "workflow/profiles/default"]):
+        proc = _dry_run(repo, tmp_path, "--cores", "2", "--configfile", "config/demo.yaml", *extra,
+                        data="resources/data")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert re.search(r"^all\s+1$", proc.stdout, re.M), proc.stdout[-2000:]
+        assert re.search(r"^report_table1\s+1$", proc.stdout, re.M)
+
+
+def test_slurm_profile_dry_run_full_config(repo, tmp_path):
+    import lea.config as leacfg
+
+    cfg = leacfg.load_config(["config/config.yaml"])
+    for ds in cfg["datasets"].values():  # empty raw files: a dry run only needs them to exist
+        for f in ds["files"].values():
+            p = tmp_path / "data" / ds["source"] / f
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.touch()
+    proc = _dry_run(repo, tmp_path, "--profile", "workflow/profiles/slurm", "--configfile", "config/config.yaml")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert re.search(r"^all\s+1$", proc.stdout, re.M)
+    train = proc.stdout.split("rule train:", 1)[1].split("\n\n", 1)[0]
+    assert "mem_mb=16000" in train and "gpu=0" in train and "runtime=480" in train
