@@ -1,0 +1,109 @@
+"""Benchmark of the recommender stage (not a timed test): training transitions/s per backbone x framework and
+full-ranking evaluation cases/s, on the same data in one run, with ratios against baselines measured in the same run
+(training: gru/normal; evaluation: a naive argsort-based ranking of the same scores).
+
+    python benchmarks/bench_rec.py --data-dir results/industry/data          # the Amazon data (after preprocess)
+    python benchmarks/bench_rec.py                                           # synthetic data of the same size
+
+Targets on a 2-core CPU with the Amazon data: one SA2C epoch < 60 s; the whole test split evaluated < 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from lea.rl.replay import build_transitions, load_data
+from lea.rl.train import REC_DEFAULTS, Trainer, resolve_device, steps_per_epoch
+
+
+def time_training(tr, n_items, backbone, framework, rec, device, steps):
+    trainer = Trainer(backbone, framework, n_items, rec, {"name": "base"}, 0, device=device)
+    perm = torch.randperm(len(tr), generator=torch.Generator().manual_seed(0))
+    bs = rec["batch_size"]
+
+    def step(i):
+        idx = perm[(i * bs) % (len(tr) - bs):][:bs]
+        trainer.train_step(trainer.make_batch(tr, idx))
+
+    for i in range(5):  # warm-up
+        step(i)
+    if framework == "sa2c":  # time the post-warm-up phase (the advantage-weighted loss, 2nd optimizer)
+        trainer.step = rec["sa2c_warmup_steps"]
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    dt = time.perf_counter() - t0
+    return steps * bs / dt, trainer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None, help="items/interactions/splits.parquet (default: synthetic)")
+    ap.add_argument("--steps", type=int, default=60, help="timed training steps per configuration")
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data_dir = args.data_dir
+    if data_dir is None:
+        from lea.rl.synthetic import successor_dataset
+
+        data_dir = Path(tempfile.mkdtemp()) / "data"
+        successor_dataset(data_dir, n_items=5814, n_seq=10935, min_len=3, max_len=10, noise=0.5)
+    items, inter, splits = load_data(data_dir)
+    n_items = items.height
+    rec = {**REC_DEFAULTS, "batch_size": args.batch_size, "bf16_autocast": args.bf16, "device": args.device}
+    device = resolve_device(args.device)
+    train = build_transitions(inter, splits, "train", n_items, rec["window"])
+    test = build_transitions(inter, splits, "test", n_items, rec["window"])
+    spe = steps_per_epoch(len(train), rec["batch_size"])
+    print(f"data: {data_dir}  items={n_items} train transitions={len(train)} test cases={len(test)} "
+          f"device={device} threads={torch.get_num_threads()} bf16={args.bf16}")
+    print(f"{'backbone':8} {'framework':9} {'trans/s':>9} {'x gru/normal':>12} {'epoch s':>8}")
+    base = None
+    trainers = {}
+    for backbone in ("gru", "sasrec"):
+        for framework in ("normal", "snqn", "sa2c"):
+            tps, trainer = time_training(train, n_items, backbone, framework, rec, device, args.steps)
+            trainers[backbone] = trainer
+            base = base or tps
+            epoch = spe * rec["batch_size"] / tps
+            flag = "  (target < 60 s)" if framework == "sa2c" else ""
+            print(f"{backbone:8} {framework:9} {tps:9.0f} {tps / base:12.2f} {epoch:8.1f}{flag}")
+    print(f"{'backbone':8} {'eval':9} {'cases/s':>9} {'x argsort':>12} {'test s':>8}")
+    for backbone, trainer in trainers.items():
+        t0 = time.perf_counter()
+        trainer.ranks(test)
+        ours = time.perf_counter() - t0
+        net = trainer.nets[0].eval()
+
+        @torch.no_grad()
+        def naive(net=net):  # baseline: sort every score row, find the true item's position
+            out = []
+            for i in range(0, len(test), rec["eval_batch_size"]):
+                sc = net.scores(test.state[i:i + 1024].to(device), test.length[i:i + 1024].to(device))
+                order = sc.argsort(dim=1, descending=True)
+                out.append((order == test.action[i:i + 1024].to(device).view(-1, 1)).float().argmax(1) + 1)
+            return torch.cat(out)
+
+        t0 = time.perf_counter()
+        naive()
+        base_t = time.perf_counter() - t0
+        print(f"{backbone:8} {'full-rank':9} {len(test) / ours:9.0f} {base_t / ours:12.2f} {ours:8.2f}"
+              f"  (target < 10 s)")
+
+
+if __name__ == "__main__":
+    main()
