@@ -74,10 +74,13 @@ def main(args: argparse.Namespace) -> int:
         _write_csv(df, args.out_csv)
         note = f"The paper: {paper.figure_note(spec['name'])}"
         write_text(tables.to_markdown(df, spec, args.test, paper_note=note), args.out_md)
+        short = f"dataset: {spec['dataset']}"
+        if spec.get("paper_dataset"):
+            short += f" (stand-in for the paper's {spec['paper_dataset']})"
         if spec["name"] == "fig5b":
-            figures.bars(df, spec["name"], args.out_png, spec.get("dataset_note", ""))
+            figures.bars(df, spec["name"], args.out_png, short)
         else:
-            figures.sweep(df, spec["name"], args.out_png, spec.get("dataset_note", ""))
+            figures.sweep(df, spec["name"], args.out_png, short)
     elif args.kind == "table1":
         _need(args, "out_md", "out_csv")
         df = tables.table1(spec["entries"], load_paper(args.paper))

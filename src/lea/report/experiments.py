@@ -70,11 +70,12 @@ def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> 
                 _check_le(config, f"experiments.{name}.sweep.values.{i}", value)
             same = base[sw["param"]] == value
             vname = sw["variant"] if same else sweep_variant_name(sw["variant"], sw["param"], value)
-            x = value
+            x, label = value, f"{sw['param']}={_fmt(value)}"
             if sw["param"] == "le":
                 x = config["le"]["settings"][value].get("fraction", 0.1)
+                label = f"LE data {_fmt(100 * x)}% ({value})"
             points.append({"name": vname, "base": sw["variant"], "x": x, "value": value,
-                           "label": f"{sw['param']}={_fmt(value)}", "overrides": {} if same else {sw["param"]: value}})
+                           "label": label, "overrides": {} if same else {sw["param"]: value}})
     for i, ab in enumerate(exp.get("ablations", []) or []):
         base = _resolved(config, ab["variant"])
         overrides = {k: ab[k] for k in ("le", "w_ah", "w_aq") if ab.get(k) is not None and ab[k] != base[k]}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -50,6 +51,7 @@ def sweep(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "") 
         xs = sorted({x * scale for x in df["x"].to_list()})
         ax.set_xticks(xs)
         ax.set_xticklabels([f"{x:g}" for x in xs])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(XLABELS.get(name, "value"))
         ax.set_ylabel(f"{kind} (test, mean ± std over seeds)")
         ax.grid(alpha=0.3)
