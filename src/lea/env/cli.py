@@ -1,0 +1,137 @@
+"""``lea fit-le``: fine-tune the LE of one setting (shared LoRA; reward, state and choice heads) and measure it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+
+from lea.cli import parse_settings
+from lea.errors import InputError
+from lea.io import atomic_path, read_parquet, write_json
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--settings",
+        required=True,
+        help="JSON: {'llm': llms.<name>, 'le': le_setting, 'finetune': le.finetune, 'history': W, 'domain': {...}}",
+    )
+    p.add_argument("--data-dir", required=True, help="results/{dataset}/data")
+    p.add_argument("--item-tokens", default=None, help="item_tokens.safetensors (not needed by the -IT ablation)")
+    p.add_argument("--out-dir", required=True, help="results/{dataset}/le/{llm}/{le}")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def load_item_tokens(path: str | Path) -> torch.Tensor:
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if not p.exists():
+        from lea.errors import MissingInputError
+
+        raise MissingInputError(p, "item_tokens")
+    return load_file(str(p))["item_tokens"]
+
+
+def build(
+    s: Mapping[str, Any],
+    data_dir: str | Path,
+    item_tokens_path: str | Path,
+    adapter_dir: str | Path | None = None,
+    score_head: str | Path | None = None,
+):  # type: ignore[no-untyped-def]
+    """The LE of a setting: (LE model, Prompter, n_items). With ``adapter_dir`` the trained LoRA is loaded."""
+    from lea.env.model import LE
+    from lea.env.prompts import Prompter
+    from lea.llm.load import load_llm
+
+    llm_s, le_s = s["llm"], s.get("le", {})
+    items = read_parquet(Path(data_dir) / "items.parquet", "preprocess", {"item": pl.Int32, "title": pl.Utf8}).sort(
+        "item"
+    )
+    model, tok = load_llm(llm_s)
+    titles = None if le_s.get("item_tokens", True) else [t or "" for t in items["title"].to_list()]
+    prompter = Prompter(tok, s.get("domain", {}), llm_s.get("prefix_text", ""), s.get("history", 10), titles)
+    if titles is None:
+        if item_tokens_path is None:
+            raise InputError("--item-tokens", "this LE setting uses item tokens: pass item_tokens.safetensors")
+        tokens = load_item_tokens(item_tokens_path)
+        if tokens.shape[0] != items.height:
+            raise InputError(
+                item_tokens_path, f"{tokens.shape[0]} item tokens for {items.height} items: rerun item_tokens"
+            )
+    else:  # -IT: items are titles in the prompts; Eq. 2's action vectors are the mean embeddings of the title tokens
+        table = model.get_input_embeddings().weight.detach().float()
+        tokens = torch.stack([table[torch.tensor(ids or [tok.pad_token_id])].mean(0) for ids in prompter.title_ids])
+    le = LE(model, tokens, prompter.label_ids, s.get("finetune", {}), adapter_dir=adapter_dir)
+    if score_head is not None:
+        le.load_score_head(score_head)
+    return le, prompter, items.height
+
+
+def main(args: argparse.Namespace) -> int:
+    from lea.env.inference import LEInference
+    from lea.env.quality import measure
+    from lea.env.train import fit, le_subset, load_sequences, transitions
+
+    s = parse_settings(args.settings)
+    le_s, ft = s.get("le", {}), s.get("finetune", {})
+    W = s.get("history", 10)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    seqs, splits, n_items = load_sequences(args.data_dir)
+    train_ids = le_subset(splits, le_s.get("fraction", 0.1))
+    if not train_ids:
+        raise InputError(
+            Path(args.data_dir) / "splits.parquet", f"the LE subset for fraction {le_s.get('fraction')} is empty"
+        )
+    train = transitions(seqs, train_ids, W)
+    rng = random.Random(args.seed)
+    if ft.get("max_transitions") and len(train) > ft["max_transitions"]:
+        train = rng.sample(train, ft["max_transitions"])
+    valid = transitions(seqs, sorted(splits.filter(pl.col("split") == "valid")["sequence"].to_list()), W)
+    if len(valid) > ft.get("valid_transitions", 500):
+        valid = random.Random(args.seed + 1).sample(valid, ft.get("valid_transitions", 500))
+    le, prompter, _ = build(s, args.data_dir, args.item_tokens)
+    n_train = sum(p.numel() for p in le.parameters() if p.requires_grad)
+    print(
+        f"LE subset: {len(train_ids)} sequences, {len(train)} transitions; {n_train} trainable parameters", flush=True
+    )
+    t0 = time.perf_counter()
+    log = fit(le, prompter, train, n_items, ft, state_loss=le_s.get("state_loss", True), seed=args.seed)
+    train_s = time.perf_counter() - t0
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out))
+    le.peft.save_pretrained(str(tmp))
+    if (out / "adapter").exists():
+        shutil.rmtree(out / "adapter")
+    tmp.rename(out / "adapter")
+    le.save_score_head(out / "score_head.safetensors")
+    with atomic_path(out / "train_log.csv") as p:
+        pl.DataFrame(log).write_csv(p)
+    t1 = time.perf_counter()
+    q = measure(LEInference(le, prompter, batch_size=32), valid, n_items, seed=args.seed)
+    q.update(
+        setting=le_s.get("name"),
+        train_sequences=len(train_ids),
+        train_transitions=len(train),
+        steps=len(log),
+        train_time_s=round(train_s, 1),
+        eval_time_s=round(time.perf_counter() - t1, 1),
+        train_tokens_per_s=round(log[-1]["tokens_per_s"], 1) if log else None,
+        final_train_loss=log[-1]["loss"] if log else None,
+    )
+    write_json(q, out / "le_quality.json")
+    print(json.dumps(q))
+    return 0

@@ -1,0 +1,139 @@
+"""Batched LE inference: ``states(histories)``, ``rewards(histories, actions)``, ``choose(histories, candidates)``.
+
+Each takes thousands of rows, runs in chunks of ``batch_size`` prompts (bounded memory; prompts sorted by length so
+padding is small) with a progress bar. Two fast paths exploit the prompt structure (item-token mode):
+- ``sequence_states``: the states of all prefixes of a sequence's first W items are hidden states of ONE causal
+  forward pass over p_t(x_1..x_W) (the user prompt ends with the last item, Eq. 2 reads the last position);
+  only windows that slide past W need their own pass.
+- ``rewards_shared``: the K action prompts of one history share p_t: it is run once with a KV cache, the cache is
+  repeated K times and only the action prompts p_at run on top (no padding either: with one slot per item, all
+  prompts of one history length have the same token count).
+The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tqdm import tqdm
+
+from lea.env.model import LE
+from lea.env.prompts import Batch, Prompt, Prompter
+
+
+class LEInference:
+    def __init__(self, le: LE, prompter: Prompter, batch_size: int = 32, progress: bool = True) -> None:
+        self.le, self.p, self.bs, self.progress = le, prompter, batch_size, progress
+        le.eval()
+
+    def _bar(self, n: int, desc: str) -> tqdm:
+        return tqdm(total=n, desc=desc, disable=not self.progress, mininterval=5, unit="row")
+
+    @torch.no_grad()
+    def _run(self, prompts: list[Prompt], desc: str, read: str) -> torch.Tensor:
+        """Hidden state at ``read`` ('last' or 'state') of each prompt, in the given order: [N, d] float32."""
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i].ids))
+        out = torch.empty(len(prompts), self.le.llm.config.hidden_size)
+        bar = self._bar(len(prompts), desc)
+        for s in range(0, len(order), self.bs):
+            idx = order[s : s + self.bs]
+            b = self.p.collate([prompts[i] for i in idx])
+            h = self.le.hidden(b)
+            out[idx] = self.le.at(h, b.last if read == "last" else b.state_at).cpu()
+            bar.update(len(idx))
+        bar.close()
+        return out
+
+    # --- the API ---
+    def states(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
+        """s^e_t (Eq. 2) for each history (last W items): [N, d] float32."""
+        return self._run([self.p.user(h) for h in histories], "LE states", "last")
+
+    @torch.no_grad()
+    def rewards(self, histories: Sequence[Sequence[int]], actions: Sequence[int]) -> torch.Tensor:
+        """r^e(p_t, p_at) (Eq. 1) for each (history, action) row: [N] float32."""
+        h = self._run([self.p.reward(x, a) for x, a in zip(histories, actions, strict=True)], "LE rewards", "last")
+        return self.le.reward_head(h.to(self.le.device)).float().cpu()
+
+    @torch.no_grad()
+    def choose(
+        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The position-label choice among 5 candidates: (chosen position [N], label probabilities [N, 5])."""
+        prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
+        h = self._run(prompts, "LE choices", "last")
+        logits = self.le.label_logits(h.to(self.le.device)).float().cpu()
+        return logits.argmax(1), logits.softmax(1)
+
+    # --- fast paths ---
+    @torch.no_grad()
+    def sequence_states(self, sequences: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """For each sequence x_1..x_L, the states before positions 0..L ([L+1, d] each), sharing causal prefixes."""
+        if self.p.text_items:  # -IT: titles have variable length; read each prefix separately
+            hist = [list(s[max(0, p - self.p.window) : p]) for s in sequences for p in range(len(s) + 1)]
+            flat = self.states(hist)
+            out, k = [], 0
+            for s in sequences:
+                out.append(flat[k : k + len(s) + 1])
+                k += len(s) + 1
+            return out
+        W, head = self.p.window, len(self.p.header)
+        jobs: list[tuple[Prompt, list[tuple[int, int, int]]]] = []  # prompt, [(seq, position, read index)]
+        for si, s in enumerate(sequences):
+            s = list(s)
+            first = s[:W]
+            jobs.append((self.p.user(first), [(si, p, head - 1 + p) for p in range(len(first) + 1)]))
+            for p in range(W + 1, len(s) + 1):
+                jobs.append((self.p.user(s[p - W : p]), [(si, p, head - 1 + W)]))
+        d = self.le.llm.config.hidden_size
+        out = [torch.empty(len(s) + 1, d) for s in sequences]
+        order = sorted(range(len(jobs)), key=lambda i: len(jobs[i][0].ids))
+        bar = self._bar(sum(len(s) + 1 for s in sequences), "LE states (shared prefixes)")
+        for s0 in range(0, len(order), self.bs):
+            idx = order[s0 : s0 + self.bs]
+            b = self.p.collate([jobs[i][0] for i in idx])
+            h = self.le.hidden(b).cpu()
+            for r, i in enumerate(idx):
+                for si, pos, at in jobs[i][1]:
+                    out[si][pos] = h[r, at]
+                bar.update(len(jobs[i][1]))
+        bar.close()
+        return out
+
+    @torch.no_grad()
+    def rewards_shared(self, histories: Sequence[Sequence[int]], action_lists: Sequence[Sequence[int]]) -> torch.Tensor:
+        """r^e for K actions per history ([N, K]); p_t is computed once per history and its KV cache reused."""
+        K = len(action_lists[0]) if action_lists else 0
+        if any(len(a) != K for a in action_lists):
+            raise ValueError("rewards_shared needs the same number of actions per history")
+        if self.p.text_items:
+            flat_h = [h for h in histories for _ in range(K)]
+            flat_a = [a for al in action_lists for a in al]
+            return self.rewards(flat_h, flat_a).view(len(histories), K)
+        out = torch.empty(len(histories), K)
+        groups: dict[int, list[int]] = {}
+        for i, h in enumerate(histories):
+            groups.setdefault(min(len(h), self.p.window), []).append(i)
+        bs = max(1, self.bs // max(K, 1)) if K > 1 else self.bs
+        bar = self._bar(len(histories) * K, "LE rewards (shared history)")
+        act_ids = [*self.p.action_pre, self.p.pad_id, *self.p.action_post]
+        slot = len(self.p.action_pre)
+        for _, rows in sorted(groups.items()):
+            for s0 in range(0, len(rows), bs):
+                idx = rows[s0 : s0 + bs]
+                user = self.p.collate([self.p.user(histories[i]) for i in idx])  # same length: no padding
+                _, cache = self.le.hidden(user, use_cache=True)
+                cache.batch_repeat_interleave(K)
+                n = len(idx) * K
+                ids = torch.tensor(act_ids).repeat(n, 1)
+                at = torch.full_like(ids, -1)
+                at[:, slot] = torch.tensor([a for i in idx for a in action_lists[i]])
+                b = Batch(
+                    ids, at, torch.ones_like(ids), torch.full((n,), ids.shape[1] - 1), torch.zeros(n, dtype=torch.long)
+                )
+                h = self.le.hidden(b, past=cache)
+                out[idx] = self.le.reward_head(h[:, -1]).float().cpu().view(len(idx), K)
+                bar.update(n)
+        bar.close()
+        return out

@@ -1,0 +1,126 @@
+"""The LE model (Figure 2b): the frozen LLM + one LoRA adapter shared by all heads, item tokens as inputs_embeds,
+a linear score head (reward, Eq. 1), the state read at the end of the user prompt (Eq. 2), and the position-label
+choice read from the LM head's logits of " first" .. " fifth" (augmentation, paper 3.4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lea.env.prompts import Batch
+from lea.llm.load import decoder
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # LoRA in every Transformer block's attention
+
+
+class LE(nn.Module):
+    def __init__(
+        self,
+        llm,
+        item_tokens: torch.Tensor,
+        label_ids: list[int],
+        lora: dict | None = None,  # type: ignore[no-untyped-def]
+        adapter_dir: str | Path | None = None,
+    ) -> None:
+        super().__init__()
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if adapter_dir is not None:
+            self.peft = PeftModel.from_pretrained(llm, str(adapter_dir), is_trainable=False)
+        else:
+            lora = lora or {}
+            cfg = LoraConfig(
+                r=lora.get("lora_r", 8),
+                lora_alpha=lora.get("lora_alpha", 16),
+                lora_dropout=lora.get("lora_dropout", 0.05),
+                target_modules=LORA_TARGETS,
+                bias="none",
+            )
+            self.peft = get_peft_model(llm, cfg)
+        self.llm = llm  # LoRA layers are injected in place: calling the body runs them
+        self.body = decoder(llm)
+        d = llm.get_input_embeddings().weight.shape[1]
+        hidden = llm.config.hidden_size
+        if item_tokens.shape[1] != d:
+            raise ValueError(f"item tokens have dimension {item_tokens.shape[1]}, the LLM's input embeddings {d}")
+        if hidden != d:  # Eq. 2 compares s^e_t (hidden size) with item tokens (input-embedding size)
+            raise ValueError(f"state dot product needs hidden size == embedding size, got {hidden} vs {d}")
+        dev = llm.get_input_embeddings().weight.device
+        self.score = nn.Linear(hidden, 1).to(dev)  # theta: r^e = score(h_last) (Eq. 1)
+        self.register_buffer("item_tokens", item_tokens.float().to(dev), persistent=False)
+        self.register_buffer("label_ids", torch.tensor(label_ids, device=dev), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.item_tokens.device
+
+    def embed(self, ids: torch.Tensor, item_at: torch.Tensor) -> torch.Tensor:
+        emb = self.llm.get_input_embeddings()(ids)
+        slots = item_at >= 0
+        if slots.any():
+            emb = emb.clone()
+            emb[slots] = self.item_tokens[item_at[slots]].to(emb.dtype)
+        return emb
+
+    def hidden(self, b: Batch, past=None, use_cache: bool = False):  # type: ignore[no-untyped-def]
+        """Last hidden states [B, T, d] (float32) of the LoRA-adapted body (no LM head)."""
+        ids, at, att = b.ids.to(self.device), b.item_at.to(self.device), b.attention_mask.to(self.device)
+        if past is not None:  # attention over the cached prefix too
+            att = torch.cat(
+                [torch.ones(att.shape[0], past.get_seq_length(), dtype=att.dtype, device=att.device), att], 1
+            )
+        kw = {"cache": past} if past is not None else {}
+        out = self.body(inputs_embeds=self.embed(ids, at), attention_mask=att, use_cache=use_cache, **kw)
+        if use_cache:
+            cache = out.cache if hasattr(out, "cache") else out.past_key_values
+            return out.last_hidden_state.float(), cache
+        return out.last_hidden_state.float()
+
+    @staticmethod
+    def at(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return h[torch.arange(h.shape[0], device=h.device), idx.to(h.device)]
+
+    def reward_head(self, h_last: torch.Tensor) -> torch.Tensor:
+        return self.score(h_last).squeeze(-1)
+
+    def label_logits(self, h_last: torch.Tensor) -> torch.Tensor:
+        """Logits of the 5 position labels at the last position: [B, 5]."""
+        w = self.llm.get_output_embeddings().weight[self.label_ids].float()
+        return h_last @ w.T
+
+    # --- losses (used by train.py) ---
+    def reward_loss(self, pos: Batch, neg: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eq. 1: -log sigma(r(p_t, a+) - r(p_t, a-)); also returns the states s^e_t read from the positive prompt."""
+        h_pos, h_neg = self.hidden(pos), self.hidden(neg)
+        r_pos, r_neg = self.reward_head(self.at(h_pos, pos.last)), self.reward_head(self.at(h_neg, neg.last))
+        return -F.logsigmoid(r_pos - r_neg).mean(), self.at(h_pos, pos.state_at), (r_pos > r_neg).float().mean()
+
+    def state_loss(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Eq. 2: -1/B sum_j log sigma(s_t . a+_t - s_t . a_j), a_j the batch's next actions (a_j == a+_t skipped)."""
+        a = self.item_tokens[targets.to(self.device)]
+        logits = states @ a.T  # [B, B]
+        diff = logits.diagonal()[:, None] - logits
+        keep = targets[:, None].to(self.device) != targets[None, :].to(self.device)
+        if not keep.any():
+            return states.sum() * 0.0
+        return -(F.logsigmoid(diff) * keep).sum() / keep.sum()
+
+    def choice_loss(self, aug: Batch, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.label_logits(self.at(self.hidden(aug), aug.last))
+        label = label.to(self.device)
+        return F.cross_entropy(logits, label), (logits.argmax(1) == label).float().mean()
+
+    # --- persistence ---
+    def save_score_head(self, path: str | Path) -> None:
+        from lea.io import write_safetensors
+
+        write_safetensors({"weight": self.score.weight, "bias": self.score.bias}, path)
+
+    def load_score_head(self, path: str | Path) -> None:
+        from safetensors.torch import load_file
+
+        sd = load_file(str(path))
+        self.score.load_state_dict({k: v.to(self.device) for k, v in sd.items()})

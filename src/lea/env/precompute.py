@@ -1,0 +1,177 @@
+"""``lea le-precompute``: LE states, rewards or augmented actions for one shard of the training sequences
+(``shard = sequence % shards``; docs/architecture.md, LLM environment). One output file per shard, so a rerun after an
+interruption recomputes only the missing shards; ``lea gather`` joins them.
+
+- states: s^e (Eq. 2) before every position 0..len of each training sequence (window W), prefix-shared passes.
+- rewards: r^e (Eq. 1) of the observed item and ``precompute.negatives`` sampled negatives per transition (seeded by
+  sequence, so the samples do not depend on the sharding); the history's KV cache is shared by its actions.
+- augment: the 5-way position choice over the warm-up model's top-5 (paper 3.4): chosen item, its reward, hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from lea.cli import parse_settings
+from lea.errors import InputError, MissingInputError
+from lea.io import read_parquet, write_parquet
+
+KINDS = ("states", "rewards", "augment")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--settings", required=True, help="JSON: as `lea fit-le`, plus 'precompute'")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--item-tokens", default=None, help="item_tokens.safetensors (not for the -IT ablation)")
+    p.add_argument("--le-dir", required=True, help="the fitted LE: adapter/ and score_head.safetensors")
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--top5", default=None, help="augment: warmup top5.parquet")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+
+
+def shard_sequences(seqs: Mapping[int, list[int]], splits: pl.DataFrame, shard: int, shards: int) -> list[int]:
+    train = splits.filter(pl.col("split") == "train")["sequence"].to_list()
+    return sorted(s for s in train if s % shards == shard and s in seqs)
+
+
+def negatives_for(sequence: int, items: list[int], n_items: int, k: int, seed: int) -> list[list[int]]:
+    """k sampled items per position of one sequence, not interacted with in it; seeded by (seed, sequence)."""
+    rng = random.Random(seed * 1_000_003 + sequence)
+    seen = set(items)
+    pool = [x for x in range(n_items) if x not in seen] or [x for x in range(n_items)]
+    return [rng.sample(pool, k) if len(pool) >= k else [rng.choice(pool) for _ in range(k)] for _ in items]
+
+
+def compute_states(inf, seqs: Mapping[int, list[int]], ids: list[int], dtype: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    states = inf.sequence_states([seqs[s] for s in ids])
+    seq_col = np.concatenate([[s] * (len(seqs[s]) + 1) for s in ids]) if ids else np.zeros(0)
+    pos_col = np.concatenate([np.arange(len(seqs[s]) + 1) for s in ids]) if ids else np.zeros(0)
+    d = inf.le.llm.config.hidden_size
+    arr = torch.cat(states).numpy() if ids else np.zeros((0, d), dtype=np.float32)
+    return pl.DataFrame(
+        {
+            "sequence": pl.Series(seq_col, dtype=pl.Int32),
+            "position": pl.Series(pos_col, dtype=pl.Int32),
+            "state": pl.Series(arr.astype(np.float16 if dtype == "float16" else np.float32)),
+        }
+    )
+
+
+def compute_rewards(
+    inf, seqs: Mapping[int, list[int]], ids: list[int], n_items: int, k: int, seed: int
+) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    W = inf.p.window
+    hist, acts, keys = [], [], []
+    for s in ids:
+        items = seqs[s]
+        for p, negs in enumerate(negatives_for(s, items, n_items, k, seed)):
+            hist.append(items[max(0, p - W) : p])
+            acts.append([items[p], *negs])
+            keys.append((s, p))
+    r = inf.rewards_shared(hist, acts) if keys else torch.zeros(0, k + 1)
+    n = len(keys)
+    return pl.DataFrame(
+        {
+            "sequence": pl.Series(np.repeat([s for s, _ in keys], k + 1), dtype=pl.Int32),
+            "position": pl.Series(np.repeat([p for _, p in keys], k + 1), dtype=pl.Int32),
+            "item": pl.Series(np.array(acts, dtype=np.int64).reshape(-1), dtype=pl.Int32),
+            "positive": pl.Series(np.tile([True] + [False] * k, n), dtype=pl.Boolean),
+            "reward": pl.Series(r.numpy().reshape(-1), dtype=pl.Float32),
+        }
+    )
+
+
+def compute_augment(inf, seqs: Mapping[int, list[int]], ids: list[int], top5: pl.DataFrame) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    W = inf.p.window
+    rows = top5.filter(pl.col("sequence").is_in(ids)).sort(["sequence", "position"])
+    keys = list(zip(rows["sequence"].to_list(), rows["position"].to_list(), strict=True))
+    cands = [list(c) for c in rows["candidates"].to_list()]
+    for (s, p), c in zip(keys, cands, strict=True):
+        if p >= len(seqs[s]) or len(c) != 5:
+            raise InputError(
+                "top5.parquet", f"(sequence={s}, position={p}): position past the sequence or not 5 candidates"
+            )
+    hist = [seqs[s][max(0, p - W) : p] for s, p in keys]
+    if keys:
+        pos, _ = inf.choose(hist, cands)
+        chosen = [c[int(k)] for c, k in zip(cands, pos, strict=True)]
+        reward = inf.rewards(hist, chosen).numpy()
+    else:
+        chosen, reward = [], np.zeros(0, dtype=np.float32)
+    truth = [seqs[s][p] for s, p in keys]
+    return pl.DataFrame(
+        {
+            "sequence": pl.Series([s for s, _ in keys], dtype=pl.Int32),
+            "position": pl.Series([p for _, p in keys], dtype=pl.Int32),
+            "candidates": pl.Series(cands, dtype=pl.List(pl.Int32)),
+            "chosen": pl.Series(chosen, dtype=pl.Int32),
+            "reward": pl.Series(reward, dtype=pl.Float32),
+            "hit": pl.Series([c == t for c, t in zip(chosen, truth, strict=True)], dtype=pl.Boolean),
+        }
+    )
+
+
+def run(
+    kind: str,
+    s: Mapping[str, Any],
+    data_dir: str | Path,
+    item_tokens: str | Path | None,
+    le_dir: str | Path,
+    shard: int,
+    shards: int,
+    top5: str | Path | None = None,
+    seed: int = 0,
+    le=None,
+    prompter=None,  # type: ignore[no-untyped-def]
+    progress: bool = True,
+) -> pl.DataFrame:
+    from lea.env.cli import build
+    from lea.env.inference import LEInference
+    from lea.env.train import load_sequences
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    if not 0 <= shard < shards:
+        raise InputError("--shard", f"shard {shard} is not in [0, {shards})")
+    pc = s.get("precompute", {})
+    seqs, splits, n_items = load_sequences(data_dir)
+    top = None
+    if kind == "augment":
+        if top5 is None:
+            raise InputError("--top5", "the augment precompute needs the warm-up model's top5.parquet")
+        top = read_parquet(top5, "warmup", {"sequence": pl.Int32, "position": pl.Int32, "candidates": pl.List})
+    d = Path(le_dir)
+    for f in (d / "adapter" / "adapter_config.json", d / "score_head.safetensors"):
+        if le is None and not f.exists():
+            raise MissingInputError(f, "fit_le")
+    if le is None:
+        le, prompter, _ = build(
+            s, data_dir, item_tokens, adapter_dir=d / "adapter", score_head=d / "score_head.safetensors"
+        )
+    inf = LEInference(le, prompter, batch_size=pc.get("batch_size", 32), progress=progress)
+    ids = shard_sequences(seqs, splits, shard, shards)
+    if kind == "states":
+        return compute_states(inf, seqs, ids, pc.get("state_dtype", "float16"))
+    if kind == "rewards":
+        return compute_rewards(inf, seqs, ids, n_items, pc.get("negatives", 1), seed)
+    return compute_augment(inf, seqs, ids, top)
+
+
+def main(args: argparse.Namespace) -> int:
+    s = parse_settings(args.settings)
+    torch.manual_seed(args.seed)
+    df = run(args.kind, s, args.data_dir, args.item_tokens, args.le_dir, args.shard, args.shards, args.top5, args.seed)
+    write_parquet(df, args.out)
+    print(f"{args.kind} shard {args.shard}/{args.shards}: {df.height} rows -> {args.out}")
+    return 0

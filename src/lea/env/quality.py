@@ -1,0 +1,53 @@
+"""LE diagnostics on held-out validation transitions (``le_quality.json``): reward pairwise accuracy / AUC (Eq. 1),
+state HR@10 of the next item by s^e . item-token ranking (Eq. 2), and the 5-way choice accuracy (paper 3.4)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import torch
+
+from lea.env.inference import LEInference
+from lea.env.train import Transition, choice_example, sample_negatives
+
+
+def auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
+    """Probability a positive outranks a negative (ties count half): Mann-Whitney over all pairs."""
+    d = pos[:, None] - neg[None, :]
+    return float(((d > 0).float() + 0.5 * (d == 0).float()).mean())
+
+
+def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
+    rng = random.Random(seed)
+    hist = [t.history for t in valid]
+    target = torch.tensor([t.target for t in valid])
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]
+    r = inf.rewards_shared(hist, [[t.target, a] for t, a in zip(valid, negs, strict=True)])
+    r_pos, r_neg = r[:, 0], r[:, 1]
+    states = inf.states(hist)
+    scores = states @ inf.le.item_tokens.float().cpu().T  # [N, n_items]
+    rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
+    ex = [choice_example(t, n_items, rng) for t in valid]
+    chosen, _ = inf.choose(hist, [c for c, _ in ex])
+    truth = torch.tensor([p for _, p in ex])
+    return {
+        "transitions": len(valid),
+        "reward": {
+            "pairwise_accuracy": float((r_pos > r_neg).float().mean()),
+            "auc": auc(r_pos, r_neg),
+            "chance": 0.5,
+            "mean_positive": float(r_pos.mean()),
+            "mean_negative": float(r_neg.mean()),
+        },
+        "state": {
+            f"hr@{k}": float((rank <= k).float().mean()),
+            "mrr": float((1.0 / rank.float()).mean()),
+            "chance": min(1.0, k / n_items),
+        },
+        "choice": {
+            "accuracy": float((chosen == truth).float().mean()),
+            "chance": 0.2,
+            "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
+        },
+    }

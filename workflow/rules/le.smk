@@ -1,0 +1,242 @@
+# LLM environment: GGUF -> HF folder, item tokens, LE fine-tuning, precompute shards + gather (logic: lea.llm, lea.env).
+# GPU hints are resource defaults a profile can override (e.g. --set-resources item_tokens:gpu=1); threads and memory
+# belong in profiles, never config.
+
+
+def llm_files(llm):
+    """What a stage loading the LLM needs: the converted HF folder for GGUF LLMs, nothing for hub ids / folders."""
+    s = llm_settings(llm)
+    return [f"{RESOURCES}/llm/{llm}/hf/config.json"] if s.get("gguf_file") else []
+
+
+def llm_load_settings(llm):
+    """The loading options stages get: a GGUF LLM is read from its converted folder (0.35 s instead of ~12 s)."""
+    s = dict(llm_settings(llm))
+    if s.get("gguf_file"):
+        s.update(path=f"{RESOURCES}/llm/{llm}/hf", gguf_file=None)
+    return s
+
+
+def le_domain(dataset):
+    return dataset_settings(dataset)["domain"]
+
+
+def le_stage_settings(dataset, le):
+    """Everything `lea fit-le` / `lea le-precompute` need from the config for one LE setting."""
+    s = le_setting(le)
+    return {
+        "llm": llm_load_settings(s["llm"]),
+        "le": s,
+        "finetune": config["le"]["finetune"],
+        "history": config["le"]["history"],
+        "domain": le_domain(dataset),
+        "precompute": config["precompute"],
+    }
+
+
+def le_item_tokens(wildcards):
+    """Item tokens an LE setting needs (none for the -IT ablation, which writes item titles as text)."""
+    if not le_setting(wildcards.le)["item_tokens"]:
+        return []
+    return [f"{item_tokens_dir(wildcards.dataset, le_llm(wildcards.le))}/item_tokens.safetensors"]
+
+
+def le_item_tokens_arg(wildcards):
+    return " ".join(f"--item-tokens {f}" for f in le_item_tokens(wildcards))
+
+
+def le_model_files(dataset, le):
+    d = le_dir(dataset, le)
+    return {"adapter": f"{d}/adapter/adapter_config.json", "score_head": f"{d}/score_head.safetensors"}
+
+
+def check_le_llm(wildcards):
+    if le_llm(wildcards.le) != wildcards.llm:
+        raise ValueError(f"LE setting '{wildcards.le}' uses LLM '{le_llm(wildcards.le)}', not '{wildcards.llm}'")
+    return []
+
+
+rule llm_convert:
+    input:
+        lambda w: f"{llm_settings(w.llm)['path']}/{llm_settings(w.llm)['gguf_file']}",
+    output:
+        f"{RESOURCES}/llm/{{llm}}/hf/config.json",
+    log:
+        log("llm_convert/{llm}"),
+    params:
+        settings=lambda w: as_json(llm_settings(w.llm)),
+        out_dir=lambda w: f"{RESOURCES}/llm/{w.llm}/hf",
+    shell:
+        "python -c 'import json, sys; from lea.llm.load import convert; convert(json.loads(sys.argv[1]), sys.argv[2])'"
+        " {params.settings:q} {params.out_dir} > {log} 2>&1"
+
+
+rule item_tokens:
+    input:
+        item_table=f"{RES}/{{dataset}}/data/items.parquet",
+        llm=lambda w: llm_files(w.llm),
+    output:
+        tokens=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens.safetensors",
+        table=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens.parquet",
+        diag=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens.json",
+        plot=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens_loss.png",
+    log:
+        log("item_tokens/{dataset}/{llm}"),
+    benchmark:
+        bench("item_tokens/{dataset}/{llm}")
+    resources:
+        gpu=0,
+    params:
+        settings=lambda w: as_json({"llm": llm_load_settings(w.llm), "item_tokens": config["le"]["item_tokens"]}),
+        out_dir=lambda w: item_tokens_dir(w.dataset, w.llm),
+        seed=SEEDS[0],
+    shell:
+        "lea item-tokens --settings {params.settings:q} --items {input.item_table} --out-dir {params.out_dir}"
+        " --seed {params.seed} > {log} 2>&1"
+
+
+rule fit_le:
+    input:
+        data=lambda w: [data_files(w.dataset)[k] for k in ("item_table", "interactions", "splits")],
+        tokens=le_item_tokens,
+        llm=lambda w: llm_files(le_llm(w.le)),
+        check=check_le_llm,
+    output:
+        adapter=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/adapter/adapter_config.json",
+        score_head=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/score_head.safetensors",
+        quality=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/le_quality.json",
+        train_log=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/train_log.csv",
+    log:
+        log("fit_le/{dataset}/{llm}/{le}"),
+    benchmark:
+        bench("fit_le/{dataset}/{llm}/{le}")
+    resources:
+        gpu=0,
+    params:
+        settings=lambda w: as_json(le_stage_settings(w.dataset, w.le)),
+        data_dir=lambda w: data_dir(w.dataset),
+        tokens=le_item_tokens_arg,
+        out_dir=lambda w: le_dir(w.dataset, w.le),
+        seed=SEEDS[0],
+    shell:
+        "lea fit-le --settings {params.settings:q} --data-dir {params.data_dir} {params.tokens}"
+        " --out-dir {params.out_dir} --seed {params.seed} > {log} 2>&1"
+
+
+def precompute_inputs(wildcards):
+    files = [data_files(wildcards.dataset)[k] for k in ("item_table", "interactions", "splits")]
+    files += le_item_tokens(wildcards) + llm_files(le_llm(wildcards.le))
+    files += list(le_model_files(wildcards.dataset, wildcards.le).values())
+    return files + check_le_llm(wildcards)
+
+
+def precompute_shell(kind, extra=""):
+    return (
+        f"lea le-precompute --kind {kind} --settings {{params.settings:q}} --data-dir {{params.data_dir}} {{params.tokens}}"
+        f" --le-dir {{params.le_dir}} --shard {{wildcards.shard}} --shards {{params.shards}}{extra}"
+        " --out {output} > {log} 2>&1"
+    )
+
+
+PRECOMPUTE_PARAMS = dict(
+    settings=lambda w: as_json(le_stage_settings(w.dataset, w.le)),
+    data_dir=lambda w: data_dir(w.dataset),
+    tokens=le_item_tokens_arg,
+    le_dir=lambda w: le_dir(w.dataset, w.le),
+    shards=config["precompute"]["shards"],
+)
+
+
+rule le_states:
+    input:
+        precompute_inputs,
+    output:
+        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/states/{{shard}}.parquet",
+    log:
+        log("le_states/{dataset}/{llm}/{le}/{shard}"),
+    benchmark:
+        bench("le_states/{dataset}/{llm}/{le}/{shard}")
+    resources:
+        gpu=0,
+    params:
+        **PRECOMPUTE_PARAMS,
+    shell:
+        precompute_shell("states")
+
+
+rule le_rewards:
+    input:
+        precompute_inputs,
+    output:
+        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards/{{shard}}.parquet",
+    log:
+        log("le_rewards/{dataset}/{llm}/{le}/{shard}"),
+    benchmark:
+        bench("le_rewards/{dataset}/{llm}/{le}/{shard}")
+    resources:
+        gpu=0,
+    params:
+        **PRECOMPUTE_PARAMS,
+    shell:
+        precompute_shell("rewards")
+
+
+rule le_augment:
+    input:
+        precompute_inputs,
+        top5=lambda w: warmup_file(w.dataset, w.backbone, SEEDS[0]),
+    output:
+        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/augment/{{backbone}}/{{shard}}.parquet",
+    log:
+        log("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}"),
+    benchmark:
+        bench("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}")
+    resources:
+        gpu=0,
+    params:
+        **PRECOMPUTE_PARAMS,
+    shell:
+        precompute_shell("augment", " --top5 {input.top5}")
+
+
+def shards_of(pattern):
+    return lambda w: expand(pattern, shard=range(config["precompute"]["shards"]), **w)
+
+
+rule le_gather_states:
+    input:
+        shards_of(f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/states/{{shard}}.parquet"),
+    output:
+        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/states.parquet",
+    log:
+        log("le_gather/{dataset}/{llm}/{le}/states"),
+    shell:
+        "lea gather --out {output} {input} > {log} 2>&1"
+
+
+rule le_gather_rewards:
+    input:
+        shards_of(f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards/{{shard}}.parquet"),
+    output:
+        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards.parquet",
+    log:
+        log("le_gather/{dataset}/{llm}/{le}/rewards"),
+    shell:
+        "lea gather --out {output} {input} > {log} 2>&1"
+
+
+rule le_gather_augment:
+    input:
+        shards_of(f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/augment/{{backbone}}/{{shard}}.parquet"),
+    output:
+        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/augment_{{backbone}}.parquet",
+    log:
+        log("le_gather/{dataset}/{llm}/{le}/augment_{backbone}"),
+    shell:
+        "lea gather --out {output} {input} > {log} 2>&1"
+
+
+rule le:
+    """All LE settings of all enabled datasets: item tokens, fine-tuned LE, quality."""
+    input:
+        [f"{le_dir(d, le)}/le_quality.json" for d in DATASETS for le in config["le"]["settings"]],
