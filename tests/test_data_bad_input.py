@@ -176,3 +176,50 @@ def test_cli_reports_file_line_and_exits_1(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert f"lea preprocess: error: {raw / 'x.inter'}:5: expected 3 tab-separated fields" in err
     assert "Traceback" not in err
+
+
+def playlists_case(tmp_path: Path, rows: list[tuple[Any, ...]], strict: bool = True) -> dict[str, Any]:
+    raw = tmp_path / "raw"
+    write(raw / "interactions.tsv", tsv(("pid", "position", "item_idx"), *rows))
+    write(raw / "tracks.tsv", tsv(("item_idx", "track_uri", "track_name"), (0, "u:a", "A"), (1, "u:b", "B")))
+    config = settings("playlists", text_fields={"title": "track_name"}, strict=strict)
+    return run(raw, tmp_path / ("strict" if strict else "lenient"), settings_dict=config)[1]
+
+
+def test_duplicate_position_and_bad_position(tmp_path: Path) -> None:
+    rows = [(0, 0, 0), (0, 1, 1), (0, 1, 0)]
+    with pytest.raises(InputError, match=r"interactions\.tsv:4: sequence '0' has a second item at position 1"):
+        playlists_case(tmp_path, rows)
+    assert playlists_case(tmp_path, rows, strict=False)["skipped"] == {"duplicate_position": 1}
+    with pytest.raises(InputError, match=r"interactions\.tsv:3: field 'position' must be an integer position, "
+                                         r"got '1\.5'"):
+        playlists_case(tmp_path, [(0, 0, 0), (0, 1.5, 1)])
+
+
+def test_playlist_index_missing_from_tracks(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"interactions\.tsv:3: item 'item_idx:7' is not in tracks\.tsv"):
+        playlists_case(tmp_path, [(0, 0, 0), (0, 1, 7)])
+
+
+def test_lfm1b_track_missing_from_tracks_file(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write(raw / "LFM-1b_LEs.txt", tsv((7, 1, 100, 1000, 5000), (7, 1, 100, 3000, 5100)))
+    write(raw / "LFM-1b_tracks.txt", tsv((1000, "Jóga", 1)))
+    config = settings("lfm1b", text_fields={"title": "track_name"})
+    with pytest.raises(InputError, match=r"LFM-1b_LEs\.txt:2: item '3000' is not in LFM-1b_tracks\.txt"):
+        run(raw, tmp_path / "out", settings_dict=config)
+    write(raw / "LFM-1b_tracks.txt", tsv((1000, "Jóga", 1), (1000, "Joga", 1), ("x",)))
+    _, stats = run(raw, tmp_path / "lenient", settings_dict={**config, "strict": False})
+    assert stats["skipped"] == {"malformed_line": 1, "unknown_item": 1}
+    assert stats["repaired"] == {"duplicate_track_id": 1}
+
+
+def test_lastfm1k_lenient_counts(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    good = ("u", "2009-05-04T13:06:09Z", "", "Björk", "", "Jóga")
+    write(raw / "e.tsv", tsv(good, ("u", "2009-05-04T13:05:09Z", "", "", "", "Hunter"), ("u", "x"),
+                             ("u", "2009-05-04T13:04:09Z", "", "Björk", "", "Jóga")), gz=True)
+    config = settings("lastfm1k", files={"events": "e.tsv"}, sentence_template="{S}", strict=False)
+    _, stats = run(raw, tmp_path / "out", settings_dict=config)
+    assert stats["skipped"] == {"malformed_line": 1, "missing_field": 1}
+    assert stats["table1"]["interactions"] == 2

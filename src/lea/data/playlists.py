@@ -44,7 +44,8 @@ def _table(path: Path, report: Report, required: list[str], expected: str) -> pl
 def read(raw_dir: Path, settings: dict[str, Any], report: Report) -> RawData:
     inter_path = role_path(raw_dir, settings, "interactions", "interactions.tsv")
     inter = _table(inter_path, report, ["pid", "position", "item_idx"], INTER_EXPECTED)
-    inter = to_int(inter, inter_path, "position", report, "an integer position")
+    inter = to_int(inter, inter_path, "position", report, "an integer position",
+                   whole=True)
     tracks_path = role_path(raw_dir, settings, "tracks", "tracks.tsv")
     tracks = _table(tracks_path, report, ["item_idx"], TRACKS_EXPECTED)
     id_column = "track_uri" if "track_uri" in tracks.columns else "item_idx"

@@ -163,14 +163,23 @@ def require(frame: pl.DataFrame, path: Path, columns: Sequence[str], report: Rep
     return frame
 
 
-def to_int(frame: pl.DataFrame, path: Path, column: str, report: Report, what: str) -> pl.DataFrame:
-    """Parse ``column`` as an integer (a float like ``881250949.0`` is floored); bad values are rejected."""
-    as_float = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
-    parsed = frame.with_columns(as_float.floor().cast(pl.Int64, strict=False).alias("_parsed"))
-    bad = parsed.filter(pl.col("_parsed").is_null() | ~as_float.is_finite())
-    report.reject(path, "bad_value", bad, lambda row: f"field '{column}' must be {what}, got {row[column]!r}")
-    return parsed.filter(pl.col("_parsed").is_not_null() & as_float.is_finite()).with_columns(
-        pl.col("_parsed").alias(column)).drop("_parsed")
+def to_int(frame: pl.DataFrame, path: Path, column: str, report: Report, what: str,
+           whole: bool = False) -> pl.DataFrame:
+    """Parse ``column`` as an integer; bad values are rejected.
+
+    Times may be written as floats (RecBole's ``timestamp:float``, e.g. ``881250949.0``) and are floored;
+    ``whole=True`` (positions) accepts integers only.
+    """
+    text = pl.col(column).str.strip_chars()
+    if whole:
+        parsed = text.cast(pl.Int64, strict=False)
+    else:
+        as_float = text.cast(pl.Float64, strict=False)
+        parsed = pl.when(as_float.is_finite()).then(as_float.floor()).cast(pl.Int64, strict=False)
+    frame = frame.with_columns(parsed.alias("_parsed"))
+    report.reject(path, "bad_value", frame.filter(pl.col("_parsed").is_null()),
+                  lambda row: f"field '{column}' must be {what}, got {row[column]!r}")
+    return frame.filter(pl.col("_parsed").is_not_null()).with_columns(pl.col("_parsed").alias(column)).drop("_parsed")
 
 
 def ensure_rows(frame: pl.DataFrame, path: Path, expected: str) -> None:

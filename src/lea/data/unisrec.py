@@ -62,7 +62,8 @@ def _read_sequences(path: Path, report: Report) -> tuple[pl.DataFrame, Path]:
     check_header(path, header, ["user_id", "position", "item_id"], SEQUENCES_EXPECTED)
     frame = split_fields(rows, path, header, report)
     frame = require(frame, path, ["user_id", "position", "item_id"], report)
-    frame = to_int(frame, path, "position", report, "an integer position")
+    frame = to_int(frame, path, "position", report, "an integer position",
+                   whole=True)
     ensure_rows(frame, path, SEQUENCES_EXPECTED)
     events = events_frame(frame.with_columns(
         pl.col("user_id").str.strip_chars().alias("sequence_raw"),
