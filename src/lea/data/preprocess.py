@@ -271,14 +271,14 @@ def split_sequences(sequence_ids: pl.DataFrame, settings: dict[str, Any]) -> pl.
     """A seeded shuffle of the sequences cut train:valid:test; nested LE subsets of the training ones.
 
     A training sequence's ``le_fraction`` is the smallest f in ``le_fractions`` with its rank in a second seeded
-    shuffle of the training sequences below round(f * n_train): the subset for f is a prefix of one order, so the
-    5% subset lies inside the 10% one.
+    shuffle of the training sequences below max(1, round(f * n_train)): the subset for f is a prefix of one
+    order, so the 5% subset lies inside the 10% one.
     """
     split, n = settings["split"], sequence_ids.height
     rng = np.random.default_rng(split["seed"])
     shuffled = rng.permutation(n)
-    n_train = round(split["train"] * n)
-    n_valid = min(round(split["valid"] * n), n - n_train)
+    n_train = _round_half_up(split["train"] * n)
+    n_valid = min(_round_half_up(split["valid"] * n), n - n_train)
     labels = np.empty(n, dtype=object)
     labels[shuffled[:n_train]] = "train"
     labels[shuffled[n_train:n_train + n_valid]] = "valid"
@@ -286,7 +286,7 @@ def split_sequences(sequence_ids: pl.DataFrame, settings: dict[str, Any]) -> pl.
     le_fraction = np.full(n, np.nan, dtype=np.float32)
     train_order = shuffled[:n_train][rng.permutation(n_train)]
     for fraction in sorted(settings["le_fractions"], reverse=True):  # smaller subsets overwrite larger ones
-        size = max(1, round(fraction * n_train)) if n_train else 0
+        size = max(1, _round_half_up(fraction * n_train)) if n_train else 0
         le_fraction[train_order[:size]] = fraction
     return pl.DataFrame({
         "sequence": sequence_ids["sequence"],
@@ -294,6 +294,11 @@ def split_sequences(sequence_ids: pl.DataFrame, settings: dict[str, Any]) -> pl.
         "split": pl.Series(labels.tolist(), dtype=pl.String),
         "le_fraction": pl.Series(le_fraction, dtype=pl.Float32).fill_nan(None),
     })
+
+
+def _round_half_up(x: float) -> int:
+    """Sizes round halves up (Python's round() rounds them to even: 5 sequences at 0.1 would give 0 valid)."""
+    return math.floor(x + 0.5)
 
 
 # ---------------------------------------------------------------- sentences
