@@ -94,8 +94,12 @@ def loss_curves(logs: Sequence[Mapping[str, str]], out: str | Path, title: str =
         ax.axis("off")
         _save(fig, out)
         return
-    fig, axes = plt.subplots(len(logs), 1, figsize=(9, 3 * len(logs)), squeeze=False)
-    for ax, entry in zip(axes[:, 0], logs, strict=True):
+    ncols = 2 if len(logs) > 1 else 1
+    nrows = (len(logs) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5 * ncols, 3.2 * nrows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(logs):]:
+        ax.axis("off")
+    for ax, entry in zip(axes.flat, logs, strict=False):
         path = Path(entry["path"])
         if not path.exists():
             raise MissingInputError(path, entry.get("stage", "train"))
@@ -118,6 +122,6 @@ def loss_curves(logs: Sequence[Mapping[str, str]], out: str | Path, title: str =
         ax.set_xlabel(xcol or "row")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(title, fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=11)
     _save(fig, out)

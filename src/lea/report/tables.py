@@ -258,6 +258,6 @@ def le_quality(entries: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 def simple_markdown(df: pl.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
     lines = [f"# {title}", "", "| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     for rec in df.iter_rows():
-        lines.append("| " + " | ".join(_num(v) if isinstance(v, float) else str(v) for v in rec) + " |")
+        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in rec) + " |")
     lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
