@@ -97,3 +97,19 @@ def test_warmup_and_recommend(data, tmp_path):
                           "--history", "I0005,I0006,I0007", "-k", "2"], capture_output=True, text=True)
     assert cli.returncode == 0, cli.stderr
     assert "I0008" in cli.stdout and "Item number 8" in cli.stdout
+
+
+def test_train_cli(data, tmp_path):
+    d, le = data
+    settings = json.dumps({"rec": {**REC, "max_steps": 5}})
+    variant = json.dumps({"name": "LER", "reward": "le"})
+    base = [sys.executable, "-m", "lea.cli", "train", "--settings", settings, "--variant", variant, "--backbone",
+            "gru", "--framework", "snqn", "--seed", "1", "--data-dir", str(d / "data"), "--out-dir", str(tmp_path)]
+    missing = subprocess.run(base, capture_output=True, text=True)
+    assert missing.returncode == 1 and "rewards" in missing.stderr and "Traceback" not in missing.stderr
+    ok = subprocess.run([*base, "--le-rewards", str(le["rewards"]), "--set", "eval_every=2"], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["steps"] == 5 and m["variant"] == "LER" and m["selection"] == "last"
+    assert "valid hr@5=" in ok.stderr  # one line per validation in the log

@@ -282,6 +282,9 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
                 if r["selection"] == "best_val" and m[metric] > best[0]:
                     best = (m[metric], step, trainer.state_dict())
                 bar.set_postfix({metric: f"{m[metric]:.4f}"})
+                if not show:  # a line per validation in logs (no progress bar there)
+                    print(f"step {step}/{total} epoch {row['epoch']:.2f} loss {row.get('total', float('nan')):.4f} "
+                          f"valid " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), file=sys.stderr, flush=True)
             rows.append(row)
     bar.close()
     if r["selection"] == "best_val" and best[2] is not None:
