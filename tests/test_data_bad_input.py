@@ -223,3 +223,16 @@ def test_lastfm1k_lenient_counts(tmp_path: Path) -> None:
     _, stats = run(raw, tmp_path / "out", settings_dict=config)
     assert stats["skipped"] == {"malformed_line": 1, "missing_field": 1}
     assert stats["table1"]["interactions"] == 2
+
+
+def test_unisrec_inter_files_name_the_file_of_the_bad_row(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    header = ("user_id:token", "item_id_list:token_seq", "item_id:token")
+    write(raw / "S.train.inter", tsv(header, ("U", "A B", "C"), ("U", "A", "B")))
+    write(raw / "S.valid.inter", tsv(header, ("U", "A B C", "D")))
+    write(raw / "S.test.inter", tsv(header, ("U", "A B C D", "Z")))
+    write(raw / "S.text", tsv(("item_id:token", "text:token_seq"), *[(i, f"text {i}") for i in "ABCD"]))
+    config = settings("unisrec", files={"train": "S.train.inter", "valid": "S.valid.inter", "test": "S.test.inter",
+                                        "text": "S.text"}, text_fields={"title": "text"})
+    with pytest.raises(InputError, match=r"S\.test\.inter:2: item 'Z' is not in S\.text"):
+        run(raw, tmp_path / "out", settings_dict=config)

@@ -141,14 +141,15 @@ def check_events(raw: RawData, items: pl.DataFrame | None, report: Report) -> pl
         report.reject(path, "unknown_item", events.filter(unknown),
                       lambda row: f"item {row['item_raw']!r} is not in {where}")
         events = events.filter(~unknown)
-    copies = events.sort("line").with_columns(
+    copies = events.sort("file", "line").with_columns(
         pl.int_range(pl.len()).over("sequence_raw", "order", "item_raw").alias("_copy"))
     report.reject(path, "duplicate_event", copies.filter(pl.col("_copy") > 0),
                   lambda row: f"duplicate event: sequence {row['sequence_raw']!r} has item {row['item_raw']!r} at "
                               f"{_order_name(row)} {row['order']} already")
     events = copies.filter(pl.col("_copy") == 0).drop("_copy")
     if events["timestamp"].is_null().all():  # positions must be unique within a sequence
-        copies = events.sort("line").with_columns(pl.int_range(pl.len()).over("sequence_raw", "order").alias("_copy"))
+        copies = events.sort("file", "line").with_columns(
+            pl.int_range(pl.len()).over("sequence_raw", "order").alias("_copy"))
         report.reject(path, "duplicate_position", copies.filter(pl.col("_copy") > 0),
                       lambda row: f"sequence {row['sequence_raw']!r} has a second item at position {row['order']}")
         events = copies.filter(pl.col("_copy") == 0).drop("_copy")

@@ -7,6 +7,7 @@ Events (one row per interaction):
   ``timestamp``    Int64 unix seconds, null when the source has none
   ``row``          Int64 tie-break for equal ``order`` (ascending = earlier); usually the line number
   ``line``         Int64 line in ``events_path`` (for messages)
+  ``file``         Utf8  the file of ``line`` when events come from several files (else null: ``events_path``)
 Items (optional: formats without an item file have no text):
   ``raw_id`` Utf8, ``line`` Int64, plus one Utf8 column per raw text field (named as in the raw data).
 """
@@ -25,6 +26,7 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Int64(),
     "row": pl.Int64(),
     "line": pl.Int64(),
+    "file": pl.String(),
 }
 
 
@@ -40,6 +42,7 @@ class RawData:
 
 def events_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Select and type the event columns in schema order (missing ``timestamp`` becomes null)."""
-    if "timestamp" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("timestamp"))
+    for optional, dtype in (("timestamp", pl.Int64), ("file", pl.String)):
+        if optional not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(optional))
     return frame.select([pl.col(name).cast(dtype) for name, dtype in EVENT_SCHEMA.items()])

@@ -36,7 +36,7 @@ class Report:
             return
         if self.strict:
             first = bad.sort("line").row(0, named=True)
-            raise InputError(path, explain(first), line=first["line"])
+            raise InputError(first.get("file") or path, explain(first), line=first["line"])
         self.skipped[reason] += bad.height
 
     def as_dict(self) -> dict[str, dict[str, int]]:

@@ -83,7 +83,8 @@ def _read_inter_files(raw_dir: Path, settings: dict[str, Any], report: Report) -
         frame = read_atomic(path, report, ["user_id", "item_id_list", "item_id"], INTER_EXPECTED)
         frame = require(frame, path, ["user_id", "item_id"], report)
         rows.append(frame.select(
-            pl.lit(rank).alias("file_rank"), "line", pl.col("user_id").str.strip_chars(),
+            pl.lit(rank).alias("file_rank"), "line", pl.lit(str(path)).alias("file"),
+            pl.col("user_id").str.strip_chars(),
             pl.col("item_id_list").str.strip_chars().str.split(" ").list.eval(
                 pl.element().filter(pl.element() != "")).alias("history"),
             pl.col("item_id").str.strip_chars()))
@@ -91,9 +92,9 @@ def _read_inter_files(raw_dir: Path, settings: dict[str, Any], report: Report) -
     # the sort key of a row's target: file (train < valid < test), history length, reverse line in the file
     table = table.sort("user_id", "file_rank", "hist_len", pl.col("line"), descending=[False, False, False, True])
     firsts = table.group_by("user_id", maintain_order=True).first().select(
-        "user_id", pl.col("history").alias("item_id"), "line")
+        "user_id", pl.col("history").alias("item_id"), "line", "file")
     prefix = firsts.explode("item_id").filter(pl.col("item_id").is_not_null())
-    targets = table.select("user_id", "item_id", "line")
+    targets = table.select("user_id", "item_id", "line", "file")
     sequence = pl.concat([prefix, targets]).with_columns(pl.int_range(pl.len()).over("user_id").alias("order"))
     sequence = sequence.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
     sequence = _map_index(sequence, raw_dir, settings, "user2index", "user_id", report)
