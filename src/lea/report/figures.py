@@ -109,19 +109,32 @@ def loss_curves(logs: Sequence[Mapping[str, str]], out: str | Path, title: str =
             raise InputError(path, f"not a readable CSV ({exc.__class__.__name__}: {exc})") from None
         xcol = next((c for c in ("step", "iteration", "epoch") if c in df.columns), None)
         x = df[xcol].to_list() if xcol else list(range(df.height))
+        twin = None
+        series = 0
         for c in df.columns:
-            if c == xcol or not df.schema[c].is_numeric():
+            if c in (xcol, "epoch") or not df.schema[c].is_numeric():
                 continue
             s = df[c].cast(pl.Float64)
-            if s.null_count() == df.height:
-                continue
             pts = [(a, b) for a, b in zip(x, s.to_list(), strict=True) if b is not None and not math.isnan(b)]
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=c, marker="." if len(pts) < 30 else None)
+            if not pts:
+                continue
+            metric = c.startswith(("valid", "val_", "hr@", "ndcg@", "acc", "auc"))
+            if metric and twin is None:
+                twin = ax.twinx()
+                twin.set_ylabel("validation (dashed)")
+            target = twin if metric else ax
+            target.plot([p[0] for p in pts], [p[1] for p in pts], label=c, linestyle="--" if metric else "-",
+                        marker="." if len(pts) < 30 else None, color=plt.cm.tab20(series % 20))
+            series += 1
         ax.set_title(entry.get("label", str(path)), fontsize=9)
         ax.set_xlabel(xcol or "row")
+        ax.set_ylabel("loss")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        handles, labels = ax.get_legend_handles_labels()
+        if twin is not None:
+            h2, l2 = twin.get_legend_handles_labels()
+            handles, labels = handles + h2, labels + l2
+        ax.legend(handles, labels, fontsize=6, loc="best", ncol=2)
     fig.suptitle(title, fontsize=11)
     _save(fig, out)
