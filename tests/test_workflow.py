@@ -24,10 +24,9 @@ def _dry_run(repo: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedPro
         "2",
         "--configfile",
         "config/demo.yaml",
+        "--forceall",
         "--config",
         f"results_dir={tmp_path}/results",
-        f"resources_dir={tmp_path}/resources",
-        f"data_dir={tmp_path}/resources/data",
         *extra,
     ]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
