@@ -85,6 +85,26 @@ class SASRecBackbone(nn.Module):
         return _last(x, lens)
 
 
+def _reference_init(m: nn.Module) -> None:
+    """As the authors' TF1 code: dense / GRU kernels Glorot-uniform, biases 0 except GRU gate biases 1.0 (TF's
+    GRUCell); embeddings N(0, 0.01) are set by the backbones."""
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.GRU):
+        h = m.hidden_size
+        for name, p in m.named_parameters():
+            if name.startswith("weight"):
+                for k in range(3):  # r, z, n blocks separately, like TF's gate / candidate kernels
+                    nn.init.xavier_uniform_(p.data[k * h:(k + 1) * h])
+            elif name.startswith("bias_ih"):
+                nn.init.zeros_(p)
+                nn.init.constant_(p.data[: 2 * h], 1.0)  # reset and update gates
+            else:
+                nn.init.zeros_(p)
+
+
 BACKBONES: dict[str, type[nn.Module]] = {"gru": GRUBackbone, "sasrec": SASRecBackbone}
 
 
@@ -105,6 +125,7 @@ class RecNet(nn.Module):
         q_in = {"h": hidden, "le": le_dim, "le+h": le_dim + hidden}[state_mode]
         self.sv_head = nn.Linear(hidden, n_items)  # Eq. 7: W_u h_t + b_u (softmax inside the CE, Eq. 8)
         self.q_head = nn.Linear(q_in, n_items)  # Eq. 9: W_q s_t + b_q
+        self.apply(_reference_init)
 
     def q_input(self, h: torch.Tensor, le: torch.Tensor | None) -> torch.Tensor:
         if self.state_mode == "h":
