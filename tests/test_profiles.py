@@ -62,5 +62,16 @@ def test_slurm_profile_dry_run_full_config(repo, tmp_path):
     proc = _dry_run(repo, tmp_path, "--profile", "workflow/profiles/slurm", "--configfile", "config/config.yaml")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert re.search(r"^all\s+1$", proc.stdout, re.M)
-    train = proc.stdout.split("rule train:", 1)[1].split("\n\n", 1)[0]
-    assert "mem_mb=16000" in train and "gpu=0" in train and "runtime=480" in train
+    resources = {}  # rule -> its first job's resources line
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        res = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if m and res:
+            resources.setdefault(m.group(1), res.group(1))
+    assert "mem_mb=16000" in resources["train"] and "gpu=0" in resources["train"]
+    assert "runtime=480" in resources["train"]
+    assert "fit_le" in resources and "le_states" in resources
+    for rule in LLM_RULES & resources.keys():
+        assert "gpu=1" in resources[rule], (rule, resources[rule])
+    for rule in resources.keys() - LLM_RULES:
+        assert "gpu=1" not in resources[rule], (rule, resources[rule])
