@@ -1,0 +1,212 @@
+"""The LE on a tiny random Llama: prompts, fit-le end to end, fast inference paths vs naive, precompute shards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+import torch
+from test_env_fixtures import DOMAIN, llm_settings, make_tokenizer, tiny_data, tiny_llm  # noqa: F401
+
+from lea.env.prompts import LABELS, Prompter
+from lea.errors import InputError, MissingInputError
+
+
+def settings(llm: Path, **le) -> dict:
+    return {
+        "llm": llm_settings(llm),
+        "le": {"fraction": 1.0, "state_loss": True, "item_tokens": True, "name": "t", **le},
+        "finetune": {"epochs": 1, "batch_size": 8, "lr": 0.005, "valid_transitions": 40},
+        "history": 4,
+        "domain": DOMAIN,
+        "precompute": {"negatives": 2, "batch_size": 16, "state_dtype": "float32"},
+    }
+
+
+def test_prompts() -> None:
+    p = Prompter(make_tokenizer(), DOMAIN, "[BOS]", window=3)
+    u = p.user([5, 6, 7, 8])
+    assert [x for x in u.item_at if x >= 0] == [6, 7, 8]  # last W items, back to back
+    assert u.ids[0] == p.tok.convert_tokens_to_ids("[BOS]")  # an item token never sits at position 0
+    r = p.reward([5, 6], 9)
+    assert [x for x in r.item_at if x >= 0] == [5, 6, 9] and r.user_len == len(p.user([5, 6]).ids)
+    a = p.augment([5], [1, 2, 3, 4, 0])
+    assert [x for x in a.item_at if x >= 0] == [5, 1, 2, 3, 4, 0]
+    assert len(set(p.label_ids)) == len(LABELS)
+    empty = p.user([])
+    assert all(x < 0 for x in empty.item_at) and empty.user_len == len(p.header)
+    with pytest.raises(ValueError):
+        p.augment([5], [1, 2])
+    text = Prompter(make_tokenizer(), DOMAIN, "[BOS]", window=3, titles=["one", "two three", "four"])
+    assert all(x < 0 for x in text.reward([0, 1], 2).item_at)  # -IT: titles as plain text
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_llm: Path, tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:  # noqa: F811
+    from lea.cli import main
+
+    out = tmp_path_factory.mktemp("le")
+    s = {"llm": llm_settings(tiny_llm), "item_tokens": {"iterations": 5, "lr": 0.05, "batch_items": 12}}
+    assert (
+        main(
+            [
+                "item-tokens",
+                "--settings",
+                json.dumps(s),
+                "--items",
+                str(tiny_data / "items.parquet"),
+                "--out-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "fit-le",
+                "--settings",
+                json.dumps(settings(tiny_llm)),
+                "--data-dir",
+                str(tiny_data),
+                "--item-tokens",
+                str(out / "item_tokens.safetensors"),
+                "--out-dir",
+                str(out / "t"),
+            ]
+        )
+        == 0
+    )
+    return out / "item_tokens.safetensors", out / "t"
+
+
+def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
+    _, le_dir = fitted
+    assert (le_dir / "adapter" / "adapter_config.json").exists()
+    assert (le_dir / "score_head.safetensors").exists()
+    q = json.loads((le_dir / "le_quality.json").read_text())
+    for key in ("reward", "state", "choice"):
+        assert key in q
+    assert 0 <= q["reward"]["auc"] <= 1 and 0 <= q["state"]["hr@10"] <= 1 and q["choice"]["chance"] == 0.2
+    log = pl.read_csv(le_dir / "train_log.csv")
+    assert {"loss_rm", "loss_sm", "loss_choice", "tokens_per_s"} <= set(log.columns)
+
+
+def test_fit_le_it_ablation_needs_no_item_tokens(tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811
+    from lea.cli import main
+
+    s = settings(tiny_llm, item_tokens=False, state_loss=False)
+    assert main(["fit-le", "--settings", json.dumps(s), "--data-dir", str(tiny_data), "--out-dir", str(tmp_path)]) == 0
+    log = pl.read_csv(tmp_path / "train_log.csv")
+    assert "loss_sm" not in log.columns  # -SM: no state loss
+
+
+def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    from lea.env.cli import build
+    from lea.env.inference import LEInference
+
+    tokens, le_dir = fitted
+    le, prompter, n_items = build(
+        settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
+    )
+    inf = LEInference(le, prompter, batch_size=5, progress=False)
+    seqs = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [0]]
+    fast = inf.sequence_states(seqs)
+    for s, f in zip(seqs, fast):
+        naive = inf.states([s[max(0, p - 4) : p] for p in range(len(s) + 1)])
+        assert torch.allclose(f, naive, atol=1e-4), (f - naive).abs().max()
+    hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10]]
+    acts = [[3, 0], [4, 1], [0, 2], [9, 3], [11, 4]]
+    shared = inf.rewards_shared(hist, acts)
+    naive = inf.rewards([h for h in hist for _ in range(2)], [a for al in acts for a in al]).view(5, 2)
+    assert torch.allclose(shared, naive, atol=1e-4), (shared - naive).abs().max()
+    pos, prob = inf.choose(hist, [[0, 1, 2, 3, 4]] * 5)
+    assert pos.shape == (5,) and torch.allclose(prob.sum(1), torch.ones(5))
+
+
+def test_precompute_shards_equal_unsharded(
+    fitted: tuple[Path, Path],
+    tiny_llm: Path,
+    tiny_data: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from lea.cli import main
+
+    tokens, le_dir = fitted
+    inter = pl.read_parquet(tiny_data / "interactions.parquet")
+    top5 = inter.select("sequence", "position").with_columns(
+        candidates=pl.concat_list([(pl.col("position") + k) % 12 for k in range(5)]).cast(pl.List(pl.Int32))
+    )
+    top5.write_parquet(tmp_path / "top5.parquet")
+    s = json.dumps(settings(tiny_llm))
+
+    def run(kind: str, shard: int, shards: int) -> pl.DataFrame:
+        out = tmp_path / f"{kind}_{shard}_{shards}.parquet"
+        argv = [
+            "le-precompute",
+            "--kind",
+            kind,
+            "--settings",
+            s,
+            "--data-dir",
+            str(tiny_data),
+            "--item-tokens",
+            str(tokens),
+            "--le-dir",
+            str(le_dir),
+            "--shard",
+            str(shard),
+            "--shards",
+            str(shards),
+            "--out",
+            str(out),
+        ]
+        assert main([*argv, "--top5", str(tmp_path / "top5.parquet")] if kind == "augment" else argv) == 0
+        return out
+
+    splits = pl.read_parquet(tiny_data / "splits.parquet")
+    train = splits.filter(pl.col("split") == "train")["sequence"]
+    n_train_pos = inter.filter(pl.col("sequence").is_in(train.implode())).height
+    for kind in ("states", "rewards", "augment"):
+        whole = pl.read_parquet(run(kind, 0, 1))
+        parts = [str(run(kind, k, 3)) for k in range(3)]
+        assert main(["gather", "--out", str(tmp_path / f"{kind}.parquet"), *parts]) == 0
+        joined = pl.read_parquet(tmp_path / f"{kind}.parquet")
+        assert joined.schema == whole.schema
+        for col in joined.columns:
+            a, b = joined[col], whole[col]
+            if a.dtype in (pl.Float32, pl.Float64) or isinstance(a.dtype, pl.Array):
+                ta = torch.tensor(a.to_numpy()).float()
+                tb = torch.tensor(b.to_numpy()).float()
+                assert torch.allclose(ta, tb, atol=1e-4), col
+            else:
+                assert a.to_list() == b.to_list(), col
+        if kind == "states":
+            assert whole.height == n_train_pos + len(train)  # positions 0..len
+            assert isinstance(whole.schema["state"], pl.Array)
+        if kind == "rewards":
+            assert whole.height == 3 * n_train_pos and whole["positive"].sum() == n_train_pos
+        if kind == "augment":
+            assert whole.height == n_train_pos and set(whole.columns) == {
+                "sequence",
+                "position",
+                "candidates",
+                "chosen",
+                "reward",
+                "hit",
+            }
+
+
+def test_precompute_missing_inputs(tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811
+    from lea.env.precompute import run
+
+    with pytest.raises(MissingInputError, match="fit_le"):
+        run("states", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1)
+    with pytest.raises(InputError, match="top5"):
+        run("augment", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1)
+    with pytest.raises(MissingInputError, match="warmup"):
+        run("augment", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1, top5=tmp_path / "top5.parquet")
+    with pytest.raises(MissingInputError, match="preprocess"):
+        run("states", settings(tiny_llm), tmp_path, None, tmp_path / "nope", 0, 1)
