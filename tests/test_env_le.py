@@ -108,7 +108,7 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     from lea.env.inference import LEInference
 
     tokens, le_dir = fitted
-    le, prompter, n_items = build(
+    le, prompter, _ = build(
         settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
     )
     inf = LEInference(le, prompter, batch_size=5, progress=False)
@@ -128,7 +128,7 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
 
 def test_precompute_shards_equal_unsharded(
     fitted: tuple[Path, Path],
-    tiny_llm: Path,
+    tiny_llm: Path,  # noqa: F811
     tiny_data: Path,  # noqa: F811
     tmp_path: Path,
 ) -> None:
