@@ -81,6 +81,10 @@ def main(args: argparse.Namespace) -> int:
             print(md.read_text())
             if folder == "figures":
                 print(f"(plot: {md.with_suffix('.png')})\n")
+    for d in config["datasets_enabled"]:
+        q = res / d / "tables" / "le_quality.md"
+        if q.exists():
+            print(q.read_text())
     if missing:
         print("not built yet: " + ", ".join(missing) + "\n")
     jobs = benchmark_jobs(res / "benchmarks")
