@@ -188,7 +188,7 @@ rule report_loss_curves:
     params:
         spec=lambda w: as_json({
             "title": f"Training curves on {w.dataset} (seed {SEEDS[0]})",
-            "logs": [{"path": f"{d}/train_log.csv", "label": d.split("/runs/")[-1], "stage": "train",
+            "logs": [{"path": f"{d}/train_log.csv", "label": "/".join(Path(d).parts[-4:]), "stage": "train",
                       "optional": True} for d in loss_curve_runs(w.dataset)]
             + [{"path": f"{le_dir(w.dataset, le)}/train_log.csv", "label": f"LE fine-tuning {le}",
                 "stage": "fit_le", "optional": True} for le in le_settings_used(w.dataset)]}),
