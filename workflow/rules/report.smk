@@ -60,6 +60,11 @@ def le_quality_file(dataset, le):
     return f"{le_dir(dataset, le)}/le_quality.json"
 
 
+def run_label(d):
+    """backbone/framework/variant/seedN of a run folder."""
+    return "{}/{}/{}/{}".format(*Path(d).parts[-4:])
+
+
 def loss_curve_runs(dataset):
     """The first seed of the base and the LEASR run of each backbone/framework (where enabled)."""
     runs = sorted(leaexp.all_runs(config))
@@ -188,7 +193,7 @@ rule report_loss_curves:
     params:
         spec=lambda w: as_json({
             "title": f"Training curves on {w.dataset} (seed {SEEDS[0]})",
-            "logs": [{"path": f"{d}/train_log.csv", "label": "/".join(Path(d).parts[-4:]), "stage": "train",
+            "logs": [{"path": f"{d}/train_log.csv", "label": run_label(d), "stage": "train",
                       "optional": True} for d in loss_curve_runs(w.dataset)]
             + [{"path": f"{le_dir(w.dataset, le)}/train_log.csv", "label": f"LE fine-tuning {le}",
                 "stage": "fit_le", "optional": True} for le in le_settings_used(w.dataset)]}),
