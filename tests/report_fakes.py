@@ -26,16 +26,29 @@ def write_run(run_dir: Path, ranks: Sequence[int], test_metrics: dict[str, float
     """A run whose test cases are (sequence i, position 1) with the given ranks; metrics.json agrees unless given."""
     run_dir.mkdir(parents=True, exist_ok=True)
     n = len(ranks)
-    df = pl.DataFrame({
-        "split": ["test"] * n + ["valid"],
-        "sequence": pl.Series([*list(range(n)), 999], dtype=pl.Int32),
-        "position": pl.Series([1] * n + [1], dtype=pl.Int32),
-        "item": pl.Series([0] * (n + 1), dtype=pl.Int32),
-        "rank": pl.Series([*list(ranks), 1], dtype=pl.Int32),
-    })
+    df = pl.DataFrame(
+        {
+            "split": ["test"] * n + ["valid"],
+            "sequence": pl.Series([*list(range(n)), 999], dtype=pl.Int32),
+            "position": pl.Series([1] * n + [1], dtype=pl.Int32),
+            "item": pl.Series([0] * (n + 1), dtype=pl.Int32),
+            "rank": pl.Series([*list(ranks), 1], dtype=pl.Int32),
+        }
+    )
     df.write_parquet(run_dir / "ranks.parquet")
     test = test_metrics if test_metrics is not None else metrics_from_ranks(ranks)
-    (run_dir / "metrics.json").write_text(json.dumps({
-        "test": test, "valid": test, "selection": "last", "steps": 10, "wall_time_s": 1.0, "device": "cpu",
-        "config_hash": "x", "settings": {}}))
+    (run_dir / "metrics.json").write_text(
+        json.dumps(
+            {
+                "test": test,
+                "valid": test,
+                "selection": "last",
+                "steps": 10,
+                "wall_time_s": 1.0,
+                "device": "cpu",
+                "config_hash": "x",
+                "settings": {},
+            }
+        )
+    )
     return run_dir

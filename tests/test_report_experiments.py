@@ -37,15 +37,26 @@ def test_table2_rows_follow_the_paper(full):
 
 
 def test_table3_rows(full):
-    assert _keys(full, "table3") == [("sasrec", "normal", "base"), ("sasrec", "normal", "sv"),
-                                     ("sasrec", "sa2c", "base"), ("sasrec", "sa2c", "sv"),
-                                     ("sasrec", "sa2c", "q"), ("sasrec", "sa2c", "svq")]
+    assert _keys(full, "table3") == [
+        ("sasrec", "normal", "base"),
+        ("sasrec", "normal", "sv"),
+        ("sasrec", "sa2c", "base"),
+        ("sasrec", "sa2c", "sv"),
+        ("sasrec", "sa2c", "q"),
+        ("sasrec", "sa2c", "svq"),
+    ]
 
 
 def test_sweeps_generate_variants_and_reuse_the_default_point(full):
     rows = ex.rows(full, "fig4a")
-    assert [r["variant"] for r in rows] == ["LEASR_wah0.01", "LEASR_wah0.05", "LEASR", "LEASR_wah0.2",
-                                            "LEASR_wah0.5", "LEASR_wah1"]
+    assert [r["variant"] for r in rows] == [
+        "LEASR_wah0.01",
+        "LEASR_wah0.05",
+        "LEASR",
+        "LEASR_wah0.2",
+        "LEASR_wah0.5",
+        "LEASR_wah1",
+    ]
     assert [r["x"] for r in rows] == [0.01, 0.05, 0.1, 0.2, 0.5, 1.0]
     v = variant_settings(full, "LEASR_wah0.2", "sa2c")
     assert v["w_ah"] == 0.2 and v["w_aq"] == 0.01 and v["state"] == "le+h" and v["reward"] == "le"
@@ -53,7 +64,12 @@ def test_sweeps_generate_variants_and_reuse_the_default_point(full):
     assert [r["x"] for r in fig5a] == [0.05, 0.1, 0.2, 0.5, 1.0]
     assert variant_settings(full, "LEASR_frac0.05", "sa2c")["le"] == "frac0.05"
     assert [r["variant"] for r in ex.rows(full, "fig5b")] == [
-        "LEASR", "LES", "LEASR_frac0.1-IT", "LES_frac0.1-SM", "LEASR_frac0.1-llama2"]
+        "LEASR",
+        "LES",
+        "LEASR_frac0.1-IT",
+        "LES_frac0.1-SM",
+        "LEASR_frac0.1-llama2",
+    ]
     assert variant_settings(full, "LES_frac0.1-SM", "sa2c")["state"] == "le+h"
 
 

@@ -11,8 +11,18 @@ from lea.errors import InputError
 from lea.report.paper import PaperResults, load_paper
 
 PAPER_MD = Path(__file__).resolve().parents[2] / "shared" / "paper" / "lea-sigir24.md"
-T2 = ["normal/base", "snqn/base", "snqn/LEAR", "snqn/LEAS", "snqn/LEASR",
-      "sa2c/base", "sa2c/LEAR", "sa2c/LEAS", "sa2c/LEASprimeR", "sa2c/LEASR"]
+T2 = [
+    "normal/base",
+    "snqn/base",
+    "snqn/LEAR",
+    "snqn/LEAS",
+    "snqn/LEASR",
+    "sa2c/base",
+    "sa2c/LEAR",
+    "sa2c/LEAS",
+    "sa2c/LEASprimeR",
+    "sa2c/LEASR",
+]
 
 
 def _rows(md: str, start: str, stop: str) -> list[list[float]]:
@@ -41,7 +51,7 @@ def test_table2_matches_the_paper(md):
         fw, v = T2[i % 10].split("/")
         for j, ds in enumerate(("LFM", "Industry")):
             got = paper.row("table2", ds, bb, fw, v)
-            assert [got[m] for m in paper.metrics] == nums[6 * j: 6 * j + 6], (ds, bb, fw, v)
+            assert [got[m] for m in paper.metrics] == nums[6 * j : 6 * j + 6], (ds, bb, fw, v)
 
 
 def test_tables_3_to_5_match_the_paper(md):
@@ -51,7 +61,7 @@ def test_tables_3_to_5_match_the_paper(md):
     for nums, key in zip(t3, order3, strict=True):
         fw, v = key.split("/")
         for j, ds in enumerate(("LFM", "Industry")):
-            assert list(paper.row("table3", ds, "sasrec", fw, v).values()) == nums[6 * j: 6 * j + 6]
+            assert list(paper.row("table3", ds, "sasrec", fw, v).values()) == nums[6 * j : 6 * j + 6]
     t4 = _rows(md, "**Table 4:", "**Table 5:")
     for i, nums in enumerate(t4):
         ds = "LFM" if i < 4 else "Industry"

@@ -13,8 +13,14 @@ from lea.report.stats import mean_std, paired_p, per_case, pooled_cases, rank_ma
 
 def _ranks(ranks, split="test"):
     n = len(ranks)
-    return pl.DataFrame({"split": [split] * n, "sequence": pl.Series(range(n), dtype=pl.Int32),
-                         "position": pl.Series([3] * n, dtype=pl.Int32), "rank": pl.Series(ranks, dtype=pl.Int32)})
+    return pl.DataFrame(
+        {
+            "split": [split] * n,
+            "sequence": pl.Series(range(n), dtype=pl.Int32),
+            "position": pl.Series([3] * n, dtype=pl.Int32),
+            "rank": pl.Series(ranks, dtype=pl.Int32),
+        }
+    )
 
 
 def test_per_case_hr_ndcg_by_hand():
@@ -70,8 +76,11 @@ def test_paired_test_pairs_by_sequence_and_position():
 
 def test_rank_marks_best_second_and_star():
     n = 100
-    cases = {"A": per_case(_ranks([1] * n)), "B": per_case(_ranks([1 if i % 2 else 40 for i in range(n)])),
-             "C": per_case(_ranks([40] * n))}
+    cases = {
+        "A": per_case(_ranks([1] * n)),
+        "B": per_case(_ranks([1 if i % 2 else 40 for i in range(n)])),
+        "C": per_case(_ranks([40] * n)),
+    }
     means = {k: float(v["hr@5"].mean()) for k, v in cases.items()}
     marks = rank_marks(means, cases, "hr@5")
     assert marks["A"]["best"] and marks["A"]["sig"] and marks["A"]["p"] < 0.01

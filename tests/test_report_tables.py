@@ -14,10 +14,25 @@ from lea.report.paper import load_paper
 
 
 def _spec(tmp_path, rows, paper_dataset="LFM", name="table4"):
-    return {"name": name, "dataset": "lfm", "paper_dataset": paper_dataset, "dataset_note": "note",
-            "rows": [{"backbone": "sasrec", "framework": "sa2c", "variant": v, "label": v, "group": "sasrec/sa2c",
-                      "x": None, "point": None, "runs": [str(tmp_path / v / f"seed{s}") for s in range(len(rs))]}
-                     for v, rs in rows.items()]}
+    return {
+        "name": name,
+        "dataset": "lfm",
+        "paper_dataset": paper_dataset,
+        "dataset_note": "note",
+        "rows": [
+            {
+                "backbone": "sasrec",
+                "framework": "sa2c",
+                "variant": v,
+                "label": v,
+                "group": "sasrec/sa2c",
+                "x": None,
+                "point": None,
+                "runs": [str(tmp_path / v / f"seed{s}") for s in range(len(rs))],
+            }
+            for v, rs in rows.items()
+        ],
+    }
 
 
 def _write(tmp_path, rows):
@@ -81,8 +96,9 @@ def test_ranks_without_rank_column_names_the_file(tmp_path):
 
 def test_table1_side_by_side(tmp_path):
     stats = tmp_path / "stats.json"
-    stats.write_text(json.dumps({"table1": {"items": 18000, "sequences": 11073, "interactions": 150000,
-                                            "avg_len": 13.5}}))
+    stats.write_text(
+        json.dumps({"table1": {"items": 18000, "sequences": 11073, "interactions": 150000, "avg_len": 13.5}})
+    )
     df = tables.table1([{"dataset": "lfm", "paper_dataset": "LFM", "stats": str(stats)}], load_paper())
     r = df.row(0, named=True)
     assert r["items_paper"] == 18927 and r["items_diff"] == -927

@@ -26,9 +26,29 @@ def test_named_targets_plan_report_jobs_from_existing_runs(repo, tmp_path):
             run = tmp_path / "results" / d / "runs" / bb / fw / v / f"seed{s}"
             write_run(run, [rng.randint(1, 30) for _ in range(20)])
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    cmd = [SNAKEMAKE, "-n", "--nolock", "--cores", "1", "--configfile", "config/demo.yaml",
-           "--config", f"results_dir={tmp_path}/results", "--allowed-rules", "report_table", "report_figure",
-           "table2", "table5", "fig4a", "fig5b", "--", "table2", "table5", "fig4a", "fig5b"]
+    cmd = [
+        SNAKEMAKE,
+        "-n",
+        "--nolock",
+        "--cores",
+        "1",
+        "--configfile",
+        "config/demo.yaml",
+        "--config",
+        f"results_dir={tmp_path}/results",
+        "--allowed-rules",
+        "report_table",
+        "report_figure",
+        "table2",
+        "table5",
+        "fig4a",
+        "fig5b",
+        "--",
+        "table2",
+        "table5",
+        "fig4a",
+        "fig5b",
+    ]
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert re.search(r"^report_table\s+2$", proc.stdout, re.M), proc.stdout[-2000:]

@@ -52,8 +52,11 @@ def main(args: argparse.Namespace) -> int:
         jobs = benchmark_jobs(args.benchmarks)
         _write_csv(jobs, args.out_csv)
         body = stage_markdown(stage_times(jobs)) if jobs.height else "no benchmark files yet\n"
-        write_text(f"# Run time of each stage\n\nFrom the `benchmark:` files under {args.benchmarks} "
-                   "(wall seconds of each job, summed per rule).\n\n" + body, args.out_md)
+        write_text(
+            f"# Run time of each stage\n\nFrom the `benchmark:` files under {args.benchmarks} "
+            "(wall seconds of each job, summed per rule).\n\n" + body,
+            args.out_md,
+        )
         return 0
     _need(args, "spec")
     spec = parse_settings(args.spec)
@@ -90,8 +93,9 @@ def main(args: argparse.Namespace) -> int:
         _need(args, "out_md", "out_csv")
         df = tables.le_quality(spec["entries"])
         _write_csv(df, args.out_csv)
-        write_text(tables.simple_markdown(df, "LE quality diagnostics (le_quality.json of each LE setting)"),
-                   args.out_md)
+        write_text(
+            tables.simple_markdown(df, "LE quality diagnostics (le_quality.json of each LE setting)"), args.out_md
+        )
     elif args.kind == "loss-curves":
         from lea.report import figures
 

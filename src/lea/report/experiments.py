@@ -74,8 +74,16 @@ def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> 
             if sw["param"] == "le":
                 x = config["le"]["settings"][value].get("fraction", 0.1)
                 label = f"LE data {_fmt(100 * x)}% ({value})"
-            points.append({"name": vname, "base": sw["variant"], "x": x, "value": value,
-                           "label": label, "overrides": {} if same else {sw["param"]: value}})
+            points.append(
+                {
+                    "name": vname,
+                    "base": sw["variant"],
+                    "x": x,
+                    "value": value,
+                    "label": label,
+                    "overrides": {} if same else {sw["param"]: value},
+                }
+            )
     for i, ab in enumerate(exp.get("ablations", []) or []):
         base = _resolved(config, ab["variant"])
         overrides = {k: ab[k] for k in ("le", "w_ah", "w_aq") if ab.get(k) is not None and ab[k] != base[k]}
@@ -83,8 +91,16 @@ def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> 
             _check_le(config, f"experiments.{name}.ablations.{i}.le", overrides["le"])
         suffix = "_".join(_fmt(v) for v in overrides.values())
         vname = ab.get("name") or (f"{ab['variant']}_{suffix}" if overrides else ab["variant"])
-        points.append({"name": vname, "base": ab["variant"], "x": None, "value": None,
-                       "label": ab.get("label") or vname, "overrides": overrides})
+        points.append(
+            {
+                "name": vname,
+                "base": ab["variant"],
+                "x": None,
+                "value": None,
+                "label": ab.get("label") or vname,
+                "overrides": overrides,
+            }
+        )
     return points
 
 
@@ -162,14 +178,24 @@ def rows(config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
                 if e["name"] in seen and e["x"] is None:
                     continue
                 if e["name"] not in config.get("variants", {}):
-                    raise LeaError(f"experiments.{name}: variant '{e['name']}' is not defined "
-                                   "(call add_generated_variants first)")
+                    raise LeaError(
+                        f"experiments.{name}: variant '{e['name']}' is not defined (call add_generated_variants first)"
+                    )
                 if not _applies(config, e["name"], framework):
                     continue
                 seen.add(e["name"])
                 label = config["variants"][e["name"]].get("label") or ""
-                out.append({"backbone": backbone, "framework": framework, "variant": e["name"],
-                            "label": label, "group": f"{backbone}/{framework}", "x": e["x"], "point": e["point"]})
+                out.append(
+                    {
+                        "backbone": backbone,
+                        "framework": framework,
+                        "variant": e["name"],
+                        "label": label,
+                        "group": f"{backbone}/{framework}",
+                        "x": e["x"],
+                        "point": e["point"],
+                    }
+                )
     return out
 
 

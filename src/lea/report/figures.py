@@ -19,9 +19,11 @@ from lea.io import atomic_path
 from lea.report.stats import METRICS
 from lea.report.tables import BACKBONE_NAMES, FRAMEWORK_NAMES, TITLES, metric_label
 
-XLABELS = {"fig4a": "$w_{ah}$ (weight of the supervised augmentation loss)",
-           "fig4b": "$w_{aq}$ (weight of the Q-learning augmentation loss)",
-           "fig5a": "fraction of the training data used to fine-tune the LE (%)"}
+XLABELS = {
+    "fig4a": "$w_{ah}$ (weight of the supervised augmentation loss)",
+    "fig4b": "$w_{aq}$ (weight of the Q-learning augmentation loss)",
+    "fig5a": "fraction of the training data used to fine-tune the LE (%)",
+}
 
 
 def _save(fig: Any, path: str | Path) -> None:
@@ -42,8 +44,14 @@ def sweep(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "") 
         tag = f"{BACKBONE_NAMES.get(bb, bb)}/{FRAMEWORK_NAMES.get(fw, fw)}"
         for ax, kind in zip(axes, ("hr", "ndcg"), strict=True):
             for m in [m for m in METRICS if m.startswith(kind + "@")]:
-                ax.errorbar(xs, part[f"{m}_mean"].to_list(), yerr=part[f"{m}_std"].to_list(), marker="o",
-                            capsize=3, label=f"{metric_label(m)} ({tag})")
+                ax.errorbar(
+                    xs,
+                    part[f"{m}_mean"].to_list(),
+                    yerr=part[f"{m}_std"].to_list(),
+                    marker="o",
+                    capsize=3,
+                    label=f"{metric_label(m)} ({tag})",
+                )
     positive = all(x is not None and x > 0 for x in df["x"].to_list())
     for ax, kind in zip(axes, ("HR@k", "NDCG@k"), strict=True):
         if positive and df["x"].n_unique() > 1:
@@ -60,8 +68,13 @@ def sweep(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "") 
     _save(fig, out)
 
 
-def bars(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "",
-         metrics: Sequence[str] = ("hr@10", "ndcg@10", "hr@20", "ndcg@20")) -> None:
+def bars(
+    df: pl.DataFrame,
+    name: str,
+    out: str | Path,
+    dataset_note: str = "",
+    metrics: Sequence[str] = ("hr@10", "ndcg@10", "hr@20", "ndcg@20"),
+) -> None:
     """Grouped bars: one group per metric, one bar per model (mean ± std over seeds)."""
     if df.height == 0:
         raise LeaError(f"{name}: no runs to plot")
@@ -74,8 +87,14 @@ def bars(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "",
             bb = BACKBONE_NAMES.get(rec["backbone"], rec["backbone"])
             label += f" [{bb}/{FRAMEWORK_NAMES.get(rec['framework'])}]"
         xs = [j + (i - (n - 1) / 2) * width for j in range(len(metrics))]
-        ax.bar(xs, [rec[f"{m}_mean"] for m in metrics], width,
-               yerr=[0 if math.isnan(rec[f"{m}_std"]) else rec[f"{m}_std"] for m in metrics], capsize=3, label=label)
+        ax.bar(
+            xs,
+            [rec[f"{m}_mean"] for m in metrics],
+            width,
+            yerr=[0 if math.isnan(rec[f"{m}_std"]) else rec[f"{m}_std"] for m in metrics],
+            capsize=3,
+            label=label,
+        )
     ax.set_xticks(range(len(metrics)))
     ax.set_xticklabels([metric_label(m).replace("NG", "NDCG") for m in metrics])
     ax.set_ylabel("test metric (mean ± std over seeds)")
@@ -97,7 +116,7 @@ def loss_curves(logs: Sequence[Mapping[str, str]], out: str | Path, title: str =
     ncols = 2 if len(logs) > 1 else 1
     nrows = (len(logs) + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(7.5 * ncols, 3.2 * nrows), squeeze=False, layout="constrained")
-    for ax in axes.flat[len(logs):]:
+    for ax in axes.flat[len(logs) :]:
         ax.axis("off")
     for ax, entry in zip(axes.flat, logs, strict=False):
         path = Path(entry["path"])
@@ -123,8 +142,14 @@ def loss_curves(logs: Sequence[Mapping[str, str]], out: str | Path, title: str =
                 twin = ax.twinx()
                 twin.set_ylabel("validation (dashed)")
             target = twin if metric else ax
-            target.plot([p[0] for p in pts], [p[1] for p in pts], label=c, linestyle="--" if metric else "-",
-                        marker="." if len(pts) < 30 else None, color=plt.cm.tab20(series % 20))
+            target.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                label=c,
+                linestyle="--" if metric else "-",
+                marker="." if len(pts) < 30 else None,
+                color=plt.cm.tab20(series % 20),
+            )
             series += 1
         ax.set_title(entry.get("label", str(path)), fontsize=9)
         ax.set_xlabel(xcol or "row")

@@ -33,8 +33,9 @@ class PaperResults:
                                 want = f"{len(self.metrics)} numbers ({', '.join(self.metrics)})"
                                 raise InputError(self.path, f"{table}.{ds}.{bb}.{fw}.{v}: expected {want}, got {row!r}")
 
-    def row(self, table: str, paper_dataset: str | None, backbone: str, framework: str,
-            variant: str) -> dict[str, float] | None:
+    def row(
+        self, table: str, paper_dataset: str | None, backbone: str, framework: str, variant: str
+    ) -> dict[str, float] | None:
         """The paper's metrics of one row, or None when the paper has no such row (or no such dataset)."""
         if paper_dataset is None:
             return None

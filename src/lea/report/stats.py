@@ -82,8 +82,13 @@ def paired_p(a: pl.DataFrame, b: pl.DataFrame, metric: str, test: str = "ttest")
     return p, n
 
 
-def rank_marks(means: Mapping[Any, float], cases: Mapping[Any, pl.DataFrame] | None, metric: str,
-               test: str = "ttest", alpha: float = ALPHA) -> dict[Any, dict[str, Any]]:
+def rank_marks(
+    means: Mapping[Any, float],
+    cases: Mapping[Any, pl.DataFrame] | None,
+    metric: str,
+    test: str = "ttest",
+    alpha: float = ALPHA,
+) -> dict[Any, dict[str, Any]]:
     """Best (bold), second best (underline) and ``*`` on the best when p < alpha against the second best.
 
     Rows with a NaN mean take no part. With fewer than two rows nothing is marked.

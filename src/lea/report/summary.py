@@ -29,19 +29,24 @@ def benchmark_jobs(bench_dir: str | Path) -> pl.DataFrame:
         if "s" not in df.columns or df.height == 0:
             raise InputError(path, "column 's' (wall seconds) is missing or the file is empty")
         rss = df["max_rss"].cast(pl.Float64, strict=False).max() if "max_rss" in df.columns else None
-        rows.append({"stage": stage, "job": job, "seconds": float(df["s"].cast(pl.Float64).mean()),
-                     "max_rss_mb": rss})
+        rows.append({"stage": stage, "job": job, "seconds": float(df["s"].cast(pl.Float64).mean()), "max_rss_mb": rss})
     schema = {"stage": pl.Utf8, "job": pl.Utf8, "seconds": pl.Float64, "max_rss_mb": pl.Float64}
     return pl.DataFrame(rows, schema=schema)
 
 
 def stage_times(jobs: pl.DataFrame) -> pl.DataFrame:
     """Per stage: jobs, total / mean / max seconds, in order of total time."""
-    return (jobs.group_by("stage")
-            .agg(pl.len().alias("jobs"), pl.col("seconds").sum().alias("total_s"),
-                 pl.col("seconds").mean().alias("mean_s"), pl.col("seconds").max().alias("max_s"),
-                 pl.col("max_rss_mb").max().alias("max_rss_mb"))
-            .sort("total_s", descending=True))
+    return (
+        jobs.group_by("stage")
+        .agg(
+            pl.len().alias("jobs"),
+            pl.col("seconds").sum().alias("total_s"),
+            pl.col("seconds").mean().alias("mean_s"),
+            pl.col("seconds").max().alias("max_s"),
+            pl.col("max_rss_mb").max().alias("max_rss_mb"),
+        )
+        .sort("total_s", descending=True)
+    )
 
 
 def stage_markdown(stages: pl.DataFrame) -> str:
@@ -56,8 +61,12 @@ def stage_markdown(stages: pl.DataFrame) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--configfile", action="append", default=[],
-                        help="config file(s), as given to snakemake (default: config/config.yaml)")
+    parser.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        help="config file(s), as given to snakemake (default: config/config.yaml)",
+    )
     parser.add_argument("--results-dir", help="override the config's results_dir")
 
 

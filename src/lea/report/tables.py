@@ -26,8 +26,12 @@ from lea.report.stats import ALPHA, METRICS, TESTS, mean_std, per_case, pooled_c
 
 FRAMEWORK_NAMES = {"normal": "Normal", "snqn": "SNQN", "sa2c": "SA2C"}
 BACKBONE_NAMES = {"sasrec": "SASRec", "gru": "GRU4Rec"}
-RANK_COLUMNS = {"split": pl.Utf8, "sequence": (pl.Int32, pl.Int64), "position": (pl.Int32, pl.Int64),
-                "rank": (pl.Int32, pl.Int64)}
+RANK_COLUMNS = {
+    "split": pl.Utf8,
+    "sequence": (pl.Int32, pl.Int64),
+    "position": (pl.Int32, pl.Int64),
+    "rank": (pl.Int32, pl.Int64),
+}
 TITLES = {
     "table1": "Table 1: Dataset statistics",
     "table2": "Table 2: Performance of all variants (both backbones, all frameworks)",
@@ -74,8 +78,9 @@ def _display(row: Mapping[str, Any]) -> str:
     return row.get("label") or row["variant"]
 
 
-def build(spec: Mapping[str, Any], paper: PaperResults | None, test: str = "ttest",
-          metrics: Sequence[str] = METRICS) -> pl.DataFrame:
+def build(
+    spec: Mapping[str, Any], paper: PaperResults | None, test: str = "ttest", metrics: Sequence[str] = METRICS
+) -> pl.DataFrame:
     """The wide result table of one spec (see the module doc)."""
     name = spec["name"]
     records: list[dict[str, Any]] = []
@@ -83,13 +88,22 @@ def build(spec: Mapping[str, Any], paper: PaperResults | None, test: str = "ttes
     for i, row in enumerate(spec["rows"]):
         runs = [load_run(r, metrics) for r in row["runs"]]
         rec: dict[str, Any] = {
-            "dataset": spec["dataset"], "paper_dataset": spec.get("paper_dataset"),
-            "backbone": row["backbone"], "framework": row["framework"], "variant": row["variant"],
-            "model": _display(row), "group": row.get("group") or f"{row['backbone']}/{row['framework']}",
-            "x": row.get("x"), "point": row.get("point"), "n_seeds": len(runs),
+            "dataset": spec["dataset"],
+            "paper_dataset": spec.get("paper_dataset"),
+            "backbone": row["backbone"],
+            "framework": row["framework"],
+            "variant": row["variant"],
+            "model": _display(row),
+            "group": row.get("group") or f"{row['backbone']}/{row['framework']}",
+            "x": row.get("x"),
+            "point": row.get("point"),
+            "n_seeds": len(runs),
         }
-        prow = paper.row(name, spec.get("paper_dataset"), row["backbone"], row["framework"], row["variant"]) \
-            if paper is not None else None
+        prow = (
+            paper.row(name, spec.get("paper_dataset"), row["backbone"], row["framework"], row["variant"])
+            if paper is not None
+            else None
+        )
         for m in metrics:
             mean, std = mean_std([r["test"][m] for r in runs])
             p = prow.get(m) if prow else None
@@ -113,12 +127,27 @@ def build(spec: Mapping[str, Any], paper: PaperResults | None, test: str = "ttes
                 tag = "best" if mk["best"] else "second" if mk["second"] else ""
                 records[i][f"{m}_mark"] = tag + ("*" if mk["sig"] else "")
                 records[i][f"{m}_p"] = mk["p"]
-    schema: dict[str, Any] = {"dataset": pl.Utf8, "paper_dataset": pl.Utf8, "backbone": pl.Utf8,
-                              "framework": pl.Utf8, "variant": pl.Utf8, "model": pl.Utf8, "group": pl.Utf8,
-                              "x": pl.Float64, "point": pl.Utf8, "n_seeds": pl.Int64}
+    schema: dict[str, Any] = {
+        "dataset": pl.Utf8,
+        "paper_dataset": pl.Utf8,
+        "backbone": pl.Utf8,
+        "framework": pl.Utf8,
+        "variant": pl.Utf8,
+        "model": pl.Utf8,
+        "group": pl.Utf8,
+        "x": pl.Float64,
+        "point": pl.Utf8,
+        "n_seeds": pl.Int64,
+    }
     for m in metrics:
-        schema |= {f"{m}_mean": pl.Float64, f"{m}_std": pl.Float64, f"{m}_paper": pl.Float64,
-                   f"{m}_diff": pl.Float64, f"{m}_mark": pl.Utf8, f"{m}_p": pl.Float64}
+        schema |= {
+            f"{m}_mean": pl.Float64,
+            f"{m}_std": pl.Float64,
+            f"{m}_paper": pl.Float64,
+            f"{m}_diff": pl.Float64,
+            f"{m}_mark": pl.Utf8,
+            f"{m}_p": pl.Float64,
+        }
     return pl.DataFrame(records, schema=schema, orient="row") if records else pl.DataFrame(schema=schema)
 
 
@@ -154,13 +183,20 @@ def footer(df: pl.DataFrame, test: str, with_paper: bool = True) -> list[str]:
         "(sequence, position), each case's metric (from ranks.parquet) averaged over seeds.",
     ]
     if with_paper:
-        lines.append("paper: the paper's number (config/paper_results.yaml); Δ = ours − paper; – where the paper has "
-                     "no such row or dataset.")
+        lines.append(
+            "paper: the paper's number (config/paper_results.yaml); Δ = ours − paper; – where the paper has "
+            "no such row or dataset."
+        )
     return lines
 
 
-def to_markdown(df: pl.DataFrame, spec: Mapping[str, Any], test: str, metrics: Sequence[str] = METRICS,
-                paper_note: str | None = None) -> str:
+def to_markdown(
+    df: pl.DataFrame,
+    spec: Mapping[str, Any],
+    test: str,
+    metrics: Sequence[str] = METRICS,
+    paper_note: str | None = None,
+) -> str:
     name = spec["name"]
     lines = [f"# {spec.get('title') or TITLES.get(name, name)}", "", f"Dataset: {spec.get('dataset_note', '')}", ""]
     is_fig = name.startswith("fig")
@@ -228,8 +264,7 @@ def table1_markdown(df: pl.DataFrame, notes: Sequence[str]) -> str:
         for k in ("items", "sequences", "interactions", "avg_len"):
             digits = 2 if k == "avg_len" else 0
             d = rec[f"{k}_diff"]
-            cells += [_num(rec[k], digits), _num(rec[f"{k}_paper"], digits),
-                      "–" if d is None else f"{d:+.{digits}f}"]
+            cells += [_num(rec[k], digits), _num(rec[f"{k}_paper"], digits), "–" if d is None else f"{d:+.{digits}f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Δ = ours − paper. The paper's average length is derived (#inter. / #seq.); it prints none.", ""]
     lines += [f"- {n}" for n in notes]
