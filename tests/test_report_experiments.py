@@ -92,3 +92,14 @@ def test_disabled_target_and_unknown_le_setting():
 def test_schema_rejects_unknown_experiment_keys():
     with pytest.raises(ConfigError, match="experiments"):
         load_config(["config/demo.yaml"], {"experiments": {"table9": {}}})
+
+
+def test_unknown_variant_or_dataset_names_the_key():
+    cfg = load_config(["config/demo.yaml"])
+    cfg["experiments"]["table4"]["variants"].append("LEAX")
+    with pytest.raises(ConfigError, match=r"experiments.table4.variants.4.*'LEAX' is not a key of variants"):
+        ex.add_generated_variants(cfg)
+    cfg = load_config(["config/demo.yaml"])
+    cfg["experiments"]["table5"]["datasets"] = ["lfm2"]
+    with pytest.raises(ConfigError, match=r"experiments.table5.datasets.0"):
+        ex.add_generated_variants(cfg)

@@ -123,8 +123,28 @@ def generated_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check(config: Mapping[str, Any]) -> None:
+    """Every variant and dataset an experiment names exists; raise ConfigError naming the key otherwise."""
+    variants = config.get("variants", {})
+    for name, exp in (config.get("experiments") or {}).items():
+        refs = [(f"experiments.{name}.variants.{i}", v) for i, v in enumerate(exp.get("variants") or [])]
+        if exp.get("sweep"):
+            refs.append((f"experiments.{name}.sweep.variant", exp["sweep"]["variant"]))
+        refs += [
+            (f"experiments.{name}.ablations.{i}.variant", a["variant"])
+            for i, a in enumerate(exp.get("ablations") or [])
+        ]
+        for key, v in refs:
+            if v not in variants:
+                raise ConfigError(key, f"'{v}' is not a key of variants (have: {', '.join(variants)})")
+        for i, d in enumerate(exp.get("datasets") or []):
+            if d not in config.get("datasets", {}):
+                raise ConfigError(f"experiments.{name}.datasets.{i}", f"'{d}' is not a key of datasets")
+
+
 def add_generated_variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Add the generated variants to ``config['variants']`` in place (idempotent); return them."""
+    """Check the section, add the generated variants to ``config['variants']`` in place (idempotent); return them."""
+    check(config)
     gen = generated_variants(config)
     for k, v in gen.items():
         config["variants"].setdefault(k, v)
