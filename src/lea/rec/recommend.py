@@ -30,7 +30,7 @@ def _items_path(run_dir: Path, meta: dict[str, str], items: str | Path | None) -
         return Path(items)
     cands = [Path(meta["items"])] if "items" in meta else []
     # results/{dataset}/runs/{backbone}/{framework}/{variant}/seed{seed} -> results/{dataset}/data/items.parquet
-    cands.append(run_dir.resolve().parents[3] / "data" / "items.parquet")
+    cands.append(run_dir.resolve().parents[4] / "data" / "items.parquet")
     for c in cands:
         if c.exists():
             return c
