@@ -62,7 +62,7 @@ def test_table_mean_std_paper_and_difference(tmp_path):
     md = tables.to_markdown(df, _spec(tmp_path, rows), "ttest")
     assert "| HR@5 ours | paper | Δ |" in md
     assert "**0.9000 ± 0.0000**\\*" in md and "+0.5748" in md  # 0.9 - 0.3252
-    assert "paired t-test" in md
+    assert "paired t-test" in md and "100 test cases" in md
 
 
 def test_table_without_paper_dataset_has_empty_paper_columns(tmp_path):

@@ -112,6 +112,7 @@ def build(
             rec[f"{m}_paper"] = p
             rec[f"{m}_diff"] = None if p is None else mean - p
         pooled[i] = pooled_cases([r["cases"] for r in runs], metrics)
+        rec["n_cases"] = pooled[i].height
         records.append(rec)
     # marks within each group (backbone/framework block)
     for m in metrics:
@@ -138,6 +139,7 @@ def build(
         "x": pl.Float64,
         "point": pl.Utf8,
         "n_seeds": pl.Int64,
+        "n_cases": pl.Int64,
     }
     for m in metrics:
         schema |= {
@@ -175,9 +177,10 @@ def _diff(v: Any) -> str:
 
 def footer(df: pl.DataFrame, test: str, with_paper: bool = True) -> list[str]:
     seeds = sorted(set(df["n_seeds"].to_list())) if df.height else []
+    cases = sorted(set(df["n_cases"].to_list())) if df.height else []
     lines = [
         f"Ours: mean ± sample std (ddof = 1) of the test metric over {'/'.join(map(str, seeds)) or 0} seeds "
-        "(metrics.json of each run). NG is NDCG.",
+        f"(metrics.json of each run; {'/'.join(map(str, cases)) or 0} test cases). NG is NDCG.",
         "**Bold**: best in its backbone/framework block; <u>underlined</u>: second best; "
         f"\\*: p < {ALPHA} against the second best by a {TESTS[test]} over the test cases, paired by "
         "(sequence, position), each case's metric (from ranks.parquet) averaged over seeds.",
