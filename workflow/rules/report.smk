@@ -236,3 +236,18 @@ for _name in REPORT_FIGURES:
 rule results:
     input:
         lambda w: report_targets(),
+
+
+rule le_quality:
+    input:
+        lambda w: [f"{RES}/{d}/tables/le_quality.md" for d in DATASETS if le_settings_used(d)],
+
+
+rule loss_curves:
+    input:
+        [f"{RES}/{d}/figures/loss_curves.png" for d in DATASETS],
+
+
+rule runtimes:
+    input:
+        f"{RES}/reports/runtimes.md",
