@@ -7,7 +7,9 @@ authors' code). Both backbones return ``h_t`` = the output at position ``lens - 
 - ``GRUBackbone``: the SQN-style GRU ("GRU4Rec-style"): one GRU layer over the padded 10-item window, state = the
   output at the true length. It is *not* the session-parallel GRU4Rec of Hidasi et al.
 - ``SASRecBackbone``: learned positions, 1 block, 1 head, causal self-attention, feed-forward, final LayerNorm
-  (nanoGPT-style pre-LN block). With right padding, causal attention already keeps every real position from
+  (nanoGPT-style pre-LN block; the reference's SASRec also normalises before attention and feed-forward, but adds
+  the residual to the normalised input; dropout 0.1 on embeddings, attention weights and sub-layer outputs).
+  With right padding, causal attention already keeps every real position from
   attending to padding (padding only follows real items); padded positions are also zeroed as in the reference.
 
 ``RecNet`` = backbone + supervised head (Eq. 7: logits over all items, the pad item is never an output) + Q-head
@@ -16,8 +18,6 @@ authors' code). Both backbones return ``h_t`` = the output at position ``lens - 
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -33,18 +33,20 @@ def _last(out: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
 
 
 class GRUBackbone(nn.Module):
-    """Item embedding (+ trainable pad) -> dropout -> one GRU layer; h_t = output at the true length."""
+    """Item embedding (+ trainable pad) -> one GRU layer; h_t = output at the true length.
+
+    As the reference (``tf.nn.dynamic_rnn(GRUCell)`` over the embeddings) there is no dropout in this backbone:
+    ``dropout`` is accepted for a uniform signature and ignored."""
 
     def __init__(self, n_items: int, hidden: int = 64, window: int = 10, dropout: float = 0.1) -> None:
         super().__init__()
         self.n_items, self.hidden, self.window = n_items, hidden, window
         self.item_emb = nn.Embedding(n_items + 1, hidden)
-        self.drop = nn.Dropout(dropout)
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         nn.init.normal_(self.item_emb.weight, 0.0, 0.01)  # reference: N(0, 0.01)
 
     def forward(self, states: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.item_emb(states))
+        x = self.item_emb(states)
         out, _ = self.gru(x)  # causal: output at lens-1 only saw the real items (right padding)
         return _last(out, lens)
 
@@ -72,7 +74,7 @@ class SASRecBackbone(nn.Module):
         _, w = states.shape
         mask = (states != self.n_items).unsqueeze(-1).to(self.item_emb.weight.dtype)  # [B, W, 1]
         pos = torch.arange(w, device=states.device)
-        x = self.item_emb(states) * math.sqrt(self.hidden) + self.pos_emb(pos)
+        x = self.item_emb(states) + self.pos_emb(pos)  # as the reference: no sqrt(d) scaling
         x = self.drop(x) * mask
         q, k, v = self.qkv(self.ln_att(x)).chunk(3, dim=-1)  # 1 head: [B, W, H]
         att = F.scaled_dot_product_attention(
