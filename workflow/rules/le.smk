@@ -84,6 +84,7 @@ rule item_tokens:
         log("item_tokens/{dataset}/{llm}"),
     benchmark:
         bench("item_tokens/{dataset}/{llm}")
+    threads: 2
     resources:
         gpu=0,
     params:
@@ -92,7 +93,7 @@ rule item_tokens:
         seed=SEEDS[0],
     shell:
         "lea item-tokens --settings {params.settings:q} --items {input.item_table} --out-dir {params.out_dir}"
-        " --seed {params.seed} > {log} 2>&1"
+        " --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
 rule fit_le:
@@ -110,6 +111,7 @@ rule fit_le:
         log("fit_le/{dataset}/{llm}/{le}"),
     benchmark:
         bench("fit_le/{dataset}/{llm}/{le}")
+    threads: 2
     resources:
         gpu=0,
     params:
@@ -120,7 +122,7 @@ rule fit_le:
         seed=SEEDS[0],
     shell:
         "lea fit-le --settings {params.settings:q} --data-dir {params.data_dir} {params.tokens}"
-        " --out-dir {params.out_dir} --seed {params.seed} > {log} 2>&1"
+        " --out-dir {params.out_dir} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
 def precompute_inputs(wildcards):
@@ -134,7 +136,7 @@ def precompute_shell(kind, extra=""):
     return (
         f"lea le-precompute --kind {kind} --settings {{params.settings:q}} --data-dir {{params.data_dir}} {{params.tokens}}"
         f" --le-dir {{params.le_dir}} --shard {{wildcards.shard}} --shards {{params.shards}}{extra}"
-        " --out {output} > {log} 2>&1"
+        " --threads {threads} --out {output} > {log} 2>&1"
     )
 
 
@@ -156,6 +158,7 @@ rule le_states:
         log("le_states/{dataset}/{llm}/{le}/{shard}"),
     benchmark:
         bench("le_states/{dataset}/{llm}/{le}/{shard}")
+    threads: 2
     resources:
         gpu=0,
     params:
@@ -173,6 +176,7 @@ rule le_rewards:
         log("le_rewards/{dataset}/{llm}/{le}/{shard}"),
     benchmark:
         bench("le_rewards/{dataset}/{llm}/{le}/{shard}")
+    threads: 2
     resources:
         gpu=0,
     params:
@@ -191,6 +195,7 @@ rule le_augment:
         log("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}"),
     benchmark:
         bench("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}")
+    threads: 2
     resources:
         gpu=0,
     params:

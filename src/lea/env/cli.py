@@ -30,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-tokens", default=None, help="item_tokens.safetensors (not needed by the -IT ablation)")
     p.add_argument("--out-dir", required=True, help="results/{dataset}/le/{llm}/{le}")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (the rule's threads)")
 
 
 def load_item_tokens(path: str | Path) -> torch.Tensor:
@@ -85,6 +86,8 @@ def main(args: argparse.Namespace) -> int:
     from lea.env.train import fit, le_subset, load_sequences, transitions
 
     s = parse_settings(args.settings)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     le_s, ft = s.get("le", {}), s.get("finetune", {})
     W = s.get("history", 10)
     random.seed(args.seed)

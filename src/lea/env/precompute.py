@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--top5", default=None, help="augment: warmup top5.parquet")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (the rule's threads)")
     p.add_argument("--out", required=True)
 
 
@@ -170,6 +171,8 @@ def run(
 
 def main(args: argparse.Namespace) -> int:
     s = parse_settings(args.settings)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     df = run(args.kind, s, args.data_dir, args.item_tokens, args.le_dir, args.shard, args.shards, args.top5, args.seed)
     write_parquet(df, args.out)

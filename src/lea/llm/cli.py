@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", required=True, help="results/{dataset}/data/items.parquet")
     p.add_argument("--out-dir", required=True, help="results/{dataset}/le/{llm}")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (the rule's threads)")
     p.add_argument("--max-items", type=int, default=None, help="only the first N items (smoke tests)")
 
 
@@ -43,6 +44,8 @@ def main(args: argparse.Namespace) -> int:
     from lea.llm.load import load_llm
 
     s = parse_settings(args.settings)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     llm_s, it = s["llm"], s.get("item_tokens", {})
     torch.manual_seed(args.seed)
     items = read_parquet(args.items, "preprocess", {"item": pl.Int32, "sentence": pl.Utf8}).sort("item")

@@ -56,8 +56,8 @@ def encode_sentences(tok, sentences: list[str], prefix_text: str = "") -> list[E
 
 
 def init_tokens(model, encoded: list[Encoded], init: str, seed: int = 0) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    """``random``: Gaussian at the scale (per-coordinate std) of the embedding table (paper); ``text_mean``: the mean
-    of the embeddings of the item's own text tokens (ours)."""
+    """``random``: Gaussian at the scale (per-coordinate mean/std) of the embedding table (paper); ``text_mean``: the
+    mean of the embeddings of the item's own text tokens, rescaled to the table's mean row norm (ours)."""
     table = model.get_input_embeddings().weight.detach().float()
     if init == "random":
         g = torch.Generator().manual_seed(seed)
@@ -65,7 +65,9 @@ def init_tokens(model, encoded: list[Encoded], init: str, seed: int = 0) -> torc
         mean = table.mean(dim=0)
         return mean + std * torch.randn(len(encoded), table.shape[1], generator=g)
     if init == "text_mean":
-        return torch.stack([table[torch.tensor(e.text_ids)].mean(0) for e in encoded])
+        # the mean of many embeddings shrinks towards the table mean: rescale it to the typical row norm
+        means = torch.stack([table[torch.tensor(e.text_ids)].mean(0) for e in encoded])
+        return means * (table.norm(dim=1).mean() / means.norm(dim=1, keepdim=True).clamp(min=1e-8))
     raise ValueError(f"unknown init '{init}' (random or text_mean)")
 
 

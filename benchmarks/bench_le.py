@@ -1,0 +1,150 @@
+"""Speed of the LLM stages on the same inputs, in one run (a benchmark, not a timed test).
+
+Reports: item tokenization item-iterations/s batched vs one item at a time (and the text-mean vs random init losses);
+LE training tokens/s; inference rows/s of states and rewards, naive (one prompt per row, one forward each) vs the
+prompt-structure fast paths (prefix-shared states, KV-cached shared history for rewards) with the max abs difference.
+
+    python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --data-dir results/demo/data --out bench_le.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import polars as pl
+import torch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--llm", default="resources/llm/smollm2/hf", help="HF folder (or folder holding --gguf-file)")
+    ap.add_argument("--gguf-file", default=None)
+    ap.add_argument("--dtype", default="bf16")
+    ap.add_argument("--prefix-text", default="<|im_start|>")
+    ap.add_argument("--data-dir", default="results/demo/data")
+    ap.add_argument("--items", type=int, default=16, help="items for the item-token timing")
+    ap.add_argument("--iterations", type=int, default=3)
+    ap.add_argument("--init-iterations", type=int, default=0, help=">0: compare inits over this many iterations")
+    ap.add_argument("--train-steps", type=int, default=4)
+    ap.add_argument("--sequences", type=int, default=12, help="training sequences for the inference timing")
+    ap.add_argument("--negatives", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    from lea.env.inference import LEInference
+    from lea.env.model import LE
+    from lea.env.prompts import Prompter
+    from lea.env.train import fit, le_subset, load_sequences, transitions
+    from lea.llm.item_tokens import encode_sentences, learn_item_tokens
+    from lea.llm.load import load_llm
+
+    res: dict = {"device": "cpu", "threads": torch.get_num_threads(), "dtype": a.dtype}
+    model, tok = load_llm({"path": a.llm, "gguf_file": a.gguf_file, "dtype": a.dtype, "device": "cpu"})
+    items = pl.read_parquet(Path(a.data_dir) / "items.parquet").sort("item")
+    enc = encode_sentences(tok, items["sentence"].to_list(), a.prefix_text)
+    sub = enc[: a.items]
+
+    # 1. item tokenization: batched vs one item at a time (same items, same iterations)
+    kw = dict(iterations=a.iterations, lr=0.05, init="text_mean", progress=False)
+    _, fb, _, wb = learn_item_tokens(model, sub, tok.pad_token_id, batch_items=len(sub), **kw)
+    _, f1, _, w1 = learn_item_tokens(model, sub, tok.pad_token_id, batch_items=1, **kw)
+    res["item_tokens"] = {
+        "items": len(sub),
+        "iterations": a.iterations,
+        "batched_item_it_per_s": len(sub) * a.iterations / wb,
+        "single_item_it_per_s": len(sub) * a.iterations / w1,
+        "speedup": w1 / wb,
+        "final_loss_max_abs_diff": float((fb - f1).abs().max()),
+    }
+    print(json.dumps(res["item_tokens"]), flush=True)
+    if a.init_iterations:
+        curves = {}
+        for init in ("random", "text_mean"):
+            _, _, c, _ = learn_item_tokens(
+                model,
+                sub,
+                tok.pad_token_id,
+                iterations=a.init_iterations,
+                lr=0.05,
+                batch_items=len(sub),
+                init=init,
+                progress=False,
+            )
+            curves[init] = c
+        target = curves["random"][-1]
+        reach = next((i + 1 for i, v in enumerate(curves["text_mean"]) if v <= target), None)
+        res["init"] = {"curves": curves, "text_mean_iterations_to_random_final": reach}
+        print(json.dumps(res["init"]), flush=True)
+
+    # 2. LE training tokens/s
+    seqs, splits, n_items = load_sequences(a.data_dir)
+    tokens = torch.randn(len(items), model.get_input_embeddings().weight.shape[1]) * 0.02
+    domain = {
+        "item": "movie",
+        "items": "movies",
+        "history": "has watched these movies",
+        "next": "be the next movie to be watched",
+        "continue": "continue to watch",
+    }
+    prompter = Prompter(tok, domain, a.prefix_text, 10)
+    le = LE(model, tokens, prompter.label_ids, {"lora_r": 8, "lora_alpha": 16})
+    train = transitions(seqs, le_subset(splits, 1.0), 10)
+    random.Random(0).shuffle(train)
+    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4}
+    log = fit(le, prompter, train[: 20 * a.train_steps], n_items, ft, progress=False)
+    res["train"] = {"steps": len(log), "tokens_per_s": log[-1]["tokens_per_s"]}
+    print(json.dumps(res["train"]), flush=True)
+
+    # 3. inference: naive vs fast paths on the same rows
+    inf = LEInference(le, prompter, batch_size=a.batch_size, progress=False)
+    ids = le_subset(splits, 1.0)[: a.sequences]
+    s_list = [seqs[s] for s in ids]
+    hist = [s[max(0, p - 10) : p] for s in s_list for p in range(len(s) + 1)]
+    t0 = time.perf_counter()
+    naive = inf.states(hist)
+    tn = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fast = torch.cat(inf.sequence_states(s_list))
+    tf = time.perf_counter() - t0
+    res["states"] = {
+        "rows": len(hist),
+        "naive_rows_per_s": len(hist) / tn,
+        "fast_rows_per_s": len(hist) / tf,
+        "speedup": tn / tf,
+        "max_abs_diff": float((naive - fast).abs().max()),
+        "max_abs_state": float(naive.abs().max()),
+    }
+    print(json.dumps(res["states"]), flush=True)
+    rng = random.Random(0)
+    rh = [s[max(0, p - 10) : p] for s in s_list for p in range(len(s))]
+    acts = [[s[p]] + [rng.randrange(n_items) for _ in range(a.negatives)] for s in s_list for p in range(len(s))]
+    flat_h = [h for h in rh for _ in acts[0]]
+    flat_a = [x for al in acts for x in al]
+    t0 = time.perf_counter()
+    rn = inf.rewards(flat_h, flat_a).view(len(rh), -1)
+    tn = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rf = inf.rewards_shared(rh, acts)
+    tf = time.perf_counter() - t0
+    res["rewards"] = {
+        "rows": len(flat_a),
+        "naive_rows_per_s": len(flat_a) / tn,
+        "fast_rows_per_s": len(flat_a) / tf,
+        "speedup": tn / tf,
+        "max_abs_diff": float((rn - rf).abs().max()),
+        "max_abs_reward": float(rn.abs().max()),
+    }
+    print(json.dumps(res["rewards"]), flush=True)
+    if a.out:
+        Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
