@@ -34,6 +34,7 @@ def _save(fig: Any, path: str | Path) -> None:
 
 def sweep(df: pl.DataFrame, name: str, out: str | Path, dataset_note: str = "") -> None:
     """Line plot of HR@k and NDCG@k (mean ± std over seeds) against the swept value, one panel per metric kind."""
+    df = df.filter(pl.col("x").is_not_null())  # rows listed under `variants` are not sweep points
     if df.height == 0:
         raise LeaError(f"{name}: no runs to plot")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
