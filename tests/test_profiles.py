@@ -75,3 +75,24 @@ def test_slurm_profile_dry_run_full_config(repo, tmp_path):
         assert "gpu=1" in resources[rule], (rule, resources[rule])
     for rule in resources.keys() - LLM_RULES:
         assert "gpu=1" not in resources[rule], (rule, resources[rule])
+
+
+def test_gpu_slot_gives_concurrent_jobs_different_devices(repo, tmp_path):
+    script = str(repo / "workflow" / "profiles" / "gpu_slot.sh")
+    env = {**os.environ, "LEA_GPUS": "2", "LEA_GPU_LOCK_DIR": str(tmp_path / "locks")}
+    env.pop("SLURM_JOB_ID", None)
+    cmd = [script, "1", "bash", "-c", "echo $CUDA_VISIBLE_DEVICES; sleep 1"]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)
+    ]
+    devices = sorted(p.communicate(timeout=30)[0].strip() for p in procs)
+    assert devices == ["0", "1"]
+    # no GPU on the machine: the command runs unchanged
+    out = subprocess.run(
+        [script, "1", "bash", "-c", "echo ${CUDA_VISIBLE_DEVICES:-unset}"],
+        capture_output=True,
+        text=True,
+        env={**env, "LEA_GPUS": "0"},
+        timeout=30,
+    )
+    assert out.stdout.strip() == "unset"
