@@ -81,6 +81,7 @@ def test_gpu_slot_gives_concurrent_jobs_different_devices(repo, tmp_path):
     script = str(repo / "workflow" / "profiles" / "gpu_slot.sh")
     env = {**os.environ, "LEA_GPUS": "2", "LEA_GPU_LOCK_DIR": str(tmp_path / "locks")}
     env.pop("SLURM_JOB_ID", None)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
     cmd = [script, "1", "bash", "-c", "echo $CUDA_VISIBLE_DEVICES; sleep 1"]
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)
