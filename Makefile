@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 2
-SMK    := $(BIN)/snakemake --cores $(CORES) --printshellcmds
+SMK    := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
