@@ -5,9 +5,9 @@ padding is small) with a progress bar. Two fast paths exploit the prompt structu
 - ``sequence_states``: the states of all prefixes of a sequence's first W items are hidden states of ONE causal
   forward pass over p_t(x_1..x_W) (the user prompt ends with the last item, Eq. 2 reads the last position);
   only windows that slide past W need their own pass.
-- ``rewards_shared``: the K action prompts of one history share p_t: it is run once with a KV cache, the cache is
-  repeated K times and only the action prompts p_at run on top (no padding either: with one slot per item, all
-  prompts of one history length have the same token count).
+- ``rewards_shared``: the K reward prompts of one history share p_t and the words of p_at before the item: that
+  prefix is run once with a KV cache, the cache is repeated K times and only the item and the rest of p_at run on
+  top (no padding either: with one slot per item, all prompts of one history length have the same token count).
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 """
 
@@ -117,12 +117,13 @@ class LEInference:
             groups.setdefault(min(len(h), self.p.window), []).append(i)
         bs = max(1, self.bs // max(K, 1)) if K > 1 else self.bs
         bar = self._bar(len(histories) * K, "LE rewards (shared history)")
-        act_ids = [*self.p.action_pre, self.p.pad_id, *self.p.action_post]
-        slot = len(self.p.action_pre)
+        act_ids = [self.p.pad_id, *self.p.action_post]  # per action: x^e_a + the rest of p_at
+        slot = 0
         for _, rows in sorted(groups.items()):
             for s0 in range(0, len(rows), bs):
                 idx = rows[s0 : s0 + bs]
-                user = self.p.collate([self.p.user(histories[i]) for i in idx])  # same length: no padding
+                # shared prefix: p_t + ". Compute the likelihood that" (same length in a group: no padding)
+                user = self.p.collate([self.p.reward_prefix(histories[i]) for i in idx])
                 _, cache = self.le.hidden(user, use_cache=True)
                 cache.batch_repeat_interleave(K)
                 n = len(idx) * K

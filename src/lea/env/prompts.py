@@ -104,6 +104,11 @@ class Prompter:
         self._items(list(history)[-self.window :] if self.window else list(history), ids, at, sep=True)
         return Prompt(ids, at, len(ids))
 
+    def reward_prefix(self, history: Sequence[int]) -> Prompt:
+        """The part of p_t p_at before the action's item (shared by all actions of one history)."""
+        p = self.user(history)
+        return Prompt(p.ids + self.action_pre, p.item_at + [-1] * len(self.action_pre), p.user_len)
+
     def reward(self, history: Sequence[int], action: int) -> Prompt:
         """p_t p_at (Eq. 1)."""
         p = self.user(history)
