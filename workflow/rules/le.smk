@@ -1,5 +1,7 @@
 # LLM environment: GGUF -> HF folder, item tokens, LE fine-tuning, precompute shards + gather (logic: lea.llm, lea.env).
-# GPU hints are resource defaults a profile can override (e.g. --set-resources item_tokens:gpu=1); threads and memory
+# GPU hints are resource defaults a profile can override (e.g. --set-resources item_tokens:gpu=1). threads: 1 by
+# default: on a shared 2-core machine two torch threads beside another busy process ran ~20x slower (oversubscribed
+# OpenMP spinning); a profile can raise it (--set-threads fit_le=8). Threads and memory
 # belong in profiles, never config.
 
 
@@ -84,7 +86,7 @@ rule item_tokens:
         log("item_tokens/{dataset}/{llm}"),
     benchmark:
         bench("item_tokens/{dataset}/{llm}")
-    threads: 2
+    threads: 1
     resources:
         gpu=0,
     params:
@@ -111,7 +113,7 @@ rule fit_le:
         log("fit_le/{dataset}/{llm}/{le}"),
     benchmark:
         bench("fit_le/{dataset}/{llm}/{le}")
-    threads: 2
+    threads: 1
     resources:
         gpu=0,
     params:
@@ -158,7 +160,7 @@ rule le_states:
         log("le_states/{dataset}/{llm}/{le}/{shard}"),
     benchmark:
         bench("le_states/{dataset}/{llm}/{le}/{shard}")
-    threads: 2
+    threads: 1
     resources:
         gpu=0,
     params:
@@ -176,7 +178,7 @@ rule le_rewards:
         log("le_rewards/{dataset}/{llm}/{le}/{shard}"),
     benchmark:
         bench("le_rewards/{dataset}/{llm}/{le}/{shard}")
-    threads: 2
+    threads: 1
     resources:
         gpu=0,
     params:
@@ -195,7 +197,7 @@ rule le_augment:
         log("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}"),
     benchmark:
         bench("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}")
-    threads: 2
+    threads: 1
     resources:
         gpu=0,
     params:

@@ -4,6 +4,7 @@ choice read from the LM head's logits of " first" .. " fifth" (augmentation, pap
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -101,7 +102,9 @@ class LE(nn.Module):
     def state_loss(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Eq. 2: -1/B sum_j log sigma(s_t . a+_t - s_t . a_j), a_j the batch's next actions (a_j == a+_t skipped)."""
         a = self.item_tokens[targets.to(self.device)]
-        logits = states @ a.T  # [B, B]
+        # scaled by 1/sqrt(d) (as attention logits): the raw dot products of the LLM's last hidden states (large
+        # norm) with item tokens saturate the sigmoid; the ranking s . a is unchanged by the scale
+        logits = states @ a.T / math.sqrt(states.shape[-1])  # [B, B]
         diff = logits.diagonal()[:, None] - logits
         keep = targets[:, None].to(self.device) != targets[None, :].to(self.device)
         if not keep.any():
