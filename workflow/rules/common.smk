@@ -50,6 +50,11 @@ def dataset_settings(dataset):
     return leacfg.dataset_settings(config, dataset)
 
 
+def data_settings(dataset):
+    """What the data stage reads: the dataset section without `rec`, so tuning a recommender never re-triggers it."""
+    return {k: v for k, v in dataset_settings(dataset).items() if k != "rec"}
+
+
 def raw_inputs(wildcards):
     ds = config["datasets"][wildcards.dataset]
     return [f"{DATA_DIR}/{ds['source']}/{name}" for name in ds["files"].values()]

@@ -21,7 +21,7 @@ rule preprocess:
     benchmark:
         bench("preprocess/{dataset}")
     params:
-        settings=lambda w: as_json(dataset_settings(w.dataset)),
+        settings=lambda w: as_json(data_settings(w.dataset)),
         raw_dir=lambda w: f"{DATA_DIR}/{config['datasets'][w.dataset]['source']}",
         out_dir=lambda w: data_dir(w.dataset),
     shell:
