@@ -14,12 +14,25 @@ import polars as pl
 from lea.errors import InputError
 
 
-def benchmark_jobs(bench_dir: str | Path) -> pl.DataFrame:
-    """One row per benchmark TSV: stage, job (the file's path under the stage), seconds, max_rss (MB)."""
+def _of_datasets(rel: Path, datasets: set[str] | None) -> bool:
+    """Whether a benchmark file (``<stage>/<dataset>[/...|_name].tsv``) belongs to one of ``datasets``."""
+    if datasets is None or len(rel.parts) < 2:
+        return True
+    head = Path(rel.parts[1]).stem if len(rel.parts) == 2 else rel.parts[1]
+    return any(head == d or head.startswith(f"{d}_") for d in datasets)
+
+
+def benchmark_jobs(bench_dir: str | Path, datasets: set[str] | None = None) -> pl.DataFrame:
+    """One row per benchmark TSV: stage, job (the file's path under the stage), seconds, max_rss (MB).
+
+    ``datasets`` keeps only the jobs of those datasets (the fetch rules, which belong to none, are always kept).
+    """
     root = Path(bench_dir)
     rows = []
     for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
         rel = path.relative_to(root)
+        if not _of_datasets(rel, datasets):
+            continue
         stage = rel.parts[0] if len(rel.parts) > 1 else rel.stem
         job = str(rel.with_suffix(""))
         try:
@@ -96,8 +109,8 @@ def main(args: argparse.Namespace) -> int:
             print(q.read_text())
     if missing:
         print("not built yet: " + ", ".join(missing) + "\n")
-    jobs = benchmark_jobs(res / "benchmarks")
-    print(f"# Wall time per stage (from {res / 'benchmarks'})\n")
+    jobs = benchmark_jobs(res / "benchmarks", set(config["datasets_enabled"]))
+    print(f"# Wall time per stage of {', '.join(config['datasets_enabled'])} (from {res / 'benchmarks'})\n")
     if jobs.height == 0:
         print("no benchmark files yet (they appear once the workflow has run)")
     else:
