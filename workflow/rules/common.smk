@@ -1,5 +1,6 @@
 # Config loading, validation and the path helpers every rule file uses. No stage logic here.
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import lea.report.experiments as leaexp
 leaexp.add_generated_variants(config)  # sweep/ablation variants of Figures 4-5 (config `experiments`)
 
 RES = config["results_dir"]
+# GPU rules run through this wrapper: it gives each local GPU job its own device (docs/cluster.md)
+GPU_SLOT = shlex.quote(str(Path(workflow.basedir) / "workflow" / "profiles" / "gpu_slot.sh"))
 DATA_DIR = config["data_dir"]
 RESOURCES = config["resources_dir"]
 DATASETS = config["datasets_enabled"]

@@ -94,7 +94,7 @@ rule item_tokens:
         out_dir=lambda w: item_tokens_dir(w.dataset, w.llm),
         seed=SEEDS[0],
     shell:
-        "lea item-tokens --settings {params.settings:q} --items {input.item_table} --out-dir {params.out_dir}"
+        "{GPU_SLOT} {resources.gpu} lea item-tokens --settings {params.settings:q} --items {input.item_table} --out-dir {params.out_dir}"
         " --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
@@ -123,7 +123,7 @@ rule fit_le:
         out_dir=lambda w: le_dir(w.dataset, w.le),
         seed=SEEDS[0],
     shell:
-        "lea fit-le --settings {params.settings:q} --data-dir {params.data_dir} {params.tokens}"
+        "{GPU_SLOT} {resources.gpu} lea fit-le --settings {params.settings:q} --data-dir {params.data_dir} {params.tokens}"
         " --out-dir {params.out_dir} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
@@ -136,7 +136,7 @@ def precompute_inputs(wildcards):
 
 def precompute_shell(kind, extra=""):
     return (
-        f"lea le-precompute --kind {kind} --settings {{params.settings:q}} --data-dir {{params.data_dir}} {{params.tokens}}"
+        f"{GPU_SLOT} {{resources.gpu}} lea le-precompute --kind {kind} --settings {{params.settings:q}} --data-dir {{params.data_dir}} {{params.tokens}}"
         f" --le-dir {{params.le_dir}} --shard {{wildcards.shard}} --shards {{params.shards}}{extra}"
         " --threads {threads} --out {output} > {log} 2>&1"
     )
