@@ -55,6 +55,7 @@ REC_DEFAULTS: dict[str, Any] = {
     "eval_every": 1000, "gamma": 0.5, "negatives": 1, "sa2c_warmup_steps": 15000, "sa2c_lr": 0.001,
     "advantage_clip": 10.0, "target_dropout": True, "selection": "last", "selection_metric": "ndcg@10",
     "topk": [5, 10, 20], "device": "cpu", "bf16_autocast": False, "eval_batch_size": 1024, "threads": None,
+    "checkpoint_every": 1000,
 }
 VARIANT_DEFAULTS: dict[str, Any] = {"name": "base", "state": "h", "reward": "fixed", "augment": "none",
                                     "w_ah": 0.1, "w_aq": 0.01}
@@ -238,15 +239,57 @@ class Trainer:
         for i, n in enumerate(self.nets):
             n.load_state_dict({k[len(f"net{i}."):]: v for k, v in sd.items() if k.startswith(f"net{i}.")})
 
+    def training_state(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue bit-for-bit: weights, optimizers, RNGs, step."""
+        return {"nets": self.state_dict(), "opt1": [o.state_dict() for o in self.opt1],
+                "opt2": [o.state_dict() for o in self.opt2], "gen": self.gen.get_state(),
+                "torch_rng": torch.get_rng_state(), "step": self.step}
+
+    def load_training_state(self, st: dict[str, Any]) -> None:
+        self.load_state_dict(st["nets"])
+        for o, s in zip(self.opt1, st["opt1"]):
+            o.load_state_dict(s)
+        for o, s in zip(self.opt2, st["opt2"]):
+            o.load_state_dict(s)
+        self.gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        self.step = int(st["step"])
+
+
+def save_checkpoint(path: Path, trainer: Trainer, loop: dict[str, Any]) -> None:
+    """Atomically write the trainer's and the loop's state (torch.save of tensors and plain values only)."""
+    with leaio.atomic_path(path) as tmp:
+        torch.save({"trainer": trainer.training_state(), "loop": loop}, tmp)
+
+
+def load_checkpoint(path: Path, trainer: Trainer, fingerprint: str) -> dict[str, Any] | None:
+    """The loop state of a checkpoint of this very run (same fingerprint), after restoring the trainer; else None."""
+    if not path.exists():
+        return None
+    try:
+        ck = torch.load(path, weights_only=True)
+    except Exception as exc:  # a checkpoint from a crashed write or another torch: start over, say so
+        print(f"ignoring unreadable checkpoint {path} ({exc.__class__.__name__})", file=sys.stderr)
+        return None
+    if ck.get("loop", {}).get("fingerprint") != fingerprint:
+        print(f"ignoring checkpoint {path}: it belongs to other settings", file=sys.stderr)
+        return None
+    trainer.load_training_state(ck["trainer"])
+    print(f"resuming from {path} at step {ck['loop']['step']}", file=sys.stderr)
+    return ck["loop"]
+
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(1, n // batch_size)  # as the authors' code: int(rows / batch_size) batches per epoch
 
 
 def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
-        progress: bool | None = None) -> dict[str, Any]:
+        progress: bool | None = None, checkpoint: Path | None = None) -> dict[str, Any]:
     """Train for ``epochs`` (or ``max_steps``); validate every ``eval_every`` steps and at the end.
-    Returns the log rows, the selected state dict and its step."""
+    Returns the log rows, the selected state dict and its step.
+
+    With ``checkpoint``, the whole training state is saved every ``checkpoint_every`` steps and a rerun after a kill
+    resumes from it, giving the same numbers as an uninterrupted run (the caller deletes it when the run is done)."""
     r = trainer.rec
     if len(train) == 0:
         raise ConfigError("rec", "no training transitions")
@@ -258,11 +301,17 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (-math.inf, 0, None)
     metric = r["selection_metric"]
     perm = torch.randperm(len(train), generator=trainer.gen)
-    cursor = 0
+    cursor, start = 0, 1
+    fingerprint = config_hash({"rec": r, "variant": trainer.variant, "backbone": trainer.backbone,
+                               "framework": trainer.framework, "seed": trainer.seed, "n": len(train)})
+    loop = load_checkpoint(checkpoint, trainer, fingerprint) if checkpoint is not None else None
+    if loop is not None:
+        perm, cursor, start, rows, acc = loop["perm"], loop["cursor"], loop["step"] + 1, loop["rows"], loop["acc"]
+        best = (loop["best_value"], loop["best_step"], loop["best_sd"])
     show = progress if progress is not None else sys.stderr.isatty()
     bar = tqdm(total=total, desc=f"train {trainer.backbone}/{trainer.framework}", disable=not show,
-               leave=False, mininterval=2.0)
-    for step in range(1, total + 1):
+               leave=False, mininterval=2.0, initial=start - 1)
+    for step in range(start, total + 1):
         if cursor + r["batch_size"] > len(train) and cursor > 0:
             perm = torch.randperm(len(train), generator=trainer.gen)  # a new epoch
             cursor = 0
@@ -286,6 +335,10 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
                     print(f"step {step}/{total} epoch {row['epoch']:.2f} loss {row.get('total', float('nan')):.4f} "
                           f"valid " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), file=sys.stderr, flush=True)
             rows.append(row)
+        if checkpoint is not None and step % r["checkpoint_every"] == 0 and step < total:
+            save_checkpoint(checkpoint, trainer, {
+                "fingerprint": fingerprint, "step": step, "perm": perm, "cursor": cursor, "rows": rows, "acc": acc,
+                "best_value": best[0], "best_step": best[1], "best_sd": best[2]})
     bar.close()
     if r["selection"] == "best_val" and best[2] is not None:
         selected_step, sd = best[1], best[2]
@@ -344,11 +397,12 @@ def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framew
     items, train, valid, test = load_inputs(data_dir, variant, rec["window"], rec["negatives"], le_states,
                                             le_rewards, le_augment)
     trainer = Trainer(backbone, framework, items.height, rec, variant, seed, train.le_dim, device)
-    res = fit(trainer, train, valid, progress)
+    out = Path(out_dir)
+    ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
+    res = fit(trainer, train, valid, progress, checkpoint=ckpt)
     trainer.load_state_dict(res["state_dict"])
     ranks = {"valid": trainer.ranks(valid), "test": trainer.ranks(test)}
     wall = time.perf_counter() - t0
-    out = Path(out_dir)
     chash = config_hash({"rec": rec, "variant": variant, "backbone": backbone, "framework": framework,
                          "seed": seed})
     metrics = {
@@ -372,6 +426,7 @@ def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framew
     write_log(res["rows"], out / "train_log.csv", out / "train_log.png",
               title=f"{backbone}/{framework}/{variant.get('name')}/seed{seed}")
     leaio.write_json(metrics, out / "metrics.json")  # last: its presence marks a complete run
+    ckpt.unlink(missing_ok=True)
     return metrics
 
 
