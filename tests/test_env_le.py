@@ -86,6 +86,7 @@ def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
     _, le_dir = fitted
     assert (le_dir / "adapter" / "adapter_config.json").exists()
     assert (le_dir / "score_head.safetensors").exists()
+    assert not (le_dir / "checkpoint.pt").exists()  # removed once the outputs are written
     q = json.loads((le_dir / "le_quality.json").read_text())
     for key in ("reward", "state", "choice"):
         assert key in q

@@ -78,6 +78,7 @@ def test_item_tokens_cli(tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> Non
     assert diag["loss_last"] < diag["loss_first"]
     assert 0 <= diag["own_vs_other"]["accuracy"] <= 1
     assert (out / "item_tokens_loss.png").stat().st_size > 0
+    assert not (out / "checkpoint.pt").exists()  # saved every 25 of the 60 item-batch iterations, then removed
 
 
 def test_own_vs_other_after_training(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811

@@ -110,11 +110,22 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"LE subset: {len(train_ids)} sequences, {len(train)} transitions; {n_train} trainable parameters", flush=True
     )
-    t0 = time.perf_counter()
-    log = fit(le, prompter, train, n_items, ft, state_loss=le_s.get("state_loss", True), seed=args.seed)
-    train_s = time.perf_counter() - t0
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
+    t0 = time.perf_counter()
+    log = fit(
+        le,
+        prompter,
+        train,
+        n_items,
+        ft,
+        state_loss=le_s.get("state_loss", True),
+        seed=args.seed,
+        checkpoint=ckpt,
+        context={k: s.get(k) for k in ("llm", "le", "history", "domain")},  # what shapes the model and its prompts
+    )
+    train_s = time.perf_counter() - t0
     tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out))
     le.peft.save_pretrained(str(tmp))
     if (out / "adapter").exists():
@@ -136,5 +147,6 @@ def main(args: argparse.Namespace) -> int:
         final_train_loss=log[-1]["loss"] if log else None,
     )
     write_json(q, out / "le_quality.json")
+    ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes
     print(json.dumps(q))
     return 0

@@ -3,6 +3,7 @@ on the LE subset with one shared LoRA adapter; Adam, epochs 10, batch 20 by defa
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ import polars as pl
 import torch
 from tqdm import tqdm
 
+from lea.checkpoint import load_checkpoint, save_checkpoint
+from lea.config import config_hash
 from lea.env.model import LE
 from lea.env.prompts import LABELS, Prompter
 from lea.io import read_parquet
@@ -80,6 +83,11 @@ def choice_example(t: Transition, n_items: int, rng: random.Random) -> tuple[lis
     return cands, pos
 
 
+def trainable_state(le: LE) -> dict[str, torch.Tensor]:
+    """The trained parameters (LoRA + score head) by name, on the CPU."""
+    return {n: p.detach().cpu().clone() for n, p in le.named_parameters() if p.requires_grad}
+
+
 def fit(
     le: LE,
     prompter: Prompter,
@@ -89,23 +97,62 @@ def fit(
     state_loss: bool = True,
     seed: int = 0,
     progress: bool = True,
+    checkpoint: Path | None = None,
+    context: Any = None,
 ) -> list[dict[str, float]]:
-    """Train LoRA + score head; returns one log row per step (losses, accuracies, tokens/s)."""
+    """Train LoRA + score head; returns one log row per step (losses, accuracies, tokens/s).
+
+    With ``checkpoint``, the whole state (parameters, Adam, RNGs, the epoch's order and position, the log) is saved
+    every ``checkpoint_every`` steps and a rerun after a kill resumes from it with the same result; ``context`` (the
+    caller's other settings: LLM, prompts) joins the checkpoint's fingerprint. The caller deletes it when done."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    params = [p for p in le.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=s.get("lr", 1e-4))
+    lr = s.get("lr", 1e-4)
+    head = list(le.score.parameters())
+    body = [p for n, p in le.named_parameters() if p.requires_grad and not n.startswith("score.")]
+    # the score head is one linear layer trained from scratch: its own (larger) lr lets Eq. 1 learn in few steps
+    opt = torch.optim.Adam([{"params": body, "lr": lr}, {"params": head, "lr": s.get("head_lr") or lr}])
     bs = s.get("batch_size", 20)
     aug_task = s.get("augment_task", True)
+    every = s.get("checkpoint_every", 50)
     log: list[dict[str, float]] = []
-    step, tokens, t0 = 0, 0, time.perf_counter()
-    le.train()
+    step, tokens, elapsed = 0, 0, 0.0
     epochs = s.get("epochs", 10)
-    bar = tqdm(total=epochs * ((len(train) + bs - 1) // bs), desc="fit LE (steps)", disable=not progress, mininterval=5)
-    for epoch in range(epochs):
-        order = list(range(len(train)))
-        rng.shuffle(order)
-        for i in range(0, len(order), bs):
+    total = epochs * ((len(train) + bs - 1) // bs)
+    first_epoch, first_i, order = 0, 0, None
+    fingerprint = config_hash(
+        {
+            "finetune": dict(s),
+            "state_loss": state_loss,
+            "seed": seed,
+            "n_items": n_items,
+            "train": [(t.sequence, t.position, t.history, t.target, sorted(t.seen)) for t in train],
+            # the inputs (item tokens, or the -IT title means) are not in the settings: a rerun may have new ones
+            "item_tokens": hashlib.sha256(le.item_tokens.cpu().numpy().tobytes()).hexdigest(),
+            "context": context,
+        }
+    )
+    ck = load_checkpoint(checkpoint, fingerprint)
+    if ck is not None:
+        with torch.no_grad():
+            for n, p in le.named_parameters():
+                if p.requires_grad:
+                    p.copy_(ck["params"][n])
+        opt.load_state_dict(ck["adam"])
+        rng.setstate(ck["rng"])
+        torch.set_rng_state(ck["torch_rng"])
+        if ck["cuda_rng"]:  # LoRA dropout on the GPU draws from the CUDA generators
+            torch.cuda.set_rng_state_all(ck["cuda_rng"])
+        first_epoch, first_i, order = ck["epoch"], ck["next"], ck["order"]
+        step, tokens, elapsed, log = ck["step"], ck["tokens"], ck["wall"], ck["log"]
+    t0 = time.perf_counter() - elapsed
+    le.train()
+    bar = tqdm(total=total, desc="fit LE (steps)", disable=not progress, mininterval=5, initial=step)
+    for epoch in range(first_epoch, epochs):
+        if order is None:  # a new epoch; a resumed one goes on in the checkpoint's order (the rng is past its shuffle)
+            order = list(range(len(train)))
+            rng.shuffle(order)
+        for i in range(first_i, len(order), bs):
             batch = [train[k] for k in order[i : i + bs]]
             negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
             pos_b = prompter.collate([prompter.reward(t.history, t.target) for t in batch])
@@ -134,6 +181,26 @@ def fit(
             log.append(row)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
+            if checkpoint is not None and step % every == 0 and step < total:
+                save_checkpoint(
+                    checkpoint,
+                    {
+                        "fingerprint": fingerprint,
+                        "step": step,
+                        "epoch": epoch,
+                        "next": i + bs,
+                        "order": order,
+                        "params": trainable_state(le),
+                        "adam": opt.state_dict(),
+                        "rng": rng.getstate(),
+                        "torch_rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all() if le.device.type == "cuda" else [],
+                        "tokens": tokens,
+                        "wall": time.perf_counter() - t0,
+                        "log": log,
+                    },
+                )
+        order, first_i = None, 0
     bar.close()
     le.eval()
     return log

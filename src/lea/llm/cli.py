@@ -53,6 +53,8 @@ def main(args: argparse.Namespace) -> int:
         items = items.head(args.max_items)
     model, tok = load_llm(llm_s)
     enc = encode_sentences(tok, items["sentence"].to_list(), llm_s.get("prefix_text", ""))
+    out = Path(args.out_dir)
+    ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
     tokens, final, curve, wall = learn_item_tokens(
         model,
         enc,
@@ -62,9 +64,11 @@ def main(args: argparse.Namespace) -> int:
         batch_items=it.get("batch_items", 64),
         init=it.get("init", "random"),
         seed=args.seed,
+        checkpoint=ckpt,
+        checkpoint_every=it.get("checkpoint_every", 25),
+        context=llm_s,  # the items and the other settings are in the fingerprint already
     )
     diag = own_vs_other(model, enc, tokens, tok.pad_token_id, it.get("heldout_pairs", 200), seed=args.seed + 1)
-    out = Path(args.out_dir)
     n_iter = it.get("iterations", 300)
     write_safetensors(
         {"item_tokens": tokens.float()},
@@ -99,5 +103,6 @@ def main(args: argparse.Namespace) -> int:
     }
     write_json(summary, out / "item_tokens.json")
     plot_curve(curve, out / "item_tokens_loss.png", f"item tokens: {len(items)} items, init {summary['init']}")
+    ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes
     print(json.dumps({k: v for k, v in summary.items() if k != "loss_curve"}))
     return 0

@@ -13,11 +13,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lea.checkpoint import load_checkpoint, save_checkpoint
+from lea.config import config_hash
 from lea.errors import InputError
 from lea.llm.load import decoder
 
@@ -113,8 +117,16 @@ def learn_item_tokens(
     init: str = "random",
     seed: int = 0,
     progress: bool = True,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 25,
+    context: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[float], float]:
-    """Return (tokens [n, d] float32, final per-item loss [n], mean loss per iteration, wall seconds)."""
+    """Return (tokens [n, d] float32, final per-item loss [n], mean loss per iteration, wall seconds).
+
+    With ``checkpoint``, the whole state (tokens so far, the current batch's vectors and Adam state, losses,
+    position) is saved every ``checkpoint_every`` item-batch iterations and a rerun after a kill resumes from it with
+    the same result; ``context`` (e.g. the LLM's settings) joins the checkpoint's fingerprint. The caller deletes the
+    checkpoint when its outputs are written."""
     device = model.get_input_embeddings().weight.device
     tokens = init_tokens(model, encoded, init, seed)
     final = torch.zeros(len(encoded))
@@ -122,21 +134,64 @@ def learn_item_tokens(
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
     batches = [order[i : i + batch_items] for i in range(0, len(order), batch_items)]
     curve = [0.0] * iterations
-    t0 = time.perf_counter()
-    bar = tqdm(
-        total=iterations * len(batches), desc="item tokens (item-batch iterations)", disable=not progress, mininterval=5
+    total = iterations * len(batches)
+    fingerprint = config_hash(
+        {
+            "iterations": iterations,
+            "lr": lr,
+            "batch_items": batch_items,
+            "init": init,
+            "seed": seed,
+            "pad_id": pad_id,
+            "items": [(e.ids, e.slot, e.text_ids) for e in encoded],
+            "context": context,
+        }
     )
-    for b in batches:
+    ck = load_checkpoint(checkpoint, fingerprint)
+    first_batch, first_it, step, elapsed = 0, 0, 0, 0.0
+    if ck is not None:
+        tokens, final, curve = ck["tokens"], ck["final"], ck["curve"]
+        first_batch, first_it, step, elapsed = ck["batch"], ck["iteration"], ck["step"], ck["wall"]
+        torch.set_rng_state(ck["torch_rng"])
+    t0 = time.perf_counter() - elapsed
+    bar = tqdm(
+        total=total, desc="item tokens (item-batch iterations)", disable=not progress, mininterval=5, initial=step
+    )
+    for bi in range(first_batch, len(batches)):
+        b = batches[bi]
         ids, att, slots, lab = (t.to(device) for t in collate([encoded[i] for i in b], pad_id))
         vec = torch.nn.Parameter(tokens[b].clone().to(device))
         opt = torch.optim.Adam([vec], lr=lr)
-        for it in range(iterations):
+        start = 0
+        if ck is not None and bi == first_batch:  # the checkpoint's batch: its vectors sit in tokens[b] already
+            opt.load_state_dict(ck["adam"])
+            start = first_it
+        for it in range(start, iterations):
             loss = sentence_nll(model, ids, att, slots, lab, vec)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()  # sum: item i's gradient is its own loss's gradient only
             opt.step()
             curve[it] += loss.detach().sum().item() / len(encoded)
+            step += 1
             bar.update(1)
+            if checkpoint is not None and step % checkpoint_every == 0 and step < total:
+                tokens[b] = vec.detach().float().cpu()
+                save_checkpoint(
+                    checkpoint,
+                    {
+                        "fingerprint": fingerprint,
+                        "step": step,
+                        "batch": bi,
+                        "iteration": it + 1,
+                        "tokens": tokens,
+                        "final": final,
+                        "curve": curve,
+                        "adam": opt.state_dict(),
+                        "wall": time.perf_counter() - t0,
+                        # nothing here draws from it (frozen LLM in eval mode); restored so what follows sees the same
+                        "torch_rng": torch.get_rng_state(),
+                    },
+                )
         with torch.no_grad():
             final[b] = sentence_nll(model, ids, att, slots, lab, vec).float().cpu()
         tokens[b] = vec.detach().float().cpu()
