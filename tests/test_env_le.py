@@ -123,8 +123,15 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     shared = inf.rewards_shared(hist, acts)
     naive = inf.rewards([h for h in hist for _ in range(2)], [a for al in acts for a in al]).view(5, 2)
     assert torch.allclose(shared, naive, atol=1e-4), (shared - naive).abs().max()
-    pos, prob = inf.choose(hist, [[0, 1, 2, 3, 4]] * 5)
+    cands = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9]]
+    pos, prob = inf.choose(hist, cands)
     assert pos.shape == (5,) and torch.allclose(prob.sum(1), torch.ones(5))
+    # augmentation fast path: one p_t pass for the list prompt and the chosen item's reward prompt
+    pos2, prob2, r2 = inf.choose_with_rewards(hist, cands)
+    assert torch.allclose(prob2, prob, atol=1e-4), (prob2 - prob).abs().max()
+    chosen = [c[int(k)] for c, k in zip(cands, pos2, strict=True)]
+    r_naive = inf.rewards(hist, chosen)
+    assert torch.allclose(r2, r_naive, atol=1e-4), (r2 - r_naive).abs().max()
 
 
 def test_precompute_shards_equal_unsharded(

@@ -8,6 +8,8 @@ padding is small) with a progress bar. Two fast paths exploit the prompt structu
 - ``rewards_shared``: the K reward prompts of one history share p_t and the words of p_at before the item: that
   prefix is run once with a KV cache, the cache is repeated K times and only the item and the rest of p_at run on
   top (no padding either: with one slot per item, all prompts of one history length have the same token count).
+- ``choose_with_rewards``: the augmentation prompt p_t p_lt and the reward prompt p_t p_at of the chosen item share
+  p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and the action part runs on it.
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 """
 
@@ -67,6 +69,56 @@ class LEInference:
         return logits.argmax(1), logits.softmax(1)
 
     # --- fast paths ---
+    def _continue(self, cache, ids: list[int], slots: list[int], items: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        """Last hidden state of one continuation ``ids`` (item ids at the ``slots`` columns) on top of ``cache``."""
+        n = items.shape[0]
+        t = torch.tensor(ids).repeat(n, 1)
+        at = torch.full_like(t, -1)
+        at[:, slots] = items
+        b = Batch(t, at, torch.ones_like(t), torch.full((n,), t.shape[1] - 1), torch.zeros(n, dtype=torch.long))
+        return self.le.hidden(b, past=cache)[:, -1]
+
+    @torch.no_grad()
+    def choose_with_rewards(
+        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``choose`` plus r^e(p_t, a^e_t) of each chosen item (Eq. 14's reward), sharing p_t between both prompts:
+        (chosen position [N], label probabilities [N, 5], reward of the chosen item [N])."""
+        if self.p.text_items:  # -IT: titles make the continuations differ in length; run the prompts one by one
+            pos, prob = self.choose(histories, candidate_lists)
+            chosen = [int(c[int(k)]) for c, k in zip(candidate_lists, pos, strict=True)]
+            return pos, prob, self.rewards(histories, chosen)
+        # one list part / one action part for every row: the item slots sit at fixed columns
+        probe = self.p.augment([], [0] * 5)
+        list_ids, list_slots = (
+            probe.ids[probe.user_len :],
+            [i for i, a in enumerate(probe.item_at[probe.user_len :]) if a >= 0],
+        )
+        act = self.p.reward([], 0)
+        act_ids, act_slot = act.ids[act.user_len :], [i for i, a in enumerate(act.item_at[act.user_len :]) if a >= 0]
+        n = len(histories)
+        pos, prob, reward = torch.empty(n, dtype=torch.long), torch.empty(n, 5), torch.empty(n)
+        groups: dict[int, list[int]] = {}
+        for i, h in enumerate(histories):
+            groups.setdefault(min(len(h), self.p.window), []).append(i)
+        bar = self._bar(n, "LE choices + rewards (shared history)")
+        for _, rows in sorted(groups.items()):
+            for s0 in range(0, len(rows), self.bs):
+                idx = rows[s0 : s0 + self.bs]
+                _, cache = self.le.hidden(self.p.collate([self.p.user(histories[i]) for i in idx]), use_cache=True)
+                user_len = cache.get_seq_length()
+                cands = torch.tensor([list(candidate_lists[i]) for i in idx])
+                logits = self.le.label_logits(self._continue(cache, list_ids, list_slots, cands)).float().cpu()
+                cache.crop(user_len - cache.get_seq_length())  # drop the list part: back to p_t for the action
+                k = logits.argmax(1)
+                chosen = cands[torch.arange(len(idx)), k]
+                h = self._continue(cache, act_ids, act_slot, chosen[:, None])
+                pos[idx], prob[idx] = k, logits.softmax(1)
+                reward[idx] = self.le.reward_head(h).float().cpu()
+                bar.update(len(idx))
+        bar.close()
+        return pos, prob, reward
+
     @torch.no_grad()
     def sequence_states(self, sequences: Sequence[Sequence[int]]) -> list[torch.Tensor]:
         """For each sequence x_1..x_L, the states before positions 0..L ([L+1, d] each), sharing causal prefixes."""

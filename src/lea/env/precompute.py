@@ -105,9 +105,9 @@ def compute_augment(inf, seqs: Mapping[int, list[int]], ids: list[int], top5: pl
             )
     hist = [seqs[s][max(0, p - W) : p] for s, p in keys]
     if keys:
-        pos, _ = inf.choose(hist, cands)
+        pos, _, r = inf.choose_with_rewards(hist, cands)
         chosen = [c[int(k)] for c, k in zip(cands, pos, strict=True)]
-        reward = inf.rewards(hist, chosen).numpy()
+        reward = r.numpy()
     else:
         chosen, reward = [], np.zeros(0, dtype=np.float32)
     truth = [seqs[s][p] for s, p in keys]
