@@ -18,6 +18,17 @@ def auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
     return float(((d > 0).float() + 0.5 * (d == 0).float()).mean())
 
 
+def above_chance(hits: torch.Tensor, chance: float) -> dict[str, float]:
+    """One-sided exact binomial test of the hit rate against the chance rate, and its 95% Wilson interval: with a
+    few hundred validation transitions, "above chance" needs the p-value, not the point estimate alone."""
+    from scipy.stats import binomtest
+
+    k, n = int(hits.sum()), int(hits.numel())
+    p = binomtest(k, n, chance, alternative="greater").pvalue
+    ci = binomtest(k, n, chance).proportion_ci(confidence_level=0.95, method="wilson")  # two-sided interval
+    return {"p_value_vs_chance": float(p), "ci95": [float(ci.low), float(ci.high)]}
+
+
 def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
     rng = random.Random(seed)
     hist = [t.history for t in valid]
@@ -31,10 +42,12 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
     ex = [choice_example(t, n_items, rng) for t in valid]
     chosen, _ = inf.choose(hist, [c for c, _ in ex])
     truth = torch.tensor([p for _, p in ex])
+    hr_chance = min(1.0, k / n_items)
     return {
         "transitions": len(valid),
         "reward": {
             "pairwise_accuracy": float((r_pos > r_neg).float().mean()),
+            **above_chance(r_pos > r_neg, 0.5),
             "auc": auc(r_pos, r_neg),
             "chance": 0.5,
             "mean_positive": float(r_pos.mean()),
@@ -43,11 +56,13 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
         "state": {
             f"hr@{k}": float((rank <= k).float().mean()),
             "mrr": float((1.0 / rank.float()).mean()),
-            "chance": min(1.0, k / n_items),
+            "chance": hr_chance,
+            **above_chance(rank <= k, hr_chance),
         },
         "choice": {
             "accuracy": float((chosen == truth).float().mean()),
             "chance": 0.2,
+            **above_chance(chosen == truth, 0.2),
             "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
         },
     }
