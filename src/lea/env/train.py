@@ -88,6 +88,27 @@ def trainable_state(le: LE) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in le.named_parameters() if p.requires_grad}
 
 
+def choice_batch(
+    batch: list[Transition], n_items: int, rng: random.Random, rotations: bool = True
+) -> tuple[list[list[int]], list[tuple[list[int], int]]]:
+    """Choice-task examples for one step: (histories, [(candidates, true position)]).
+
+    With ``rotations``, ceil(B/5) transitions each appear with their 5 candidates in all 5 cyclic orders (the true item
+    once at every position): the same number of prompts as one example per transition, but a position prior (the
+    pretrained LM's preference for " first"/" second") can no longer lower the loss, so the gradient only rewards
+    reading the items. Without it, one example per transition at a random position."""
+    if not rotations:
+        return [t.history for t in batch], [choice_example(t, n_items, rng) for t in batch]
+    n = len(LABELS)
+    hist, ex = [], []
+    for t in batch[: max(1, (len(batch) + n - 1) // n)]:
+        cands, pos = choice_example(t, n_items, rng)
+        for r in range(n):
+            hist.append(t.history)
+            ex.append((cands[r:] + cands[:r], (pos - r) % n))
+    return hist, ex
+
+
 def fit(
     le: LE,
     prompter: Prompter,
@@ -166,8 +187,8 @@ def fit(
                 loss = loss + l_sm
                 row["loss_sm"] = l_sm.item()
             if aug_task:
-                ex = [choice_example(t, n_items, rng) for t in batch]
-                aug_b = prompter.collate([prompter.augment(t.history, c) for t, (c, _) in zip(batch, ex, strict=True)])
+                hist, ex = choice_batch(batch, n_items, rng, s.get("choice_rotations", True))
+                aug_b = prompter.collate([prompter.augment(h, c) for h, (c, _) in zip(hist, ex, strict=True)])
                 l_ch, acc_ch = le.choice_loss(aug_b, torch.tensor([p for _, p in ex]))
                 loss = loss + l_ch
                 row.update(loss_choice=l_ch.item(), acc_choice=acc_ch.item())
