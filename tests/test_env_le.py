@@ -218,3 +218,20 @@ def test_precompute_missing_inputs(tiny_llm: Path, tiny_data: Path, tmp_path: Pa
         run("augment", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1, top5=tmp_path / "top5.parquet")
     with pytest.raises(MissingInputError, match="preprocess"):
         run("states", settings(tiny_llm), tmp_path, None, tmp_path / "nope", 0, 1)
+
+
+def test_choice_batch_rotations_balance_positions() -> None:
+    import random
+
+    from lea.env.train import Transition, choice_batch
+
+    batch = [Transition(s, 3, [1, 2, 3], 10 + s, frozenset({1, 2, 3, 10 + s})) for s in range(7)]
+    hist, ex = choice_batch(batch, 40, random.Random(0), rotations=True)
+    assert len(ex) == 10  # ceil(7 / 5) = 2 transitions x 5 orders: as many prompts as B rounded up to a multiple of 5
+    for t, start in zip(batch[:2], (0, 5), strict=True):
+        rows = ex[start : start + 5]
+        assert [c[p] for c, p in rows] == [t.target] * 5  # the label always points at the true next item
+        assert sorted(p for _, p in rows) == [0, 1, 2, 3, 4]  # ... once at every position
+        assert all(sorted(c) == sorted(rows[0][0]) for c, _ in rows) and hist[start] == t.history
+    hist, ex = choice_batch(batch, 40, random.Random(0), rotations=False)
+    assert len(ex) == 7 and all(c[p] == t.target for (c, p), t in zip(ex, batch, strict=True))
