@@ -25,6 +25,7 @@ EXPECTED_DEMO_RULES = {
     "report_table1",
     "report_table",
     "report_figure",
+    "report_augment",
     "all",
 }
 

@@ -1,6 +1,7 @@
 # Report stage: the paper's Tables 1-5 and Figures 4-5 (ours beside the paper's), LE quality, loss curves, run
 # times. Which runs each target needs is config `experiments` (lea.report.experiments); logic: lea.report.
-# Named targets: table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, loss_curves, runtimes, results.
+# Named targets: table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, augment_table, loss_curves, runtimes,
+# results.
 import lea.report.experiments as leaexp
 
 REPORT_TABLES = ["table2", "table3", "table4", "table5"]
@@ -56,6 +57,24 @@ def le_settings_used(dataset):
     return used
 
 
+def le_augment_used(dataset):
+    """(LE setting, backbone) pairs whose augment table the enabled experiments' runs on a dataset read."""
+    used = []
+    for d, bb, fw, v in sorted(leaexp.all_runs(config)):
+        vs = variant_settings(v, fw)
+        if d == dataset and leacfg.variant_needs(vs)["augment"] and (vs["le"], bb) not in used:
+            used.append((vs["le"], bb))
+    return used
+
+
+def augment_entries(dataset):
+    """lea.report.augment's entries: each augment table with the warm-up top-5 it chose from (le_augment's input)."""
+    inter = data_files(dataset)["interactions"]
+    return [{"dataset": dataset, "le": le, "backbone": bb, "augment": le_augment_file(dataset, le, bb),
+             "top5": warmup_file(dataset, bb, SEEDS[0]), "interactions": inter}
+            for le, bb in le_augment_used(dataset)]
+
+
 def le_quality_file(dataset, le):
     return f"{le_dir(dataset, le)}/le_quality.json"
 
@@ -82,6 +101,7 @@ def report_targets():
     if leaexp.all_runs(config):
         out += [f"{RES}/{d}/figures/loss_curves.png" for d in DATASETS]
         out += [f"{RES}/{d}/tables/le_quality.md" for d in DATASETS if le_settings_used(d)]
+        out += [f"{RES}/{d}/tables/augment.md" for d in DATASETS if le_augment_used(d)]
         out.append(f"{RES}/reports/runtimes.md")
     return out
 
@@ -179,6 +199,23 @@ rule report_le_quality:
         "lea report le-quality --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
 
 
+rule report_augment:
+    input:
+        lambda w: sorted({e[k] for e in augment_entries(w.dataset) for k in ("augment", "top5", "interactions")}),
+    output:
+        md=f"{RES}/{{dataset}}/tables/augment.md",
+        csv=report(f"{RES}/{{dataset}}/tables/augment.csv", caption="../report/augment.rst",
+                   category="LE augmentation", subcategory="{dataset}", labels={"dataset": "{dataset}"}),
+    log:
+        log("report/{dataset}_augment"),
+    benchmark:
+        bench("report/{dataset}_augment")
+    params:
+        spec=lambda w: as_json({"entries": augment_entries(w.dataset)}),
+    shell:
+        "lea report augment --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
+
+
 rule report_loss_curves:
     input:
         runs=lambda w: [f"{d}/metrics.json" for d in loss_curve_runs(w.dataset)],
@@ -241,6 +278,11 @@ rule results:
 rule le_quality:
     input:
         lambda w: [f"{RES}/{d}/tables/le_quality.md" for d in DATASETS if le_settings_used(d)],
+
+
+rule augment_table:
+    input:
+        lambda w: [f"{RES}/{d}/tables/augment.md" for d in DATASETS if le_augment_used(d)],
 
 
 rule loss_curves:

@@ -4,6 +4,7 @@
     lea report table1    --spec JSON --out-md F.md --out-csv F.csv
     lea report figure    --spec JSON --out-png F.png --out-md F.md --out-csv F.csv              (fig4a/4b/5a/5b)
     lea report le-quality  --spec JSON --out-md F.md --out-csv F.csv
+    lea report augment   --spec JSON --out-md F.md --out-csv F.csv                          (lea.report.augment)
     lea report loss-curves --spec JSON --out-png F.png
     lea report runtimes  --benchmarks results/benchmarks --out-md F.md --out-csv F.csv
 
@@ -17,7 +18,7 @@ import argparse
 from lea.errors import LeaError
 from lea.io import atomic_path, write_text
 
-KINDS = ("table", "table1", "figure", "le-quality", "loss-curves", "runtimes")
+KINDS = ("table", "table1", "figure", "le-quality", "augment", "loss-curves", "runtimes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +97,13 @@ def main(args: argparse.Namespace) -> int:
         write_text(
             tables.simple_markdown(df, "LE quality diagnostics (le_quality.json of each LE setting)"), args.out_md
         )
+    elif args.kind == "augment":
+        from lea.report.augment import augment_markdown, augment_table
+
+        _need(args, "out_md", "out_csv")
+        df = augment_table(spec["entries"])
+        _write_csv(df, args.out_csv)
+        write_text(augment_markdown(df), args.out_md)
     elif args.kind == "loss-curves":
         from lea.report import figures
 

@@ -104,9 +104,9 @@ def main(args: argparse.Namespace) -> int:
             if folder == "figures":
                 print(f"(plot: {md.with_suffix('.png')})\n")
     for d in config["datasets_enabled"]:
-        q = res / d / "tables" / "le_quality.md"
-        if q.exists():
-            print(q.read_text())
+        for q in (res / d / "tables" / "le_quality.md", res / d / "tables" / "augment.md"):
+            if q.exists():
+                print(q.read_text())
     if missing:
         print("not built yet: " + ", ".join(missing) + "\n")
     jobs = benchmark_jobs(res / "benchmarks", set(config["datasets_enabled"]))
