@@ -126,12 +126,18 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     cands = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9]]
     pos, prob = inf.choose(hist, cands)
     assert pos.shape == (5,) and torch.allclose(prob.sum(1), torch.ones(5))
-    # augmentation fast path: one p_t pass for the list prompt and the chosen item's reward prompt
-    pos2, prob2, r2 = inf.choose_with_rewards(hist, cands)
-    assert torch.allclose(prob2, prob, atol=1e-4), (prob2 - prob).abs().max()
-    chosen = [c[int(k)] for c, k in zip(cands, pos2, strict=True)]
-    r_naive = inf.rewards(hist, chosen)
-    assert torch.allclose(r2, r_naive, atol=1e-4), (r2 - r_naive).abs().max()
+    # augmentation fast path: one p_t pass for the list prompt and the 5 listed items' reward prompts
+    le.label_bias.copy_(torch.tensor([0.5, -0.25, 0.0, 0.1, -0.35]))  # a calibration the naive path must apply too
+    pos, prob = inf.choose(hist, cands)
+    logp, r5 = inf.choice_scores(hist, cands)
+    assert torch.allclose(logp.softmax(1), prob, atol=1e-4), (logp.softmax(1) - prob).abs().max()
+    r_naive = inf.rewards([h for h in hist for _ in range(5)], [a for c in cands for a in c]).view(5, 5)
+    assert r5 is not None and torch.allclose(r5, r_naive, atol=1e-4), (r5 - r_naive).abs().max()
+    k, _, r_chosen = inf.choose_with_rewards(hist, cands)  # reward prior: label log-probs + r^e of each item
+    assert torch.equal(k, (logp + r5).argmax(1)) and torch.allclose(r_chosen, r5[torch.arange(5), k])
+    inf.reward_prior = False  # the paper's reading alone
+    k, _, r_chosen = inf.choose_with_rewards(hist, cands)
+    assert torch.equal(k, pos) and torch.allclose(r_chosen, r5[torch.arange(5), k])
 
 
 def test_precompute_shards_equal_unsharded(

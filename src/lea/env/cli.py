@@ -83,7 +83,7 @@ def build(
 def main(args: argparse.Namespace) -> int:
     from lea.env.inference import LEInference
     from lea.env.quality import measure
-    from lea.env.train import fit, le_subset, load_sequences, transitions
+    from lea.env.train import fit, label_prior, le_subset, load_sequences, transitions
 
     s = parse_settings(args.settings)
     if args.threads:
@@ -131,11 +131,14 @@ def main(args: argparse.Namespace) -> int:
     if (out / "adapter").exists():
         shutil.rmtree(out / "adapter")
     tmp.rename(out / "adapter")
+    if ft.get("augment_task", True):
+        le.label_bias.copy_(label_prior(le, prompter, train, n_items, seed=args.seed))
     le.save_score_head(out / "score_head.safetensors")
     with atomic_path(out / "train_log.csv") as p:
         pl.DataFrame(log).write_csv(p)
     t1 = time.perf_counter()
-    q = measure(LEInference(le, prompter, batch_size=32), valid, n_items, seed=args.seed)
+    inf = LEInference(le, prompter, batch_size=32, reward_prior=ft.get("choice_reward_prior", True))
+    q = measure(inf, valid, n_items, seed=args.seed)
     q.update(
         setting=le_s.get("name"),
         train_sequences=len(train_ids),

@@ -8,8 +8,9 @@ padding is small) with a progress bar. Two fast paths exploit the prompt structu
 - ``rewards_shared``: the K reward prompts of one history share p_t and the words of p_at before the item: that
   prefix is run once with a KV cache, the cache is repeated K times and only the item and the rest of p_at run on
   top (no padding either: with one slot per item, all prompts of one history length have the same token count).
-- ``choose_with_rewards``: the augmentation prompt p_t p_lt and the reward prompt p_t p_at of the chosen item share
-  p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and the action part runs on it.
+- ``choice_scores`` / ``choose_with_rewards``: the augmentation prompt p_t p_lt and the reward prompts p_t p_at of
+  the 5 listed items share p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and
+  the 5 action parts run on it.
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 """
 
@@ -25,8 +26,10 @@ from lea.env.prompts import Batch, Prompt, Prompter
 
 
 class LEInference:
-    def __init__(self, le: LE, prompter: Prompter, batch_size: int = 32, progress: bool = True) -> None:
-        self.le, self.p, self.bs, self.progress = le, prompter, batch_size, progress
+    def __init__(
+        self, le: LE, prompter: Prompter, batch_size: int = 32, progress: bool = True, reward_prior: bool = True
+    ) -> None:
+        self.le, self.p, self.bs, self.progress, self.reward_prior = le, prompter, batch_size, progress, reward_prior
         le.eval()
 
     def _bar(self, n: int, desc: str) -> tqdm:
@@ -62,11 +65,12 @@ class LEInference:
     def choose(
         self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The position-label choice among 5 candidates: (chosen position [N], label probabilities [N, 5])."""
+        """The position-label reading alone (naive path, one prompt per row): (chosen position [N], calibrated label
+        probabilities [N, 5])."""
         prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
         h = self._run(prompts, "LE choices", "last")
-        logits = self.le.label_logits(h.to(self.le.device)).float().cpu()
-        return logits.argmax(1), logits.softmax(1)
+        logp = self.le.label_logprobs(h.to(self.le.device)).float().cpu()
+        return logp.argmax(1), logp.softmax(1)
 
     # --- fast paths ---
     def _continue(self, cache, ids: list[int], slots: list[int], items: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -79,45 +83,63 @@ class LEInference:
         return self.le.hidden(b, past=cache)[:, -1]
 
     @torch.no_grad()
-    def choose_with_rewards(
-        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``choose`` plus r^e(p_t, a^e_t) of each chosen item (Eq. 14's reward), sharing p_t between both prompts:
-        (chosen position [N], label probabilities [N, 5], reward of the chosen item [N])."""
+    def choice_scores(
+        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]], with_rewards: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The two readings of the augmentation step, sharing p_t: the calibrated position-label log-probabilities
+        of p_t p_lt ([N, 5], ``LE.label_logprobs``) and r^e(p_t, x_k) of each listed item ([N, 5], Eq. 1; None
+        without ``with_rewards``). One p_t pass per batch: the list part runs on its KV cache, the cache is cropped
+        back to p_t, repeated 5 times, and the action part of each candidate runs on it."""
+        n = len(histories)
         if self.p.text_items:  # -IT: titles make the continuations differ in length; run the prompts one by one
-            pos, prob = self.choose(histories, candidate_lists)
-            chosen = [int(c[int(k)]) for c, k in zip(candidate_lists, pos, strict=True)]
-            return pos, prob, self.rewards(histories, chosen)
+            prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
+            logp = self.le.label_logprobs(self._run(prompts, "LE choices", "last").to(self.le.device)).float().cpu()
+            if not with_rewards:
+                return logp, None
+            flat = self.rewards([h for h in histories for _ in range(5)], [a for c in candidate_lists for a in c])
+            return logp, flat.view(n, 5)
         # one list part / one action part for every row: the item slots sit at fixed columns
         probe = self.p.augment([], [0] * 5)
-        list_ids, list_slots = (
-            probe.ids[probe.user_len :],
-            [i for i, a in enumerate(probe.item_at[probe.user_len :]) if a >= 0],
-        )
+        list_ids = probe.ids[probe.user_len :]
+        list_slots = [i for i, a in enumerate(probe.item_at[probe.user_len :]) if a >= 0]
         act = self.p.reward([], 0)
         act_ids, act_slot = act.ids[act.user_len :], [i for i, a in enumerate(act.item_at[act.user_len :]) if a >= 0]
-        n = len(histories)
-        pos, prob, reward = torch.empty(n, dtype=torch.long), torch.empty(n, 5), torch.empty(n)
+        logp, rew = torch.empty(n, 5), torch.empty(n, 5)
         groups: dict[int, list[int]] = {}
         for i, h in enumerate(histories):
             groups.setdefault(min(len(h), self.p.window), []).append(i)
-        bar = self._bar(n, "LE choices + rewards (shared history)")
+        bs = max(1, self.bs // 5) if with_rewards else self.bs
+        bar = self._bar(n, "LE choices (shared history)")
         for _, rows in sorted(groups.items()):
-            for s0 in range(0, len(rows), self.bs):
-                idx = rows[s0 : s0 + self.bs]
+            for s0 in range(0, len(rows), bs):
+                idx = rows[s0 : s0 + bs]
                 _, cache = self.le.hidden(self.p.collate([self.p.user(histories[i]) for i in idx]), use_cache=True)
                 user_len = cache.get_seq_length()
                 cands = torch.tensor([list(candidate_lists[i]) for i in idx])
-                logits = self.le.label_logits(self._continue(cache, list_ids, list_slots, cands)).float().cpu()
-                cache.crop(user_len - cache.get_seq_length())  # drop the list part: back to p_t for the action
-                k = logits.argmax(1)
-                chosen = cands[torch.arange(len(idx)), k]
-                h = self._continue(cache, act_ids, act_slot, chosen[:, None])
-                pos[idx], prob[idx] = k, logits.softmax(1)
-                reward[idx] = self.le.reward_head(h).float().cpu()
+                logp[idx] = self.le.label_logprobs(self._continue(cache, list_ids, list_slots, cands)).float().cpu()
+                if with_rewards:
+                    cache.crop(user_len - cache.get_seq_length())  # drop the list part: back to p_t
+                    cache.batch_repeat_interleave(5)
+                    h = self._continue(cache, act_ids, act_slot, cands.reshape(-1, 1))
+                    rew[idx] = self.le.reward_head(h).float().cpu().view(len(idx), 5)
                 bar.update(len(idx))
         bar.close()
-        return pos, prob, reward
+        return logp, rew if with_rewards else None
+
+    def choose_with_rewards(
+        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LE's augmentation choice a^e_t among 5 candidates and its reward r^e(p_t, a^e_t) (Eq. 14):
+        (chosen position [N], choice probabilities [N, 5], reward of the chosen item [N]).
+
+        With ``reward_prior`` (the default) the choice scores are the calibrated position-label log-probabilities
+        plus the reward model's r^e of each listed item: a product of the two experts of the same LE (under
+        Bradley-Terry, P(k) ~ exp(r_k)); without it, the label reading alone (the paper's reading)."""
+        logp, rew = self.choice_scores(histories, candidate_lists, with_rewards=True)
+        assert rew is not None
+        score = logp + rew if self.reward_prior else logp
+        k = score.argmax(1)
+        return k, score.softmax(1), rew[torch.arange(len(k)), k]
 
     @torch.no_grad()
     def sequence_states(self, sequences: Sequence[Sequence[int]]) -> list[torch.Tensor]:

@@ -53,6 +53,9 @@ class LE(nn.Module):
         self.score = nn.Linear(hidden, 1).to(dev)  # theta: r^e = score(h_last) (Eq. 1)
         self.register_buffer("item_tokens", item_tokens.float().to(dev), persistent=False)
         self.register_buffer("label_ids", torch.tensor(label_ids, device=dev), persistent=False)
+        # the label reading's position prior, log-probabilities averaged over choice prompts of the LE subset
+        # (set after training, see train.label_prior); subtracted at inference ("contextual calibration")
+        self.register_buffer("label_bias", torch.zeros(len(label_ids), device=dev), persistent=False)
 
     @property
     def device(self) -> torch.device:
@@ -92,6 +95,10 @@ class LE(nn.Module):
         w = self.llm.get_output_embeddings().weight[self.label_ids].float()
         return h_last @ w.T
 
+    def label_logprobs(self, h_last: torch.Tensor) -> torch.Tensor:
+        """Calibrated 5-way log-probabilities of the position labels: log_softmax(label logits) - label_bias."""
+        return self.label_logits(h_last).log_softmax(-1) - self.label_bias
+
     # --- losses (used by train.py) ---
     def reward_loss(self, pos: Batch, neg: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 1: -log sigma(r(p_t, a+) - r(p_t, a-)); also returns the states s^e_t read from the positive prompt."""
@@ -120,10 +127,12 @@ class LE(nn.Module):
     def save_score_head(self, path: str | Path) -> None:
         from lea.io import write_safetensors
 
-        write_safetensors({"weight": self.score.weight, "bias": self.score.bias}, path)
+        write_safetensors({"weight": self.score.weight, "bias": self.score.bias, "label_bias": self.label_bias}, path)
 
     def load_score_head(self, path: str | Path) -> None:
         from safetensors.torch import load_file
 
         sd = load_file(str(path))
+        if "label_bias" in sd:
+            self.label_bias.copy_(sd.pop("label_bias").to(self.device))
         self.score.load_state_dict({k: v.to(self.device) for k, v in sd.items()})

@@ -160,7 +160,13 @@ def run(
         le, prompter, _ = build(
             s, data_dir, item_tokens, adapter_dir=d / "adapter", score_head=d / "score_head.safetensors"
         )
-    inf = LEInference(le, prompter, batch_size=pc.get("batch_size", 32), progress=progress)
+    inf = LEInference(
+        le,
+        prompter,
+        batch_size=pc.get("batch_size", 32),
+        progress=progress,
+        reward_prior=s.get("finetune", {}).get("choice_reward_prior", True),
+    )
     ids = shard_sequences(seqs, splits, shard, shards)
     if kind == "states":
         return compute_states(inf, seqs, ids, pc.get("state_dtype", "float16"))

@@ -40,7 +40,9 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
     scores = states @ inf.le.item_tokens.float().cpu().T  # [N, n_items]
     rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
     ex = [choice_example(t, n_items, rng) for t in valid]
-    chosen, _ = inf.choose(hist, [c for c, _ in ex])
+    logp, r5 = inf.choice_scores(hist, [c for c, _ in ex])
+    assert r5 is not None
+    chosen = (logp + r5).argmax(1) if inf.reward_prior else logp.argmax(1)  # the rule le_augment uses
     truth = torch.tensor([p for _, p in ex])
     hr_chance = min(1.0, k / n_items)
     return {
@@ -64,5 +66,9 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
             "chance": 0.2,
             **above_chance(chosen == truth, 0.2),
             "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
+            "rule": "calibrated label reading" + (" + reward of each item" if inf.reward_prior else ""),
+            # the two experts alone, on the same examples
+            "label_reading_accuracy": float((logp.argmax(1) == truth).float().mean()),
+            "reward_argmax_accuracy": float((r5.argmax(1) == truth).float().mean()),
         },
     }

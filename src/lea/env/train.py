@@ -225,3 +225,22 @@ def fit(
     bar.close()
     le.eval()
     return log
+
+
+def label_prior(
+    le: LE, prompter: Prompter, train: list[Transition], n_items: int, seed: int = 0, n: int = 100
+) -> torch.Tensor:
+    """The label reading's position prior: mean log-softmax of the 5 label logits over choice prompts of up to ``n``
+    LE-subset transitions, the true item at a random position (so a content-free reading would be uniform).
+    Subtracting it at inference (LE.label_bias) is contextual calibration: the small LLM's preference for some label
+    words no longer decides the choice."""
+    from lea.env.inference import LEInference
+
+    rng = random.Random(seed + 2)
+    sample = train if len(train) <= n else rng.sample(train, n)
+    ex = [choice_example(t, n_items, rng) for t in sample]
+    inf = LEInference(le, prompter, batch_size=32, progress=False)
+    h = inf._run([prompter.augment(t.history, c) for t, (c, _) in zip(sample, ex, strict=True)], "", "last")
+    with torch.no_grad():
+        return le.label_logits(h.to(le.device)).float().log_softmax(-1).mean(0)
+
