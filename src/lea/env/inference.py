@@ -10,7 +10,7 @@ padding is small) with a progress bar. Two fast paths exploit the prompt structu
   top (no padding either: with one slot per item, all prompts of one history length have the same token count).
 - ``choice_scores`` / ``choose_with_rewards``: the augmentation prompt p_t p_lt and the reward prompts p_t p_at of
   the 5 listed items share p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and
-  the 5 action parts run on it.
+  the words of p_at before the item run once on it before it forks into the 5 actions.
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 """
 
@@ -89,7 +89,8 @@ class LEInference:
         """The two readings of the augmentation step, sharing p_t: the calibrated position-label log-probabilities
         of p_t p_lt ([N, 5], ``LE.label_logprobs``) and r^e(p_t, x_k) of each listed item ([N, 5], Eq. 1; None
         without ``with_rewards``). One p_t pass per batch: the list part runs on its KV cache, the cache is cropped
-        back to p_t, repeated 5 times, and the action part of each candidate runs on it."""
+        back to p_t, extended by p_at's words before the item, repeated 5 times, and each candidate's item and the
+        rest of p_at run on it."""
         n = len(histories)
         if self.p.text_items:  # -IT: titles make the continuations differ in length; run the prompts one by one
             prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
@@ -103,7 +104,7 @@ class LEInference:
         list_ids = probe.ids[probe.user_len :]
         list_slots = [i for i, a in enumerate(probe.item_at[probe.user_len :]) if a >= 0]
         act = self.p.reward([], 0)
-        act_ids, act_slot = act.ids[act.user_len :], [i for i, a in enumerate(act.item_at[act.user_len :]) if a >= 0]
+        act_ids = act.ids[act.user_len + len(self.p.action_pre) :]  # x^e_a + the rest of p_at
         logp, rew = torch.empty(n, 5), torch.empty(n, 5)
         groups: dict[int, list[int]] = {}
         for i, h in enumerate(histories):
@@ -119,8 +120,10 @@ class LEInference:
                 logp[idx] = self.le.label_logprobs(self._continue(cache, list_ids, list_slots, cands)).float().cpu()
                 if with_rewards:
                     cache.crop(user_len - cache.get_seq_length())  # drop the list part: back to p_t
+                    # the words of p_at before the item are the same for the 5 actions: run them once, then fork
+                    self._continue(cache, self.p.action_pre, [], cands[:, :0])
                     cache.batch_repeat_interleave(5)
-                    h = self._continue(cache, act_ids, act_slot, cands.reshape(-1, 1))
+                    h = self._continue(cache, act_ids, [0], cands.reshape(-1, 1))
                     rew[idx] = self.le.reward_head(h).float().cpu().view(len(idx), 5)
                 bar.update(len(idx))
         bar.close()
