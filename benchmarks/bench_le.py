@@ -2,7 +2,8 @@
 
 Reports: item tokenization item-iterations/s batched vs one item at a time (and the text-mean vs random init losses);
 LE training tokens/s; inference rows/s of states and rewards, naive (one prompt per row, one forward each) vs the
-prompt-structure fast paths (prefix-shared states, KV-cached shared history for rewards) with the max abs difference.
+prompt-structure fast paths (prefix-shared states, KV-cached shared history for rewards, one p_t pass for the
+augmentation choice and its 5 rewards) with the max abs difference.
 
     python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --data-dir results/demo/data --out bench_le.json
 """
@@ -142,6 +143,27 @@ def main() -> None:
         "max_abs_reward": float(rn.abs().max()),
     }
     print(json.dumps(res["rewards"]), flush=True)
+    # augmentation (le_augment): naive = one p_t p_lt prompt per row + one reward prompt per listed item, vs
+    # choice_scores (one p_t pass; the list part and the 5 action parts on its KV cache)
+    cands = [rng.sample(range(n_items), 5) for _ in rh]
+    t0 = time.perf_counter()
+    _, prob_n = inf.choose(rh, cands)
+    r_n = inf.rewards([h for h in rh for _ in range(5)], [x for c in cands for x in c]).view(len(rh), 5)
+    tn = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    logp_f, r_f = inf.choice_scores(rh, cands)
+    tf = time.perf_counter() - t0
+    assert r_f is not None
+    res["augment"] = {
+        "rows": len(rh),
+        "naive_rows_per_s": len(rh) / tn,
+        "fast_rows_per_s": len(rh) / tf,
+        "speedup": tn / tf,
+        "max_abs_diff_label_prob": float((prob_n - logp_f.softmax(1)).abs().max()),
+        "max_abs_diff_reward": float((r_n - r_f).abs().max()),
+        "same_choice": float(((logp_f + r_f).argmax(1) == (prob_n.log() + r_n).argmax(1)).float().mean()),
+    }
+    print(json.dumps(res["augment"]), flush=True)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
 
