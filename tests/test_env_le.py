@@ -241,3 +241,24 @@ def test_choice_batch_rotations_balance_positions() -> None:
         assert all(sorted(c) == sorted(rows[0][0]) for c, _ in rows) and hist[start] == t.history
     hist, ex = choice_batch(batch, 40, random.Random(0), rotations=False)
     assert len(ex) == 7 and all(c[p] == t.target for (c, p), t in zip(ex, batch, strict=True))
+
+
+def test_choice_scores_with_title_items_agree_with_naive(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """-IT: titles make p_t and the continuations differ in length; the shared-p_t path must still equal one prompt
+    per row (right-padded continuations on the cache)."""
+    from lea.env.cli import build
+    from lea.env.inference import LEInference
+
+    torch.manual_seed(0)
+    le, prompter, n_items = build(settings(tiny_llm, item_tokens=False), tiny_data, None)
+    assert prompter.text_items
+    inf = LEInference(le, prompter, batch_size=10, progress=False)
+    hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10], [2, 1]]
+    cands = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9], [4, 3, 2, 1, 0]]
+    _, prob = inf.choose(hist, cands)
+    logp, r5 = inf.choice_scores(hist, cands)
+    assert torch.allclose(logp.softmax(1), prob, atol=1e-4), (logp.softmax(1) - prob).abs().max()
+    r_naive = inf.rewards([h for h in hist for _ in range(5)], [a for c in cands for a in c]).view(6, 5)
+    assert r5 is not None and torch.allclose(r5, r_naive, atol=1e-4), (r5 - r_naive).abs().max()
+    shared = inf.rewards_shared(hist, [c[:2] for c in cands])  # le_rewards' path, titles too
+    assert torch.allclose(shared, r_naive[:, :2], atol=1e-4), (shared - r_naive[:, :2]).abs().max()

@@ -1,13 +1,14 @@
 """Batched LE inference: ``states(histories)``, ``rewards(histories, actions)``, ``choose(histories, candidates)``.
 
 Each takes thousands of rows, runs in chunks of ``batch_size`` prompts (bounded memory; prompts sorted by length so
-padding is small) with a progress bar. Two fast paths exploit the prompt structure (item-token mode):
-- ``sequence_states``: the states of all prefixes of a sequence's first W items are hidden states of ONE causal
+padding is small) with a progress bar. Fast paths exploit the prompt structure:
+- ``sequence_states`` (item-token mode): the states of all prefixes of a sequence's first W items are hidden states of ONE causal
   forward pass over p_t(x_1..x_W) (the user prompt ends with the last item, Eq. 2 reads the last position);
   only windows that slide past W need their own pass.
 - ``rewards_shared``: the K reward prompts of one history share p_t and the words of p_at before the item: that
   prefix is run once with a KV cache, the cache is repeated K times and only the item and the rest of p_at run on
-  top (no padding either: with one slot per item, all prompts of one history length have the same token count).
+  top. Prefixes are grouped by token length (no padding in the shared pass); the continuations are right-padded
+  where they differ in length (-IT titles; with item tokens they never do).
 - ``choice_scores`` / ``choose_with_rewards``: the augmentation prompt p_t p_lt and the reward prompts p_t p_at of
   the 5 listed items share p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and
   the words of p_at before the item run once on it before it forks into the 5 actions.
@@ -73,14 +74,18 @@ class LEInference:
         return logp.argmax(1), logp.softmax(1)
 
     # --- fast paths ---
-    def _continue(self, cache, ids: list[int], slots: list[int], items: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
-        """Last hidden state of one continuation ``ids`` (item ids at the ``slots`` columns) on top of ``cache``."""
-        n = items.shape[0]
-        t = torch.tensor(ids).repeat(n, 1)
-        at = torch.full_like(t, -1)
-        at[:, slots] = items
-        b = Batch(t, at, torch.ones_like(t), torch.full((n,), t.shape[1] - 1), torch.zeros(n, dtype=torch.long))
-        return self.le.hidden(b, past=cache)[:, -1]
+    def _continue_rows(self, cache, parts: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        """Hidden state at the last real token of each continuation (token ids, item slots) on top of ``cache``;
+        continuations of different lengths (-IT titles) are right-padded, which a causal pass never attends to."""
+        n, t = len(parts), max(len(ids) for ids, _ in parts)
+        ids = torch.full((n, t), self.p.pad_id, dtype=torch.long)
+        at = torch.full((n, t), -1, dtype=torch.long)
+        att = torch.zeros((n, t), dtype=torch.long)
+        for r, (i, a) in enumerate(parts):
+            ids[r, : len(i)], at[r, : len(a)], att[r, : len(i)] = torch.tensor(i), torch.tensor(a), 1
+        last = torch.tensor([len(i) - 1 for i, _ in parts])
+        h = self.le.hidden(Batch(ids, at, att, last, torch.zeros(n, dtype=torch.long)), past=cache)
+        return self.le.at(h, last)
 
     @torch.no_grad()
     def choice_scores(
@@ -92,38 +97,30 @@ class LEInference:
         back to p_t, extended by p_at's words before the item, repeated 5 times, and each candidate's item and the
         rest of p_at run on it."""
         n = len(histories)
-        if self.p.text_items:  # -IT: titles make the continuations differ in length; run the prompts one by one
-            prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
-            logp = self.le.label_logprobs(self._run(prompts, "LE choices", "last").to(self.le.device)).float().cpu()
-            if not with_rewards:
-                return logp, None
-            flat = self.rewards([h for h in histories for _ in range(5)], [a for c in candidate_lists for a in c])
-            return logp, flat.view(n, 5)
-        # one list part / one action part for every row: the item slots sit at fixed columns
-        probe = self.p.augment([], [0] * 5)
-        list_ids = probe.ids[probe.user_len :]
-        list_slots = [i for i, a in enumerate(probe.item_at[probe.user_len :]) if a >= 0]
-        act = self.p.reward([], 0)
-        act_ids = act.ids[act.user_len + len(self.p.action_pre) :]  # x^e_a + the rest of p_at
+        pre = len(self.p.action_pre)
         logp, rew = torch.empty(n, 5), torch.empty(n, 5)
-        groups: dict[int, list[int]] = {}
-        for i, h in enumerate(histories):
-            groups.setdefault(min(len(h), self.p.window), []).append(i)
+        users = [self.p.user(h) for h in histories]
+        groups: dict[int, list[int]] = {}  # p_t of one token length: no padding in the shared pass
+        for i, u in enumerate(users):
+            groups.setdefault(len(u.ids), []).append(i)
         bs = max(1, self.bs // 5) if with_rewards else self.bs
         bar = self._bar(n, "LE choices (shared history)")
         for _, rows in sorted(groups.items()):
             for s0 in range(0, len(rows), bs):
                 idx = rows[s0 : s0 + bs]
-                _, cache = self.le.hidden(self.p.collate([self.p.user(histories[i]) for i in idx]), use_cache=True)
+                _, cache = self.le.hidden(self.p.collate([users[i] for i in idx]), use_cache=True)
                 user_len = cache.get_seq_length()
-                cands = torch.tensor([list(candidate_lists[i]) for i in idx])
-                logp[idx] = self.le.label_logprobs(self._continue(cache, list_ids, list_slots, cands)).float().cpu()
+                lists = [self.p.augment(histories[i], candidate_lists[i]) for i in idx]
+                h = self._continue_rows(cache, [(q.ids[user_len:], q.item_at[user_len:]) for q in lists])
+                logp[idx] = self.le.label_logprobs(h).float().cpu()
                 if with_rewards:
                     cache.crop(user_len - cache.get_seq_length())  # drop the list part: back to p_t
                     # the words of p_at before the item are the same for the 5 actions: run them once, then fork
-                    self._continue(cache, self.p.action_pre, [], cands[:, :0])
+                    self._continue_rows(cache, [(self.p.action_pre, [-1] * pre)] * len(idx))
                     cache.batch_repeat_interleave(5)
-                    h = self._continue(cache, act_ids, [0], cands.reshape(-1, 1))
+                    acts = [self.p.reward(histories[i], a) for i in idx for a in candidate_lists[i]]
+                    cut = user_len + pre
+                    h = self._continue_rows(cache, [(q.ids[cut:], q.item_at[cut:]) for q in acts])
                     rew[idx] = self.le.reward_head(h).float().cpu().view(len(idx), 5)
                 bar.update(len(idx))
         bar.close()
@@ -184,34 +181,23 @@ class LEInference:
         K = len(action_lists[0]) if action_lists else 0
         if any(len(a) != K for a in action_lists):
             raise ValueError("rewards_shared needs the same number of actions per history")
-        if self.p.text_items:
-            flat_h = [h for h in histories for _ in range(K)]
-            flat_a = [a for al in action_lists for a in al]
-            return self.rewards(flat_h, flat_a).view(len(histories), K)
         out = torch.empty(len(histories), K)
-        groups: dict[int, list[int]] = {}
-        for i, h in enumerate(histories):
-            groups.setdefault(min(len(h), self.p.window), []).append(i)
+        prefixes = [self.p.reward_prefix(h) for h in histories]
+        groups: dict[int, list[int]] = {}  # shared prefixes of one token length: no padding in the shared pass
+        for i, q in enumerate(prefixes):
+            groups.setdefault(len(q.ids), []).append(i)
         bs = max(1, self.bs // max(K, 1)) if K > 1 else self.bs
         bar = self._bar(len(histories) * K, "LE rewards (shared history)")
-        act_ids = [self.p.pad_id, *self.p.action_post]  # per action: x^e_a + the rest of p_at
-        slot = 0
         for _, rows in sorted(groups.items()):
             for s0 in range(0, len(rows), bs):
                 idx = rows[s0 : s0 + bs]
-                # shared prefix: p_t + ". Compute the likelihood that" (same length in a group: no padding)
-                user = self.p.collate([self.p.reward_prefix(histories[i]) for i in idx])
-                _, cache = self.le.hidden(user, use_cache=True)
+                # shared prefix: p_t + ". Compute the likelihood that"
+                _, cache = self.le.hidden(self.p.collate([prefixes[i] for i in idx]), use_cache=True)
+                cut = cache.get_seq_length()
                 cache.batch_repeat_interleave(K)
-                n = len(idx) * K
-                ids = torch.tensor(act_ids).repeat(n, 1)
-                at = torch.full_like(ids, -1)
-                at[:, slot] = torch.tensor([a for i in idx for a in action_lists[i]])
-                b = Batch(
-                    ids, at, torch.ones_like(ids), torch.full((n,), ids.shape[1] - 1), torch.zeros(n, dtype=torch.long)
-                )
-                h = self.le.hidden(b, past=cache)
-                out[idx] = self.le.reward_head(h[:, -1]).float().cpu().view(len(idx), K)
-                bar.update(n)
+                acts = [self.p.reward(histories[i], a) for i in idx for a in action_lists[i]]  # x^e_a + rest of p_at
+                h = self._continue_rows(cache, [(q.ids[cut:], q.item_at[cut:]) for q in acts])
+                out[idx] = self.le.reward_head(h).float().cpu().view(len(idx), K)
+                bar.update(len(idx) * K)
         bar.close()
         return out
