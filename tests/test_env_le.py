@@ -250,7 +250,7 @@ def test_choice_scores_with_title_items_agree_with_naive(tiny_llm: Path, tiny_da
     from lea.env.inference import LEInference
 
     torch.manual_seed(0)
-    le, prompter, n_items = build(settings(tiny_llm, item_tokens=False), tiny_data, None)
+    le, prompter, _ = build(settings(tiny_llm, item_tokens=False), tiny_data, None)
     assert prompter.text_items
     inf = LEInference(le, prompter, batch_size=10, progress=False)
     hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10], [2, 1]]

@@ -2,9 +2,9 @@
 
 Each takes thousands of rows, runs in chunks of ``batch_size`` prompts (bounded memory; prompts sorted by length so
 padding is small) with a progress bar. Fast paths exploit the prompt structure:
-- ``sequence_states`` (item-token mode): the states of all prefixes of a sequence's first W items are hidden states of ONE causal
-  forward pass over p_t(x_1..x_W) (the user prompt ends with the last item, Eq. 2 reads the last position);
-  only windows that slide past W need their own pass.
+- ``sequence_states`` (item-token mode): the states of all prefixes of a sequence's first W items are hidden states
+  of ONE causal forward pass over p_t(x_1..x_W) (the user prompt ends with the last item, Eq. 2 reads the last
+  position); only windows that slide past W need their own pass.
 - ``rewards_shared``: the K reward prompts of one history share p_t and the words of p_at before the item: that
   prefix is run once with a KV cache, the cache is repeated K times and only the item and the rest of p_at run on
   top. Prefixes are grouped by token length (no padding in the shared pass); the continuations are right-padded
