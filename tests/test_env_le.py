@@ -262,3 +262,26 @@ def test_choice_scores_with_title_items_agree_with_naive(tiny_llm: Path, tiny_da
     assert r5 is not None and torch.allclose(r5, r_naive, atol=1e-4), (r5 - r_naive).abs().max()
     shared = inf.rewards_shared(hist, [c[:2] for c in cands])  # le_rewards' path, titles too
     assert torch.allclose(shared, r_naive[:, :2], atol=1e-4), (shared - r_naive[:, :2]).abs().max()
+
+
+def test_anchor_rewards_sets_the_mean_positive_reward(
+    fitted: tuple[Path, Path],
+    tiny_llm: Path,  # noqa: F811
+    tiny_data: Path,  # noqa: F811
+) -> None:
+    from lea.env.cli import build
+    from lea.env.inference import LEInference
+    from lea.env.train import anchor_rewards, le_subset, load_sequences, transitions
+
+    tokens, le_dir = fitted
+    adapter, head = le_dir / "adapter", le_dir / "score_head.safetensors"
+    le, prompter, n_items = build(settings(tiny_llm), tiny_data, tokens, adapter, head)
+    seqs, splits, _ = load_sequences(tiny_data)
+    train = transitions(seqs, le_subset(splits, 1.0), 4)
+    inf = LEInference(le, prompter, batch_size=8, progress=False)
+    rows = ([t.history for t in train], [[t.target, (t.target + 1) % n_items] for t in train])
+    before = inf.rewards_shared(*rows)
+    shift = anchor_rewards(le, prompter, train, 1.0, n=len(train))
+    after = inf.rewards_shared(*rows)
+    assert abs(float(after[:, 0].mean()) - 1.0) < 1e-3  # the observed items' mean reward is the anchor
+    assert torch.allclose(after - before, torch.full_like(before, shift), atol=1e-4)  # a pure shift: BT unchanged

@@ -83,7 +83,7 @@ def build(
 def main(args: argparse.Namespace) -> int:
     from lea.env.inference import LEInference
     from lea.env.quality import measure
-    from lea.env.train import fit, label_prior, le_subset, load_sequences, transitions
+    from lea.env.train import anchor_rewards, fit, label_prior, le_subset, load_sequences, transitions
 
     s = parse_settings(args.settings)
     if args.threads:
@@ -133,6 +133,9 @@ def main(args: argparse.Namespace) -> int:
     tmp.rename(out / "adapter")
     if ft.get("augment_task", True):
         le.label_bias.copy_(label_prior(le, prompter, train, n_items, seed=args.seed))
+    shift = None
+    if ft.get("reward_anchor", 1.0) is not None:
+        shift = anchor_rewards(le, prompter, train, ft.get("reward_anchor", 1.0))
     le.save_score_head(out / "score_head.safetensors")
     with atomic_path(out / "train_log.csv") as p:
         pl.DataFrame(log).write_csv(p)
@@ -148,6 +151,7 @@ def main(args: argparse.Namespace) -> int:
         eval_time_s=round(time.perf_counter() - t1, 1),
         train_tokens_per_s=round(log[-1]["tokens_per_s"], 1) if log else None,
         final_train_loss=log[-1]["loss"] if log else None,
+        reward_shift=shift,
     )
     write_json(q, out / "le_quality.json")
     ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes

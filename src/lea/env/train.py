@@ -244,3 +244,20 @@ def label_prior(
     with torch.no_grad():
         return le.label_logits(h.to(le.device)).float().log_softmax(-1).mean(0)
 
+
+def anchor_rewards(le: LE, prompter: Prompter, train: list[Transition], anchor: float, n: int = 200) -> float:
+    """Shift the score head's bias so that the mean r^e of the observed next items of (up to ``n``) LE-subset
+    transitions equals ``anchor``; returns the shift. Eq. 1's Bradley-Terry loss sees reward differences only, so the
+    level of r^e is arbitrary (ours ended near -3 on the demo); the RL stages use r^e as the reward itself (Eq. 5, 10,
+    14), so it is anchored to the fixed reward it replaces (1 for the observed item). Rankings and pairwise
+    accuracies do not change."""
+    from lea.env.inference import LEInference
+
+    sample = train if len(train) <= n else random.Random(3).sample(train, n)
+    inf = LEInference(le, prompter, batch_size=32, progress=False)
+    r = inf.rewards_shared([t.history for t in sample], [[t.target] for t in sample])
+    shift = anchor - float(r.mean())
+    with torch.no_grad():
+        le.score.bias += shift
+    return shift
+
