@@ -1,6 +1,6 @@
 """Resumable long stages: a ``checkpoint.pt`` beside a stage's outputs (never a rule output, so Snakemake leaves it
 when a killed job's outputs are removed) holds the whole loop state; a rerun of the same settings resumes from it.
-The recommender trainer keeps its own pair (``lea.rl.train``); item tokens and LE fine-tuning use these."""
+The recommender trainer, item tokenization and LE fine-tuning all use these."""
 
 from __future__ import annotations
 

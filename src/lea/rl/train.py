@@ -35,6 +35,7 @@ import polars as pl
 import torch
 from tqdm.auto import tqdm
 
+from lea import checkpoint as leckpt
 from lea import io as leaio
 from lea.config import config_hash, variant_needs
 from lea.errors import ConfigError, MissingInputError
@@ -257,26 +258,18 @@ class Trainer:
 
 
 def save_checkpoint(path: Path, trainer: Trainer, loop: dict[str, Any]) -> None:
-    """Atomically write the trainer's and the loop's state (torch.save of tensors and plain values only)."""
-    with leaio.atomic_path(path) as tmp:
-        torch.save({"trainer": trainer.training_state(), "loop": loop}, tmp)
+    """Atomically write the trainer's and the loop's state (``lea.checkpoint``, shared with the LLM stages)."""
+    state = {"trainer": trainer.training_state(), "loop": loop}
+    leckpt.save_checkpoint(path, {**state, "fingerprint": loop["fingerprint"], "step": loop["step"]})
 
 
 def load_checkpoint(path: Path, trainer: Trainer, fingerprint: str) -> dict[str, Any] | None:
     """The loop state of a checkpoint of this very run (same fingerprint), after restoring the trainer; else None."""
-    if not path.exists():
+    state = leckpt.load_checkpoint(path, fingerprint)
+    if state is None:
         return None
-    try:
-        ck = torch.load(path, weights_only=True)
-    except Exception as exc:  # a checkpoint from a crashed write or another torch: start over, say so
-        print(f"ignoring unreadable checkpoint {path} ({exc.__class__.__name__})", file=sys.stderr)
-        return None
-    if ck.get("loop", {}).get("fingerprint") != fingerprint:
-        print(f"ignoring checkpoint {path}: it belongs to other settings", file=sys.stderr)
-        return None
-    trainer.load_training_state(ck["trainer"])
-    print(f"resuming from {path} at step {ck['loop']['step']}", file=sys.stderr)
-    return ck["loop"]
+    trainer.load_training_state(state["trainer"])
+    return state["loop"]
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
