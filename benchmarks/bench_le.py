@@ -6,6 +6,12 @@ prompt-structure fast paths (prefix-shared states, KV-cached shared history for 
 augmentation choice and its 5 rewards) with the max abs difference.
 
     python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --data-dir results/demo/data --out bench_le.json
+
+On a GPU: ``--device cuda``. Speed does not depend on weight values, so ``--random-weights`` builds the model of the
+``--llm`` folder's config.json with random weights (only the config and tokenizer files are needed), and
+``--arch mistral-7b`` builds Mistral-7B-v0.1's architecture with random weights (the ``--llm`` folder's tokenizer and
+vocabulary size); ``--load-in-4bit`` then saves it and reloads it through ``load_llm`` in nf4 (bitsandbytes), as a
+real 7B run loads it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--random-weights", action="store_true", help="the --llm folder's architecture, random weights")
+    ap.add_argument("--arch", choices=["mistral-7b"], default=None, help="a named architecture, random weights")
+    ap.add_argument("--num-layers", type=int, default=None, help="override the layer count (smoke tests)")
+    ap.add_argument("--load-in-4bit", action="store_true", help="bitsandbytes nf4 (GPU)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if a.threads:
@@ -46,8 +58,25 @@ def main() -> None:
     from lea.llm.item_tokens import encode_sentences, learn_item_tokens
     from lea.llm.load import load_llm
 
-    res: dict = {"device": "cpu", "threads": torch.get_num_threads(), "dtype": a.dtype}
-    model, tok = load_llm({"path": a.llm, "gguf_file": a.gguf_file, "dtype": a.dtype, "device": "cpu"})
+    torch.manual_seed(a.seed)
+    res: dict = {
+        "device": torch.cuda.get_device_name() if a.device.startswith("cuda") else "cpu",
+        "threads": torch.get_num_threads(),
+        "dtype": a.dtype,
+        "weights": "random" if (a.random_weights or a.arch) else "pretrained",
+        "arch": a.arch or Path(a.llm).name,
+        "load_in_4bit": a.load_in_4bit,
+        "versions": {"torch": torch.__version__, "transformers": _version("transformers"), "peft": _version("peft")},
+    }
+    settings = {"path": a.llm, "gguf_file": a.gguf_file, "dtype": a.dtype, "device": a.device}
+    if a.random_weights or a.arch:
+        model, tok = random_llm(a, settings)
+    else:
+        model, tok = load_llm({**settings, "load_in_4bit": a.load_in_4bit})
+    res["parameters_m"] = sum(p.numel() for p in model.parameters()) / 1e6
+    if a.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    print(json.dumps(res), flush=True)
     items = pl.read_parquet(Path(a.data_dir) / "items.parquet").sort("item")
     enc = encode_sentences(tok, items["sentence"].to_list(), a.prefix_text)
     sub = enc[: a.items]
@@ -104,7 +133,9 @@ def main() -> None:
     print(json.dumps(res["train"]), flush=True)
 
     # 3. inference: naive vs fast paths on the same rows
-    inf = LEInference(le, prompter, batch_size=a.batch_size, progress=False)
+    # kv_share=True: time the shared-cache paths even on a GPU, where the pipeline turns them off by default
+    inf = LEInference(le, prompter, batch_size=a.batch_size, progress=False, kv_share=True)
+    res["kv_share_default"] = LEInference(le, prompter).kv_share
     ids = le_subset(splits, 1.0)[: a.sequences]
     s_list = [seqs[s] for s in ids]
     hist = [s[max(0, p - 10) : p] for s in s_list for p in range(len(s) + 1)]
@@ -164,8 +195,62 @@ def main() -> None:
         "same_choice": float(((logp_f + r_f).argmax(1) == (prob_n.log() + r_n).argmax(1)).float().mean()),
     }
     print(json.dumps(res["augment"]), flush=True)
+    if a.device.startswith("cuda"):
+        res["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+# Mistral-7B-v0.1's config.json (architecture only; the vocabulary comes from the tokenizer we have offline)
+MISTRAL_7B = {
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-5,
+    "sliding_window": 4096,
+    "tie_word_embeddings": False,
+}
+
+
+def random_llm(a: argparse.Namespace, settings: dict):  # type: ignore[no-untyped-def]
+    """A model of a known architecture with random weights (speed does not depend on the values)."""
+    import tempfile
+
+    from transformers import AutoConfig, AutoModelForCausalLM, MistralConfig
+
+    from lea.llm.load import DTYPES, load_llm, load_tokenizer
+
+    tok = load_tokenizer(settings)
+    if a.arch == "mistral-7b":
+        cfg = MistralConfig(**MISTRAL_7B, vocab_size=len(tok), pad_token_id=tok.pad_token_id)
+    else:
+        cfg = AutoConfig.from_pretrained(a.llm)
+    if a.num_layers:
+        cfg.num_hidden_layers = a.num_layers
+    with torch.device(a.device):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=DTYPES[a.dtype])
+    if a.load_in_4bit:
+        # through the pipeline's own loader, as a real 7B run loads it
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            del model
+            if a.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            return load_llm({**settings, "path": tmp, "load_in_4bit": True})
+    model.requires_grad_(False)
+    model.eval()
+    return model, tok
 
 
 if __name__ == "__main__":

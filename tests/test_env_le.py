@@ -138,6 +138,12 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     inf.reward_prior = False  # the paper's reading alone
     k, _, r_chosen = inf.choose_with_rewards(hist, cands)
     assert torch.equal(k, pos) and torch.allclose(r_chosen, r5[torch.arange(5), k])
+    # kv_share off (the GPU default; on by default on the CPU): the same numbers through the one-prompt-per-row path
+    assert inf.kv_share
+    plain = LEInference(le, prompter, batch_size=5, progress=False, kv_share=False)
+    assert torch.allclose(plain.rewards_shared(hist, acts), shared, atol=1e-4)
+    logp_p, r5_p = plain.choice_scores(hist, cands)
+    assert r5_p is not None and torch.allclose(logp_p, logp, atol=1e-4) and torch.allclose(r5_p, r5, atol=1e-4)
 
 
 def test_precompute_shards_equal_unsharded(

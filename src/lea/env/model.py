@@ -4,6 +4,7 @@ choice read from the LM head's logits of " first" .. " fifth" (augmentation, pap
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class LE(nn.Module):
             self.peft = get_peft_model(llm, cfg)
         self.llm = llm  # LoRA layers are injected in place: calling the body runs them
         self.body = decoder(llm)
+        # transformers renamed the decoder's past_key_values argument to cache; an unknown keyword is swallowed
+        # silently by **kwargs (the prefix would be dropped), so ask the signature which one this version takes
+        self._cache_kwarg = "cache" if "cache" in inspect.signature(self.body.forward).parameters else "past_key_values"
         d = llm.get_input_embeddings().weight.shape[1]
         hidden = llm.config.hidden_size
         if item_tokens.shape[1] != d:
@@ -76,7 +80,7 @@ class LE(nn.Module):
             att = torch.cat(
                 [torch.ones(att.shape[0], past.get_seq_length(), dtype=att.dtype, device=att.device), att], 1
             )
-        kw = {"cache": past} if past is not None else {}
+        kw = {self._cache_kwarg: past} if past is not None else {}
         out = self.body(inputs_embeds=self.embed(ids, at), attention_mask=att, use_cache=use_cache, **kw)
         if use_cache:
             cache = out.cache if hasattr(out, "cache") else out.past_key_values

@@ -62,7 +62,8 @@ def encode_sentences(tok, sentences: list[str], prefix_text: str = "") -> list[E
 def init_tokens(model, encoded: list[Encoded], init: str, seed: int = 0) -> torch.Tensor:  # type: ignore[no-untyped-def]
     """``random``: Gaussian at the scale (per-coordinate mean/std) of the embedding table (paper); ``text_mean``: the
     mean of the embeddings of the item's own text tokens, rescaled to the table's mean row norm (ours)."""
-    table = model.get_input_embeddings().weight.detach().float()
+    # on the CPU: the same tokens (CPU generator) whatever device the LLM sits on
+    table = model.get_input_embeddings().weight.detach().float().cpu()
     if init == "random":
         g = torch.Generator().manual_seed(seed)
         std = table.std(dim=0)
@@ -94,7 +95,7 @@ def sentence_nll(
 ) -> torch.Tensor:  # type: ignore[no-untyped-def]
     """Per-row mean next-token NLL of the label positions, with ``vecs`` (rows) placed at the slots."""
     emb = model.get_input_embeddings()(ids)
-    rows = torch.arange(ids.shape[0])
+    rows = torch.arange(ids.shape[0], device=ids.device)
     emb = emb.index_put((rows, slots), vecs.to(emb.dtype))
     hidden = decoder(model)(inputs_embeds=emb, attention_mask=att).last_hidden_state
     # logits only where a label is predicted: position t predicts token t+1
@@ -103,7 +104,7 @@ def sentence_nll(
     logits = model.get_output_embeddings()(h).float()
     nll = F.cross_entropy(logits, ids[:, 1:][pred], reduction="none")
     row_of = rows[:, None].expand_as(pred)[pred]
-    per_row = torch.zeros(ids.shape[0]).index_add(0, row_of, nll)
+    per_row = torch.zeros(ids.shape[0], device=nll.device).index_add(0, row_of, nll)
     return per_row / pred.sum(1).clamp(min=1)
 
 
