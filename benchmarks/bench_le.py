@@ -75,6 +75,10 @@ def main() -> None:
         model, tok = load_llm({**settings, "load_in_4bit": a.load_in_4bit})
     res["parameters_m"] = sum(p.numel() for p in model.parameters()) / 1e6
     if a.device.startswith("cuda"):
+        # CUDA's lazy start (context, kernels, cuBLAS handles) must not land in the first timed section
+        with torch.no_grad():
+            model(torch.ones(2, 16, dtype=torch.long, device=a.device))
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     print(json.dumps(res), flush=True)
     items = pl.read_parquet(Path(a.data_dir) / "items.parquet").sort("item")

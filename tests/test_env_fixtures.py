@@ -4,6 +4,7 @@ test_llm_* / test_env_* modules."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -163,7 +164,8 @@ def llm_settings(folder: Path) -> dict:
         "path": str(folder),
         "gguf_file": None,
         "dtype": "fp32",
-        "device": "cpu",
+        # LEA_TEST_DEVICE=cuda runs the LLM-stage tests on a GPU (CI has none; see README "GPU checks")
+        "device": os.environ.get("LEA_TEST_DEVICE", "cpu"),
         "attn_implementation": "sdpa",
         "prefix_text": "[BOS]",
     }

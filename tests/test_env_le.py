@@ -112,7 +112,7 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     le, prompter, _ = build(
         settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
     )
-    inf = LEInference(le, prompter, batch_size=5, progress=False)
+    inf = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [0]]
     fast = inf.sequence_states(seqs)
     for s, f in zip(seqs, fast):
@@ -139,7 +139,7 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     k, _, r_chosen = inf.choose_with_rewards(hist, cands)
     assert torch.equal(k, pos) and torch.allclose(r_chosen, r5[torch.arange(5), k])
     # kv_share off (the GPU default; on by default on the CPU): the same numbers through the one-prompt-per-row path
-    assert inf.kv_share
+    assert LEInference(le, prompter).kv_share == (le.device.type == "cpu")
     plain = LEInference(le, prompter, batch_size=5, progress=False, kv_share=False)
     assert torch.allclose(plain.rewards_shared(hist, acts), shared, atol=1e-4)
     logp_p, r5_p = plain.choice_scores(hist, cands)
