@@ -15,10 +15,10 @@ padding is small) with a progress bar. Fast paths exploit the prompt structure:
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 
 The KV-cache sharing pays where compute is the bottleneck (the CPU: 1.3x). On a GPU the many small shared passes
-(one per prefix length) cost more in launches than they save: on an H200 the naive batched path was 3x (rewards) and
-4-5x (augmentation) faster, for SmolLM2 and for Mistral-7B in 4-bit alike (benchmarks/bench_le_gpu.sh). So
+(one per prefix length) cost more in launches than they save: on an H200 the naive batched path was 2.2-3x (rewards)
+and 3.6-5x (augmentation) faster, for SmolLM2 and for Mistral-7B in 4-bit alike (benchmarks/bench_le_gpu.sh). So
 ``kv_share`` defaults to on for the CPU and off for a GPU (``precompute.kv_share``: auto/true/false); the prefix-shared
-states stay on everywhere (5.6-6.9x faster on the H200 too).
+states stay on everywhere (5.6-19x faster on the H200 too).
 """
 
 from __future__ import annotations
@@ -82,10 +82,16 @@ class LEInference:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The position-label reading alone (naive path, one prompt per row): (chosen position [N], calibrated label
         probabilities [N, 5])."""
+        logp = self._label_logprobs(histories, candidate_lists)
+        return logp.argmax(1), logp.softmax(1)
+
+    def _label_logprobs(
+        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """Calibrated label log-probabilities [N, 5] of p_t p_lt, one prompt per row."""
         prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
         h = self._run(prompts, "LE choices", "last")
-        logp = self.le.label_logprobs(h.to(self.le.device)).float().cpu()
-        return logp.argmax(1), logp.softmax(1)
+        return self.le.label_logprobs(h.to(self.le.device)).float().cpu()
 
     # --- fast paths ---
     def _continue_rows(self, cache, parts: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -112,13 +118,8 @@ class LEInference:
         rest of p_at run on it."""
         n = len(histories)
         if not self.kv_share:  # one prompt per row, in full batches (faster on a GPU)
-            prompts = [self.p.augment(x, c) for x, c in zip(histories, candidate_lists, strict=True)]
-            h = self._run(prompts, "LE choices", "last")
-            logp = self.le.label_logprobs(h.to(self.le.device)).float().cpu()
-            if not with_rewards:
-                return logp, None
-            flat = [x for x in histories for _ in range(5)]
-            return logp, self.rewards(flat, [a for c in candidate_lists for a in c]).view(n, 5)
+            logp = self._label_logprobs(histories, candidate_lists)
+            return logp, self.rewards_shared(histories, candidate_lists) if with_rewards else None
         pre = len(self.p.action_pre)
         logp, rew = torch.empty(n, 5), torch.empty(n, 5)
         users = [self.p.user(h) for h in histories]

@@ -166,7 +166,7 @@ def run(
         batch_size=pc.get("batch_size", 32),
         progress=progress,
         reward_prior=s.get("finetune", {}).get("choice_reward_prior", True),
-        kv_share={"auto": None, "true": True, "false": False}[str(pc.get("kv_share", "auto")).lower()],
+        kv_share=None if pc.get("kv_share", "auto") == "auto" else bool(pc["kv_share"]),
     )
     ids = shard_sequences(seqs, splits, shard, shards)
     if kind == "states":
