@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 SMK    := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 STAMP  := $(VENV)/.installed
+# the real Mistral-7B-v0.1 tokenizer for the tokenizer tests (fetched once from a PyPI wheel, sha256-checked)
+MISTRAL_TOKENIZER := resources/tokenizers/mistral7b/tokenizer.model.v1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup demo test lint bench full shared-data report clean-demo
@@ -24,10 +26,13 @@ demo: setup
 	$(BIN)/lea summary --configfile config/demo.yaml
 	@echo "report: results/demo/report.html"
 
-## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent).
-test: setup
+## The test suite (no network but the one-time tokenizer fetch, no GPU; tests on ../shared/data skip when absent).
+test: setup $(MISTRAL_TOKENIZER)
 	$(BIN)/ruff check
 	$(BIN)/pytest
+
+$(MISTRAL_TOKENIZER): | $(STAMP)
+	$(BIN)/lea fetch --known mistral7b-tokenizer --out-dir $(@D) --wheel-cache resources/wheels
 
 lint: setup
 	$(BIN)/ruff check

@@ -106,12 +106,19 @@ def test_fit_le_it_ablation_needs_no_item_tokens(tiny_llm: Path, tiny_data: Path
 
 def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
     from lea.env.cli import build
-    from lea.env.inference import LEInference
 
     tokens, le_dir = fitted
     le, prompter, _ = build(
         settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
     )
+    check_fast_paths(le, prompter)
+
+
+def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
+    """The fast paths (shared prefixes, KV caches) equal the naive one-prompt-per-row paths (also run on the Mistral
+    tokenizer by test_llm_tokenizers.py)."""
+    from lea.env.inference import LEInference
+
     inf = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [0]]
     fast = inf.sequence_states(seqs)
@@ -253,10 +260,15 @@ def test_choice_scores_with_title_items_agree_with_naive(tiny_llm: Path, tiny_da
     """-IT: titles make p_t and the continuations differ in length; the shared-p_t path must still equal one prompt
     per row (right-padded continuations on the cache)."""
     from lea.env.cli import build
-    from lea.env.inference import LEInference
 
     torch.manual_seed(0)
     le, prompter, _ = build(settings(tiny_llm, item_tokens=False), tiny_data, None)
+    check_title_paths(le, prompter)
+
+
+def check_title_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
+    from lea.env.inference import LEInference
+
     assert prompter.text_items
     inf = LEInference(le, prompter, batch_size=10, progress=False)
     hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10], [2, 1]]

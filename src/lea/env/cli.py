@@ -55,6 +55,7 @@ def build(
     from lea.env.model import LE
     from lea.env.prompts import Prompter
     from lea.llm.load import load_llm
+    from lea.llm.pieces import llm_key
 
     llm_s, le_s = s["llm"], s.get("le", {})
     items = read_parquet(Path(data_dir) / "items.parquet", "preprocess", {"item": pl.Int32, "title": pl.Utf8}).sort(
@@ -62,7 +63,15 @@ def build(
     )
     model, tok = load_llm(llm_s)
     titles = None if le_s.get("item_tokens", True) else [t or "" for t in items["title"].to_list()]
-    prompter = Prompter(tok, s.get("domain", {}), llm_s.get("prefix_text", ""), s.get("history", 10), titles)
+    prompter = Prompter(
+        tok,
+        s.get("domain", {}),
+        llm_s.get("prefix_text", ""),
+        s.get("history", 10),
+        titles,
+        bos=llm_s.get("bos"),
+        llm_key=llm_key(llm_s),
+    )
     if titles is None:
         if item_tokens_path is None:
             raise InputError("--item-tokens", "this LE setting uses item tokens: pass item_tokens.safetensors")
