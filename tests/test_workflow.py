@@ -65,3 +65,30 @@ def test_bad_config_override_fails_naming_key(repo, tmp_path):
     proc = _dry_run(repo, tmp_path, "rec={gamma: 2}")
     assert proc.returncode != 0
     assert "config key 'rec.gamma'" in proc.stdout + proc.stderr
+
+
+def test_full_config_dry_runs_with_the_paper_llms(repo, tmp_path):
+    """config/config.yaml (le.llm: mistral7b, and the Llama-2 ablation) resolves without weights: the LLM stages get
+    the bf16, BOS-first settings of llms.mistral7b / llms.llama2_7b."""
+    import lea.config as leacfg
+
+    cfg = leacfg.load_config(["config/config.yaml"])
+    assert cfg["le"]["llm"] == "mistral7b"
+    for ds in cfg["datasets"].values():  # empty raw files: a dry run only needs them to exist
+        for f in ds["files"].values():
+            p = tmp_path / "data" / ds["source"] / f
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.touch()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = [SNAKEMAKE, "-n", "-p", "--nolock", "--cores", "2", "--configfile", "config/config.yaml", "--config"]
+    cmd += [f"results_dir={tmp_path}/results", f"resources_dir={tmp_path}/resources", f"data_dir={tmp_path}/data"]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    counts = _job_counts(proc.stdout)
+    assert counts["fit_le"] >= 1 and "llm_convert" not in counts and "fetch_llm" not in counts
+    for llm, n in (("mistral7b", len(cfg["datasets_enabled"])), ("llama2_7b", 1)):  # the Llama-2 ablation: LFM only
+        cmds = [ln for ln in proc.stdout.splitlines() if "lea item-tokens" in ln and f"/le/{llm} " in ln]
+        assert len(cmds) == n, (llm, len(cmds))
+        for c in cmds:
+            assert '"bos": true' in c and '"load_in_4bit": false' in c and '"dtype": "bf16"' in c, c
+    assert counts["item_tokens"] == len(cfg["datasets_enabled"]) + 1
