@@ -67,10 +67,10 @@ def texts(d: dict[str, str]) -> dict[str, str]:
 
 
 def test_real_tokenizer_file_and_conversion(mistral_tokenizer_model: Path, sp, mistral_tok) -> None:  # noqa: F811
-    from lea.fetch import sha256_of
+    from lea.fetch import KNOWN, sha256_of
 
     assert mistral_tokenizer_model.stat().st_size == 493_443 and sp.get_piece_size() == 32_000
-    assert sha256_of(mistral_tokenizer_model) == "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055"
+    assert sha256_of(mistral_tokenizer_model) == KNOWN["mistral7b-tokenizer"][2]
     assert (mistral_tok.bos_token_id, mistral_tok.eos_token_id, len(mistral_tok)) == (1, 2, 32_000)
     t = texts(DOMAIN)
     whole = t["header"] + " Toy Story (1995), Heat" + t["action_pre"] + " Jaws" + t["action_post"]
@@ -81,6 +81,30 @@ def test_real_tokenizer_file_and_conversion(mistral_tokenizer_model: Path, sp, m
         assert mistral_tok.encode(s, add_special_tokens=False) == sp.encode(s), s
     # the measured problem: a separately encoded " first" gains the lone "▁" in SentencePiece
     assert sp.encode(" first") == [SPACE, sp.piece_to_id("▁first")]
+
+
+def test_fetch_known_checks_its_sha(tmp_path: Path) -> None:
+    """`lea fetch --known mistral7b-tokenizer` (make test, the workflow rule) takes the wheel and the sha256 from
+    lea.fetch.KNOWN: a tampered file in a cached wheel is refused and nothing is left behind."""
+    import argparse
+    import zipfile
+
+    from lea.errors import LeaError
+    from lea.fetch import KNOWN, add_arguments, main
+
+    requirement, member, _ = KNOWN["mistral7b-tokenizer"]
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    with zipfile.ZipFile(cache / "mistral_common-1.13.1-py3-none-any.whl", "w") as zf:
+        zf.writestr(member, b"not the tokenizer")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = ["--known", "mistral7b-tokenizer", "--out-dir", str(tmp_path / "out"), "--wheel-cache", str(cache)]
+    with pytest.raises(LeaError, match="sha256"):
+        main(parser.parse_args(args))
+    assert not any((tmp_path / "out").iterdir())
+    with pytest.raises(LeaError, match="--known"):
+        main(parser.parse_args([*args, "--requirement", requirement]))
 
 
 def test_prompt_ids_equal_whole_string(mistral_tok, sp) -> None:
