@@ -92,7 +92,59 @@ def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
         assert key in q
     assert 0 <= q["reward"]["auc"] <= 1 and 0 <= q["state"]["hr@10"] <= 1 and q["choice"]["chance"] == 0.2
     log = pl.read_csv(le_dir / "train_log.csv")
-    assert {"loss_rm", "loss_sm", "loss_choice", "tokens_per_s"} <= set(log.columns)
+    # the paper recipe (no recipe given): L_rm + L_sm only, r^e as the head gives it, the label score alone
+    assert {"loss_rm", "loss_sm", "sm_saturated", "tokens_per_s"} <= set(log.columns)
+    assert "loss_choice" not in log.columns
+    from lea.config import RECIPES
+
+    assert q["recipe"] == "paper" and q["switches"] == RECIPES["paper"] and q["reward_shift"] is None
+    assert q["choice"]["rule"] == "label reading" and 0 <= q["state_loss_saturated"] <= 1
+
+
+def test_fit_le_extended_recipe(tiny_llm: Path, tiny_data: Path, tmp_path: Path, fitted: tuple[Path, Path]) -> None:  # noqa: F811
+    from lea.cli import main
+
+    s = settings(tiny_llm)
+    s["finetune"] = {**s["finetune"], "recipe": "extended"}
+    argv = ["fit-le", "--settings", json.dumps(s), "--data-dir", str(tiny_data), "--item-tokens", str(fitted[0])]
+    assert main([*argv, "--out-dir", str(tmp_path)]) == 0
+    log = pl.read_csv(tmp_path / "train_log.csv")
+    assert {"loss_rm", "loss_sm", "loss_choice", "acc_choice"} <= set(log.columns)
+    q = json.loads((tmp_path / "le_quality.json").read_text())
+    assert q["recipe"] == "extended" and q["reward_shift"] is not None
+    assert q["choice"]["rule"] == "calibrated label reading + reward of each item"
+
+
+def test_state_loss_forms_match_eq2() -> None:
+    """Eq. 2 as written (paper) and the extended form, against an explicit double loop."""
+    import math
+    from types import SimpleNamespace
+
+    from lea.env.model import LE
+
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randn(6, 8, generator=g)
+    states = torch.randn(4, 8, generator=g) * 3
+    targets = torch.tensor([1, 3, 1, 5])
+    fake = SimpleNamespace(item_tokens=tokens, device=torch.device("cpu"))
+    lsig = torch.nn.functional.logsigmoid
+
+    def naive(scale: float, drop: bool) -> float:
+        terms = []
+        for t in range(4):
+            for j in range(4):
+                if drop and targets[j] == targets[t]:
+                    continue
+                d = (states[t] @ tokens[targets[t]] - states[t] @ tokens[targets[j]]) * scale
+                terms.append(-lsig(d))
+        return float(torch.stack(terms).sum() / (16 if not drop else len(terms)))
+
+    paper, _ = LE.state_loss(fake, states, targets, "none", "keep")  # type: ignore[arg-type]
+    assert math.isclose(float(paper), naive(1.0, False), rel_tol=1e-5)
+    ext, _ = LE.state_loss(fake, states, targets, "inv_sqrt_d", "drop")  # type: ignore[arg-type]
+    assert math.isclose(float(ext), naive(1 / math.sqrt(8), True), rel_tol=1e-5)
+    _, sat = LE.state_loss(fake, states * 100, targets)  # type: ignore[arg-type]
+    assert float(sat) > 0.5  # large-norm states saturate the raw form
 
 
 def test_fit_le_it_ablation_needs_no_item_tokens(tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -119,7 +171,7 @@ def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
     tokenizer by test_llm_tokenizers.py)."""
     from lea.env.inference import LEInference
 
-    inf = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
+    inf = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True, reward_prior=True)
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [0]]
     fast = inf.sequence_states(seqs)
     for s, f in zip(seqs, fast):

@@ -137,8 +137,48 @@ def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     return ds
 
 
+# The LE recipes (le.recipe, or le.settings.<name>.recipe), expanded into le.finetune's individual switches; a switch
+# set explicitly in le.finetune wins over its recipe. ``paper`` is section 3.2-3.4 as written: L_rm (Eq. 1) + L_sm
+# (Eq. 2 with raw dot products, every batch action j, 1/B), r^e as the score head gives it, and the augmentation item
+# read as "the item with the highest label score" (section 3.4). ``extended`` adds our switches (docs/departures.md).
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "augment_task": False,
+        "choice_rotations": False,
+        "choice_reward_prior": False,
+        "label_calibration": False,
+        "reward_anchor": None,
+        "state_scale": "none",
+        "state_same_item": "keep",
+    },
+    "extended": {
+        "augment_task": True,
+        "choice_rotations": True,
+        "choice_reward_prior": True,
+        "label_calibration": True,
+        "reward_anchor": 1.0,
+        "state_scale": "inv_sqrt_d",
+        "state_same_item": "drop",
+    },
+}
+
+
+def with_recipe(finetune: Mapping[str, Any], recipe: str = "paper") -> dict[str, Any]:
+    """le.finetune with the recipe's switches filled in where it does not set them itself."""
+    if recipe not in RECIPES:
+        raise ConfigError("le.recipe", f"unknown recipe '{recipe}' (have: {', '.join(RECIPES)})")
+    return {**RECIPES[recipe], **dict(finetune), "recipe": recipe}
+
+
+def finetune_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The resolved fine-tuning switches of LE setting ``name`` (its recipe, else le.recipe, expanded)."""
+    s = le_setting(config, name)
+    ft = {k: v for k, v in config["le"].get("finetune", {}).items() if k != "recipe"}
+    return with_recipe(ft, s["recipe"])
+
+
 def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """An LE setting with its LLM resolved (name and loading options)."""
+    """An LE setting with its LLM and its recipe resolved (name and loading options)."""
     settings = config["le"]["settings"]
     if name not in settings:
         raise ConfigError("le.settings", f"no LE setting named '{name}' (have: {', '.join(settings)})")
@@ -148,6 +188,7 @@ def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     s.setdefault("item_tokens", True)
     llm_name = s.get("llm") or config["le"]["llm"]
     s["llm"] = llm_name
+    s["recipe"] = s.get("recipe") or config["le"].get("recipe", "paper")
     s["name"] = name
     return s
 

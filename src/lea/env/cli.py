@@ -16,6 +16,7 @@ import polars as pl
 import torch
 
 from lea.cli import parse_settings
+from lea.config import RECIPES, with_recipe
 from lea.errors import InputError
 from lea.io import atomic_path, read_parquet, write_json
 
@@ -97,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
     s = parse_settings(args.settings)
     if args.threads:
         torch.set_num_threads(args.threads)
-    le_s, ft = s.get("le", {}), s.get("finetune", {})
+    le_s = s.get("le", {})
+    ft = with_recipe(s.get("finetune", {}), s.get("finetune", {}).get("recipe", "paper"))
     W = s.get("history", 10)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -140,16 +142,16 @@ def main(args: argparse.Namespace) -> int:
     if (out / "adapter").exists():
         shutil.rmtree(out / "adapter")
     tmp.rename(out / "adapter")
-    if ft.get("augment_task", True):
+    if ft["label_calibration"]:  # extended: contextual calibration of the label reading
         le.label_bias.copy_(label_prior(le, prompter, train, n_items, seed=args.seed))
     shift = None
-    if ft.get("reward_anchor", 1.0) is not None:
-        shift = anchor_rewards(le, prompter, train, ft.get("reward_anchor", 1.0))
+    if ft["reward_anchor"] is not None:  # extended; paper: r^e as the score head gives it
+        shift = anchor_rewards(le, prompter, train, ft["reward_anchor"])
     le.save_score_head(out / "score_head.safetensors")
     with atomic_path(out / "train_log.csv") as p:
         pl.DataFrame(log).write_csv(p)
     t1 = time.perf_counter()
-    inf = LEInference(le, prompter, batch_size=32, reward_prior=ft.get("choice_reward_prior", True))
+    inf = LEInference(le, prompter, batch_size=32, reward_prior=ft["choice_reward_prior"])
     q = measure(inf, valid, n_items, seed=args.seed)
     q.update(
         setting=le_s.get("name"),
@@ -161,6 +163,11 @@ def main(args: argparse.Namespace) -> int:
         train_tokens_per_s=round(log[-1]["tokens_per_s"], 1) if log else None,
         final_train_loss=log[-1]["loss"] if log else None,
         reward_shift=shift,
+        recipe=ft["recipe"],
+        switches={k: ft[k] for k in RECIPES["paper"]},
+        # share of Eq. 2's pairs with |s.a+ - s.a_j| > 10 (no gradient), over all steps: is the form trainable?
+        state_loss_saturated=(sum(sat) / len(sat)) if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])
+        else None,
     )
     write_json(q, out / "le_quality.json")
     ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes

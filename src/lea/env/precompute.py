@@ -21,6 +21,7 @@ import polars as pl
 import torch
 
 from lea.cli import parse_settings
+from lea.config import with_recipe
 from lea.errors import InputError, MissingInputError
 from lea.io import read_parquet, write_parquet
 
@@ -165,7 +166,9 @@ def run(
         prompter,
         batch_size=pc.get("batch_size", 32),
         progress=progress,
-        reward_prior=s.get("finetune", {}).get("choice_reward_prior", True),
+        reward_prior=with_recipe(s.get("finetune", {}), s.get("finetune", {}).get("recipe", "paper"))[
+            "choice_reward_prior"
+        ],
         kv_share=None if pc.get("kv_share", "auto") == "auto" else bool(pc["kv_share"]),
     )
     ids = shard_sequences(seqs, splits, shard, shards)
