@@ -106,6 +106,14 @@ def _check_references(config: Mapping[str, Any]) -> None:
             except jsonschema.ValidationError as err:
                 key = ".".join(["datasets", dname, "rec", *map(str, err.absolute_path)])
                 raise ConfigError(key, _explain(err)) from None
+        k_pool = config.get("precompute", {}).get("negatives", 1)
+        k_step = {**config.get("rec", {}), **ds.get("rec", {})}.get("negatives", 1)
+        if k_step > k_pool:
+            raise ConfigError(
+                f"datasets.{dname}.rec.negatives" if "negatives" in ds.get("rec", {}) else "rec.negatives",
+                f"{k_step} negatives per step need a pool of at least {k_step} "
+                f"per transition (precompute.negatives is {k_pool})",
+            )
 
 
 def load_config(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -99,6 +99,11 @@ def le_dir(dataset, le):
     return f"{RES}/{dataset}/le/{le_llm(le)}/{le}"
 
 
+def negatives_file(dataset):
+    """The LE-free negative pool every variant draws from (lea.rl.negatives); the rewards stage scores it."""
+    return f"{data_dir(dataset)}/negatives.parquet"
+
+
 def le_states_file(dataset, le):
     return f"{le_dir(dataset, le)}/states.parquet"
 

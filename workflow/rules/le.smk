@@ -172,6 +172,7 @@ rule le_states:
 rule le_rewards:
     input:
         precompute_inputs,
+        negatives=lambda w: negatives_file(w.dataset),
     output:
         f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards/{{shard}}.parquet",
     log:
@@ -184,7 +185,7 @@ rule le_rewards:
     params:
         **PRECOMPUTE_PARAMS,
     shell:
-        precompute_shell("rewards")
+        precompute_shell("rewards", " --negatives {input.negatives}")
 
 
 rule le_augment:

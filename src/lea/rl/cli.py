@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--le-states", default=None, help="states.parquet (variants with state le or le+h)")
     p.add_argument("--le-rewards", default=None, help="rewards.parquet (variants with reward le)")
     p.add_argument("--le-augment", default=None, help="augment_{backbone}.parquet (variants with augment)")
+    p.add_argument("--negatives", default=None,
+                   help="the negative pool (lea negatives; default: DATA_DIR/negatives.parquet); SNQN and SA2C")
     p.add_argument("--out-dir", required=True, help="the run folder")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override a rec setting, e.g. --set max_steps=200 (repeatable)")
@@ -44,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
 
         progress = sys.stderr.isatty()
     m = run(settings, variant, args.backbone, args.framework, args.seed, args.data_dir, args.out_dir,
-            args.le_states, args.le_rewards, args.le_augment, progress=progress)
+            args.le_states, args.le_rewards, args.le_augment, progress=progress, negatives=args.negatives)
     t = m["test"]
     print(f"{args.backbone}/{args.framework}/{m['variant']}/seed{args.seed} [{m['selection']}, step "
           f"{m['selected_step']}/{m['steps']}, {m['wall_time_s']:.1f}s on {m['device']}] test "

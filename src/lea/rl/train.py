@@ -11,6 +11,9 @@ One file, read top to bottom:
 The LE switches (``variant``): ``state`` h | le+h (Eq. 4) | le (Eq. 3) is the Q-head's input; ``reward`` fixed (1
 for the observed item, 0 for negatives) | le (r^e from ``rewards.parquet`` for the positive *and* the negatives, Eq.
 5, 10); ``augment`` none | sv (w_ah * L_ah, Eq. 13) | q (w_aq * L_aq, Eq. 14) | sv+q.
+Negatives: every variant draws the step's ``rec.negatives`` negatives from the transition's shared pool
+(``negatives.parquet``, ``lea.rl.negatives``) with a generator of their own, so variants at one seed differ in the
+switches only, never in their negatives.
 Choices where the paper is silent: for SA2C the advantage weights L_h only; L_ah is *not* advantage-weighted (it is
 a separate term of Eq. 15, added after L_c). L_aq uses the augmentation table's r^e(p_t, a^e_t) (Eq. 14) whatever
 the ``reward`` switch, and its target is zeroed at the sequence's end like L_p. Normal has one network and no Q-head
@@ -42,11 +45,14 @@ from lea.errors import ConfigError, MissingInputError
 from lea.eval.metrics import hr_ndcg, rank_cases
 from lea.rec.backbones import RecNet
 from lea.rl import losses as L
+from lea.rl.negatives import STAGE as NEGATIVES_STAGE
+from lea.rl.negatives import NegativeSampler
 from lea.rl.replay import (
     Transitions,
     attach_augment,
     attach_le_rewards,
     attach_le_states,
+    attach_pool,
     build_transitions,
     load_data,
 )
@@ -160,7 +166,8 @@ class Trainer:
         self.rec = {**REC_DEFAULTS, **self.rec}
         self.variant = {**VARIANT_DEFAULTS, **self.variant}
         torch.manual_seed(self.seed)
-        self.gen = torch.Generator().manual_seed(self.seed)
+        self.gen = torch.Generator().manual_seed(self.seed)  # batch order and the coin
+        self.negatives = NegativeSampler(self.seed)  # the negatives' own stream (lea.rl.negatives)
         r = self.rec
         n_nets = 1 if self.framework == "normal" else 2
         self.nets = [RecNet(self.backbone, self.n_items, r["hidden"], r["window"], r["dropout"],
@@ -170,27 +177,32 @@ class Trainer:
                      if self.framework == "sa2c" else [])
         self.step = 0
 
-    def sample_negatives(self, action: torch.Tensor, k: int) -> torch.Tensor:
-        """Uniform over all items except the observed one (same law as the reference's redraw-if-equal)."""
-        neg = torch.randint(0, self.n_items - 1, (action.shape[0], k), generator=self.gen)
-        return neg + (neg >= action.view(-1, 1)).long()
-
     def make_batch(self, tr: Transitions, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         k = self.rec["negatives"]
         b: dict[str, torch.Tensor] = {
             "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
             "next_state": tr.next_state[idx], "next_length": tr.next_length[idx], "done": tr.done[idx],
         }
-        if self.variant["reward"] == "le":  # Eq. 5, 10: r^e for the positive and the LE-scored negatives
-            assert tr.pos_reward is not None and tr.neg_items is not None and tr.neg_reward is not None
-            b["pos_reward"] = tr.pos_reward[idx]
-            b["neg_items"] = tr.neg_items[idx][:, :k]
-            b["neg_reward"] = tr.neg_reward[idx][:, :k]
-        else:  # fixed: 1 for the observed item, 0 for negatives (paper 4.5)
-            b["pos_reward"] = torch.ones(idx.shape[0])
-            b["neg_items"] = self.sample_negatives(b["action"], k) if self.framework != "normal" else \
-                torch.zeros(idx.shape[0], k, dtype=torch.long)
+        le_reward = self.variant["reward"] == "le"
+        if self.framework == "normal":  # no Q-head: no negatives, the stream is not touched
+            b["neg_items"] = torch.zeros(idx.shape[0], k, dtype=torch.long)
             b["neg_reward"] = torch.zeros(idx.shape[0], k)
+        else:  # one draw per step from the shared pool, the same whatever the reward switch
+            if tr.pool is None:
+                raise ValueError("Q-head frameworks need the negative pool: attach_pool first")
+            pool = tr.pool[idx]
+            cols = self.negatives.columns(idx.shape[0], pool.shape[1], k)
+            b["neg_items"] = pool.gather(1, cols)
+            if le_reward:  # Eq. 5, 10: r^e of the drawn pool items
+                assert tr.pool_reward is not None
+                b["neg_reward"] = tr.pool_reward[idx].gather(1, cols)
+            else:  # fixed: 0 for negatives (paper 4.5)
+                b["neg_reward"] = torch.zeros(idx.shape[0], k)
+        if le_reward:  # Eq. 5, 10: r^e for the positive
+            assert tr.pos_reward is not None
+            b["pos_reward"] = tr.pos_reward[idx]
+        else:  # fixed: 1 for the observed item
+            b["pos_reward"] = torch.ones(idx.shape[0])
         if self.variant["state"] != "h":
             assert tr.le_table is not None and tr.le_idx is not None and tr.le_next_idx is not None
             b["le"] = tr.le_table[tr.le_idx[idx]].float()
@@ -244,7 +256,7 @@ class Trainer:
         """Everything a resumed run needs to continue bit-for-bit: weights, optimizers, RNGs, step."""
         return {"nets": self.state_dict(), "opt1": [o.state_dict() for o in self.opt1],
                 "opt2": [o.state_dict() for o in self.opt2], "gen": self.gen.get_state(),
-                "torch_rng": torch.get_rng_state(), "step": self.step}
+                "neg_gen": self.negatives.gen.get_state(), "torch_rng": torch.get_rng_state(), "step": self.step}
 
     def load_training_state(self, st: dict[str, Any]) -> None:
         self.load_state_dict(st["nets"])
@@ -253,6 +265,7 @@ class Trainer:
         for o, s in zip(self.opt2, st["opt2"]):
             o.load_state_dict(s)
         self.gen.set_state(st["gen"])
+        self.negatives.gen.set_state(st["neg_gen"])
         torch.set_rng_state(st["torch_rng"])
         self.step = int(st["step"])
 
@@ -296,7 +309,8 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
     perm = torch.randperm(len(train), generator=trainer.gen)
     cursor, start = 0, 1
     fingerprint = config_hash({"rec": r, "variant": trainer.variant, "backbone": trainer.backbone,
-                               "framework": trainer.framework, "seed": trainer.seed, "n": len(train)})
+                               "framework": trainer.framework, "seed": trainer.seed, "n": len(train),
+                               "negatives": "shared-pool"})  # checkpoints of the per-step uniform law do not resume
     loop = load_checkpoint(checkpoint, trainer, fingerprint) if checkpoint is not None else None
     if loop is not None:
         perm, cursor, start, rows, acc = loop["perm"], loop["cursor"], loop["step"] + 1, loop["rows"], loop["acc"]
@@ -355,7 +369,11 @@ def model_metadata(trainer: Trainer, extra: dict[str, Any] | None = None) -> dic
 
 def load_inputs(data_dir: str | Path, variant: dict[str, Any], window: int, negatives: int,
                 le_states: str | Path | None = None, le_rewards: str | Path | None = None,
-                le_augment: str | Path | None = None) -> tuple[pl.DataFrame, Transitions, Transitions, Transitions]:
+                le_augment: str | Path | None = None, framework: str = "sa2c",
+                pool: str | Path | None = None) -> tuple[pl.DataFrame, Transitions, Transitions, Transitions]:
+    """The data, the training transitions with what the variant reads attached, and the evaluation cases.
+
+    ``pool``: the negative pool (default ``{data_dir}/negatives.parquet``); every framework with a Q-head reads it."""
     items, inter, splits = load_data(data_dir)
     n_items = items.height
     trs = [build_transitions(inter, splits, s, n_items, window) for s in ("train", "valid", "test")]
@@ -367,10 +385,21 @@ def load_inputs(data_dir: str | Path, variant: dict[str, Any], window: int, nega
         if need[kind] and (path is None or not Path(path).exists()):
             what = path if path is not None else f"<--le-{kind} not given: the {kind} precompute of LE '{le_name}'>"
             raise MissingInputError(what, f"{stage} of LE setting '{le_name}' (variant '{variant.get('name')}')")
+    if framework != "normal":
+        pool_path = Path(pool) if pool is not None else Path(data_dir) / "negatives.parquet"
+        if not pool_path.exists():
+            raise MissingInputError(pool_path, NEGATIVES_STAGE)
+        attach_pool(trs[0], pool_path)
+        width = 0 if trs[0].pool is None else int(trs[0].pool.shape[1])
+        if len(trs[0]) and negatives > width:
+            raise ConfigError("rec.negatives", f"{negatives} negatives per step need a pool of at least {negatives} "
+                                               f"per transition; {pool_path} has {width} (precompute.negatives)")
     if need["states"]:
         attach_le_states(trs[0], le_states)  # type: ignore[arg-type]
     if need["rewards"]:
-        attach_le_rewards(trs[0], le_rewards, negatives)  # type: ignore[arg-type]
+        if framework == "normal":
+            raise ConfigError("variant.reward", "the normal framework has no Q-head to take LE rewards")
+        attach_le_rewards(trs[0], le_rewards)  # type: ignore[arg-type]
     if need["augment"]:
         attach_augment(trs[0], le_augment)  # type: ignore[arg-type]
     return items, trs[0], trs[1], trs[2]
@@ -379,7 +408,7 @@ def load_inputs(data_dir: str | Path, variant: dict[str, Any], window: int, nega
 def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framework: str, seed: int,
         data_dir: str | Path, out_dir: str | Path, le_states: str | Path | None = None,
         le_rewards: str | Path | None = None, le_augment: str | Path | None = None,
-        progress: bool | None = None) -> dict[str, Any]:
+        progress: bool | None = None, negatives: str | Path | None = None) -> dict[str, Any]:
     """Train and evaluate one run; write model.safetensors, metrics.json, ranks.parquet, train_log.{csv,png}."""
     t0 = time.perf_counter()
     rec = {**REC_DEFAULTS, **settings.get("rec", settings)}
@@ -388,7 +417,7 @@ def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framew
         torch.set_num_threads(int(rec["threads"]))
     device = resolve_device(rec["device"])
     items, train, valid, test = load_inputs(data_dir, variant, rec["window"], rec["negatives"], le_states,
-                                            le_rewards, le_augment)
+                                            le_rewards, le_augment, framework, negatives)
     trainer = Trainer(backbone, framework, items.height, rec, variant, seed, train.le_dim, device)
     out = Path(out_dir)
     ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
