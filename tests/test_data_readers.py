@@ -9,6 +9,8 @@ import polars as pl
 import pytest
 from data_fixtures import run, sequences_as_raw, tsv, write
 
+from lea.errors import ConfigError, InputError
+
 # ------------------------------------------------------------------ recbole
 
 
@@ -109,6 +111,42 @@ def test_amazon2018_reviews_and_meta(tmp_path: Path) -> None:
     assert sentence["A1"] == ("{S} product is Sanding Roll, of category Industrial & Scientific, Abrasives, by PORTER: "
                               "Fine grit . Long.")
     assert sentence["A2"] == "{S} product is Glue"
+
+
+def test_amazon2018_repeated_reviews_are_dropped_and_counted(tmp_path: Path) -> None:
+    """The real 2018 files repeat reviews verbatim: by default (duplicates: drop) strict mode still preprocesses them,
+    keeps the first copy and counts the rest in stats.json; duplicates: error stops at the first repeat."""
+    raw = tmp_path / "raw"
+    reviews = [{"reviewerID": "R1", "asin": "A2", "unixReviewTime": 200},
+               {"reviewerID": "R1", "asin": "A1", "unixReviewTime": 100},
+               {"reviewerID": "R1", "asin": "A2", "unixReviewTime": 200},  # a verbatim repeat (line 3)
+               {"reviewerID": "R2", "asin": "A1", "unixReviewTime": 100},
+               {"reviewerID": "R2", "asin": "A1", "unixReviewTime": 100},  # another (line 5)
+               {"reviewerID": "R2", "asin": "A1", "unixReviewTime": 300}]  # the same item later: a real event
+    write(raw / "Cat.json", "".join(json.dumps(r) + "\n" for r in reviews))
+    common = {"reader": "amazon2018", "files": {"reviews": "Cat.json"}, "sentence_template": "{S} item"}
+    tables, stats = run(raw, tmp_path / "out", **common)
+    assert stats["strict"] is True and stats["duplicates"] == {"policy": "drop", "dropped": 2}
+    assert stats["skipped"] == {} and stats["input"]["interactions"] == 4
+    assert sequences_as_raw(tables) == {"R1": ["A1", "A2"], "R2": ["A1", "A1"]}
+    with pytest.raises(InputError, match="duplicate event: sequence 'R1' has item 'A2' at time 200") as err:
+        run(raw, tmp_path / "strict", **common, duplicates="error")
+    assert str(err.value).startswith(f"{raw / 'Cat.json'}:3")
+    _, lenient = run(raw, tmp_path / "lenient", **common, duplicates="error", strict=False)
+    assert lenient["skipped"] == {"duplicate_event": 2} and lenient["duplicates"]["dropped"] == 0
+
+
+def test_duplicates_policy_default_is_error_except_amazon2018(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write(raw / "x.inter", tsv(("user_id:token", "item_id:token", "timestamp:float"), ("u", "a", 1), ("u", "b", 2),
+                               ("u", "b", 2), ("v", "a", 3)))
+    common = {"reader": "recbole", "files": {"inter": "x.inter"}, "sentence_template": "{S} item"}
+    with pytest.raises(InputError, match="duplicate event"):
+        run(raw, tmp_path / "a", **common)
+    tables, stats = run(raw, tmp_path / "b", **common, duplicates="drop")
+    assert stats["duplicates"] == {"policy": "drop", "dropped": 1} and tables["interactions"].height == 3
+    with pytest.raises(ConfigError, match="duplicates"):
+        run(raw, tmp_path / "c", **common, duplicates="keep")
 
 
 # ------------------------------------------------------------------ Last.fm

@@ -8,7 +8,7 @@ Mapping (roles in ``files``):
       ``main_cat``; HTML tags are removed. Without ``meta`` there is no item text.
 A line that is not a JSON object is malformed; a missing ``reviewerID``/``asin``/``unixReviewTime`` is a missing
 field. (The real 2018 files repeat some reviews and metadata records: identical metadata repeats are merged; repeated
-reviews are duplicate events, so such files need ``strict: false``.)
+reviews are duplicate events, dropped and counted by default, ``duplicates: drop``, whatever ``strict`` says.)
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ sentences, stats, and the atomic writing of ``items`` / ``interactions`` / ``spl
 Order of steps (each is recorded in ``stats.json``):
  1. the reader maps its format to the internal schema (``lea.data.raw``);
  2. item table checks: duplicate ids (identical rows are merged, conflicting ones rejected), items with no text;
-    event checks: unknown items, duplicate events (same sequence, order key and item; or, without timestamps, the
-    same position twice);
+    event checks: unknown items, duplicate events (same sequence, order key and item: dropped and counted, or an
+    error, by ``duplicates``; independent of ``strict``), then, without timestamps, the same position twice (a bad row
+    under ``strict``);
  3. time window (``time_window_days`` from ``time_window_start``, or the latest such window), then sessions
     (Last.fm readers only, ``session_gap_minutes``);
  4. order each sequence by (order key, raw row); caps: ``keep_top_items`` (most frequent items, ties by raw id),
@@ -132,8 +133,13 @@ def _dedupe_items(items: pl.DataFrame, path: Path | None, fields: list[str], rep
     return firsts.drop("_copy")
 
 
-def check_events(raw: RawData, items: pl.DataFrame | None, report: Report) -> pl.DataFrame:
-    """Events whose items are known and that are not repeats of an earlier event."""
+def check_events(raw: RawData, items: pl.DataFrame | None, report: Report, duplicates: str = "error",
+                 stats: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Events whose items are known and that are not repeats of an earlier event.
+
+    ``duplicates``: ``error`` treats a repeated event (same sequence, order key and item) as a bad row (strict mode
+    stops at it, lenient mode skips and counts it under ``skipped.duplicate_event``); ``drop`` keeps the first copy
+    and records the number dropped in ``stats["duplicates"]`` whatever ``strict`` says."""
     events, path = raw.events, raw.events_path
     if items is not None:
         unknown = ~pl.col("item_raw").is_in(items["raw_id"].implode())
@@ -143,9 +149,18 @@ def check_events(raw: RawData, items: pl.DataFrame | None, report: Report) -> pl
         events = events.filter(~unknown)
     copies = events.sort("file", "line").with_columns(
         pl.int_range(pl.len()).over("sequence_raw", "order", "item_raw").alias("_copy"))
-    report.reject(path, "duplicate_event", copies.filter(pl.col("_copy") > 0),
-                  lambda row: f"duplicate event: sequence {row['sequence_raw']!r} has item {row['item_raw']!r} at "
-                              f"{_order_name(row)} {row['order']} already")
+    repeats = copies.filter(pl.col("_copy") > 0)
+    if duplicates == "drop":
+        pass  # counted below; the first copy (earliest line) stays
+    elif duplicates == "error":
+        report.reject(path, "duplicate_event", repeats,
+                      lambda row: f"duplicate event: sequence {row['sequence_raw']!r} has item {row['item_raw']!r} "
+                                  f"at {_order_name(row)} {row['order']} already (set duplicates: drop to drop "
+                                  f"repeated events)")
+    else:
+        raise ConfigError("duplicates", f"must be 'drop' or 'error', got {duplicates!r}")
+    if stats is not None:
+        stats["duplicates"] = {"policy": duplicates, "dropped": repeats.height if duplicates == "drop" else 0}
     events = copies.filter(pl.col("_copy") == 0).drop("_copy")
     if events["timestamp"].is_null().all():  # positions must be unique within a sequence
         copies = events.sort("file", "line").with_columns(
@@ -160,6 +175,16 @@ def check_events(raw: RawData, items: pl.DataFrame | None, report: Report) -> pl
 
 def _order_name(row: dict[str, Any]) -> str:
     return "position" if row["timestamp"] is None else "time"
+
+
+# Readers whose raw files are known to repeat records verbatim: the Amazon Review Data (2018) files hold some reviews
+# twice (same reviewer, asin and unixReviewTime), so their default is to drop the repeats and count them.
+DUPLICATE_DEFAULTS = {"amazon2018": "drop"}
+
+
+def duplicate_policy(settings: dict[str, Any]) -> str:
+    """``duplicates`` of the dataset, or its reader's default (``drop`` for amazon2018, ``error`` elsewhere)."""
+    return settings.get("duplicates") or DUPLICATE_DEFAULTS.get(settings.get("reader", ""), "error")
 
 
 # ---------------------------------------------------------------- window, caps, filters
@@ -358,7 +383,7 @@ def run(raw: RawData, settings: dict[str, Any], report: Report) -> tuple[dict[st
     """Raw data -> the three tables and the stats (nothing is written here)."""
     stats: dict[str, Any] = {"dataset": settings["name"], "reader": settings["reader"], "caps": {}}
     items = clean_items(raw, settings, report)
-    events = check_events(raw, items, report)
+    events = check_events(raw, items, report, duplicate_policy(settings), stats)
     stats["input"] = {"interactions": events.height, "sequences": events["sequence_raw"].n_unique(),
                       "items": events["item_raw"].n_unique()}
     events = time_window(events, settings, stats)
