@@ -400,7 +400,8 @@ def run(raw: RawData, settings: dict[str, Any], report: Report) -> tuple[dict[st
     item_table = build_items(item_ids, items, settings)
     stats["table1"] = table1(interactions)
     stats["splits"] = {s: int((splits["split"] == s).sum()) for s in ("train", "valid", "test")}
-    stats["le_subsets"] = {str(f): int((splits["le_fraction"] <= f).sum()) for f in sorted(settings["le_fractions"])}
+    stats["le_subsets"] = {str(f): int((splits["le_fraction"] <= np.float32(f)).sum())  # as stored: exact
+                           for f in sorted(settings["le_fractions"])}
     stats["text"] = {f: int(item_table[f].is_not_null().sum()) for f in settings["text_fields"]
                      if f in item_table.columns}
     stats.update(report.as_dict())
