@@ -9,12 +9,13 @@ def train_inputs(wildcards):
         files["negatives"] = negatives_file(wildcards.dataset)
     v = variant_settings(wildcards.variant, wildcards.framework)
     need = leacfg.variant_needs(v)
+    r = run_replicate(wildcards.seed)  # seed s reads LE replicate s mod le.replicates
     if need["states"]:
-        files["le_states"] = le_states_file(wildcards.dataset, v["le"])
+        files["le_states"] = le_states_file(wildcards.dataset, v["le"], r)
     if need["rewards"]:
-        files["le_rewards"] = le_rewards_file(wildcards.dataset, v["le"])
+        files["le_rewards"] = le_rewards_file(wildcards.dataset, v["le"], r)
     if need["augment"]:
-        files["le_augment"] = le_augment_file(wildcards.dataset, v["le"], wildcards.backbone)
+        files["le_augment"] = le_augment_file(wildcards.dataset, v["le"], wildcards.backbone, r)
     return files
 
 
