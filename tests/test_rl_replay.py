@@ -37,7 +37,7 @@ def test_no_leakage_state_excludes_target(tmp_path):
         s, p = int(tr.sequence[i]), int(tr.position[i])
         real = tr.state[i][: int(tr.length[i])].tolist() if p > 0 else []
         assert real == [items[(s, q)] for q in range(max(0, p - 10), p)]  # strictly before p
-        assert (tr.state[i][len(real):] == 30).all()
+        assert (tr.state[i][len(real) :] == 30).all()
     test_seqs = set(d["splits"].filter(pl.col("split") == "test")["sequence"].to_list())
     assert set(tr.sequence.tolist()) == test_seqs
 
