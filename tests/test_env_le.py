@@ -220,6 +220,8 @@ def test_precompute_shards_equal_unsharded(
     )
     top5.write_parquet(tmp_path / "top5.parquet")
     s = json.dumps(settings(tiny_llm))
+    pool_path = tmp_path / "negatives.parquet"
+    assert main(["negatives", "--data-dir", str(tiny_data), "--k", "2", "--seed", "3", "--out", str(pool_path)]) == 0
 
     def run(kind: str, shard: int, shards: int) -> pl.DataFrame:
         out = tmp_path / f"{kind}_{shard}_{shards}.parquet"
@@ -242,7 +244,8 @@ def test_precompute_shards_equal_unsharded(
             "--out",
             str(out),
         ]
-        assert main([*argv, "--top5", str(tmp_path / "top5.parquet")] if kind == "augment" else argv) == 0
+        extra = {"augment": ["--top5", str(tmp_path / "top5.parquet")], "rewards": ["--negatives", str(pool_path)]}
+        assert main([*argv, *extra.get(kind, [])]) == 0
         return out
 
     splits = pl.read_parquet(tiny_data / "splits.parquet")
@@ -267,6 +270,14 @@ def test_precompute_shards_equal_unsharded(
             assert isinstance(whole.schema["state"], pl.Array)
         if kind == "rewards":
             assert whole.height == 3 * n_train_pos and whole["positive"].sum() == n_train_pos
+            # the LE scores exactly the shared pool's items, in pool order, after the observed item
+            pool = pl.read_parquet(pool_path).sort("sequence", "position")
+            negs = (
+                whole.filter(~pl.col("positive"))
+                .group_by(["sequence", "position"], maintain_order=True)
+                .agg(pl.col("item"))
+            )
+            assert negs.sort("sequence", "position")["item"].to_list() == pool["negatives"].to_list()
         if kind == "augment":
             assert whole.height == n_train_pos and set(whole.columns) == {
                 "sequence",
@@ -289,6 +300,10 @@ def test_precompute_missing_inputs(tiny_llm: Path, tiny_data: Path, tmp_path: Pa
         run("augment", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1, top5=tmp_path / "top5.parquet")
     with pytest.raises(MissingInputError, match="preprocess"):
         run("states", settings(tiny_llm), tmp_path, None, tmp_path / "nope", 0, 1)
+    with pytest.raises(InputError, match="negative pool"):
+        run("rewards", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1)
+    with pytest.raises(MissingInputError, match="negatives"):
+        run("rewards", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1, negatives=tmp_path / "n.parquet")
 
 
 def test_choice_batch_rotations_balance_positions() -> None:

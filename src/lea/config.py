@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ def _check_references(config: Mapping[str, Any]) -> None:
     if llms and le.get("llm") not in llms:
         raise ConfigError("le.llm", f"'{le.get('llm')}' is not a key of llms ({', '.join(llms)})")
     for sname, setting in le.get("settings", {}).items():
+        if re.fullmatch(r"rep\d+", sname):
+            raise ConfigError(f"le.settings.{sname}", "names rep<N> are the LE replicates' folders; rename it")
         if setting.get("llm") is not None and setting["llm"] not in llms:
             raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
     for vname, variant in config.get("variants", {}).items():
@@ -106,6 +109,14 @@ def _check_references(config: Mapping[str, Any]) -> None:
             except jsonschema.ValidationError as err:
                 key = ".".join(["datasets", dname, "rec", *map(str, err.absolute_path)])
                 raise ConfigError(key, _explain(err)) from None
+        k_pool = config.get("precompute", {}).get("negatives", 1)
+        k_step = {**config.get("rec", {}), **ds.get("rec", {})}.get("negatives", 1)
+        if k_step > k_pool:
+            raise ConfigError(
+                f"datasets.{dname}.rec.negatives" if "negatives" in ds.get("rec", {}) else "rec.negatives",
+                f"{k_step} negatives per step need a pool of at least {k_step} "
+                f"per transition (precompute.negatives is {k_pool})",
+            )
 
 
 def load_config(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -191,6 +202,26 @@ def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     s["recipe"] = s.get("recipe") or config["le"].get("recipe", "paper")
     s["name"] = name
     return s
+
+
+def le_replicates(config: Mapping[str, Any]) -> int:
+    """R of ``le.replicates``: how many times the LE chain runs, each with its own seed."""
+    return int(config.get("le", {}).get("replicates", 1))
+
+
+def le_replicate_of(config: Mapping[str, Any], seed: int) -> int:
+    """The LE replicate a recommender run of ``seed`` reads: seed mod R."""
+    return int(seed) % le_replicates(config)
+
+
+def le_replicate_seed(config: Mapping[str, Any], replicate: int) -> int:
+    """The seed of LE replicate r (item tokens, LE fit, precompute, warm-up): seeds[0] + r (replicate 0: seeds[0])."""
+    return int(config["seeds"][0]) + int(replicate)
+
+
+def le_replicates_used(config: Mapping[str, Any], seeds: Iterable[int]) -> int:
+    """How many distinct LE replicates the runs of ``seeds`` read (what a table's ± over them covers)."""
+    return len({le_replicate_of(config, s) for s in seeds})
 
 
 def default_le_setting(config: Mapping[str, Any]) -> str:

@@ -44,12 +44,20 @@ def load_sequences(data_dir: str | Path) -> tuple[dict[int, list[int]], pl.DataF
 
 
 def le_subset(splits: pl.DataFrame, fraction: float) -> list[int]:
-    """Training sequences of the LE subset for ``fraction`` (nested: le_fraction <= fraction)."""
-    sub = splits.filter((pl.col("split") == "train") & (pl.col("le_fraction") <= fraction + 1e-9))
+    """Training sequences of the LE subset for ``fraction`` (nested: le_fraction <= fraction).
+
+    Exact: ``le_fraction`` is the config's fraction stored as Float32 (lea.data.preprocess), so the same value cast to
+    Float32 here compares equal, with no tolerance that could let a neighbouring fraction in or keep one out."""
+    sub = splits.filter((pl.col("split") == "train") & (pl.col("le_fraction") <= pl.lit(fraction, dtype=pl.Float32)))
     return sorted(sub["sequence"].to_list())
 
 
-def transitions(seqs: Mapping[int, list[int]], ids: list[int], window: int, min_history: int = 1) -> list[Transition]:
+def transitions(seqs: Mapping[int, list[int]], ids: list[int], window: int, min_history: int = 0) -> list[Transition]:
+    """The LE's training / validation transitions of sequences ``ids``: every target position p >= ``min_history``.
+
+    Position 0 (the empty history, p_t = the prompt's header alone) is included by default: the RL side has a
+    transition at every position 0..len-1 as the authors' code does, and the precompute asks the LE for s^e and r^e
+    there (Eq. 1-3), so the LE is trained on the prompts it is later asked about."""
     out = []
     for s in ids:
         items = seqs[s]
