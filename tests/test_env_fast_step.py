@@ -17,7 +17,7 @@ from lea.env.prompts import Prompt, Prompter
 TOL = 1e-4
 
 
-def build_le(llm: Path, data: Path, titles: bool, seed: int = 0):  # type: ignore[no-untyped-def]
+def build_le(llm: Path, data: Path, titles: bool, seed: int = 0, **lora):  # type: ignore[no-untyped-def]
     import polars as pl
 
     from lea.env.model import LE
@@ -29,7 +29,7 @@ def build_le(llm: Path, data: Path, titles: bool, seed: int = 0):  # type: ignor
     prompter = Prompter(tok, DOMAIN, "[BOS]", window=4, titles=names)
     g = torch.Generator().manual_seed(seed)
     tokens = torch.randn(items.height, model.config.hidden_size, generator=g)
-    le = LE(model, tokens, prompter.label_ids, {"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0})
+    le = LE(model, tokens, prompter.label_ids, {"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, **lora})
     with torch.no_grad():  # LoRA's B starts at zero (A would get no gradient): random adapters test every parameter
         for p in le.parameters():
             if p.requires_grad:
@@ -158,6 +158,27 @@ def test_fit_shared_equals_naive(tiny_llm: Path, tiny_data: Path) -> None:  # no
         assert log[-1]["computed_tokens"] < ref_log[-1]["computed_tokens"]
         for n, v in ref_state.items():
             assert (state[n] - v).abs().max() <= TOL, n
+
+
+def test_lora_top_layers(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """The approximation option: LoRA in the top block only; the shared step is exact for it too."""
+    from lea.env.train import choice_batch, le_subset, load_sequences, sample_negatives, transitions
+
+    le, prompter, n_items = build_le(tiny_llm, tiny_data, titles=False, lora_top_layers=1)
+    names = [n for n, p in le.named_parameters() if p.requires_grad and "lora" in n]
+    assert names and all(".layers.1." in n for n in names)
+    seqs, splits, _ = load_sequences(tiny_data)
+    rng = random.Random(0)
+    batch = rng.sample(transitions(seqs, le_subset(splits, 1.0), 4), 6)
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
+    ch = choice_batch(batch, n_items, rng)
+    l_n, _, _, g_n = grads(le, prompter, batch, negs, ch, True, "naive")
+    l_s, _, _, g_s = grads(le, prompter, batch, negs, ch, True, "shared")
+    assert abs(l_n - l_s) <= TOL
+    for n in g_n:
+        assert (g_s[n] - g_n[n]).abs().max() <= TOL, n
+    with pytest.raises(ValueError, match="lora_top_layers"):
+        build_le(tiny_llm, tiny_data, titles=False, lora_top_layers=3)
 
 
 def test_unknown_step(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811

@@ -35,11 +35,18 @@ class LE(nn.Module):
             self.peft = PeftModel.from_pretrained(llm, str(adapter_dir), is_trainable=False)
         else:
             lora = lora or {}
+            top = lora.get("lora_top_layers")
+            n_layers = llm.config.num_hidden_layers
+            if top is not None and not 1 <= top <= n_layers:
+                raise ValueError(f"lora_top_layers must be in 1..{n_layers} (the LLM's blocks), got {top}")
             cfg = LoraConfig(
                 r=lora.get("lora_r", 8),
                 lora_alpha=lora.get("lora_alpha", 16),
                 lora_dropout=lora.get("lora_dropout", 0.05),
                 target_modules=LORA_TARGETS,
+                # an approximation of ours (off by default, the paper adapts every block): LoRA in the top k blocks
+                # only; the frozen blocks below then need no gradient, and autograd keeps nothing of them
+                layers_to_transform=list(range(n_layers - top, n_layers)) if top is not None else None,
                 bias="none",
             )
             self.peft = get_peft_model(llm, cfg)
