@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sections", default="item_tokens,train,inference", help="comma list of the parts to run")
     ap.add_argument("--train-variants", default="naive,shared,shared-nockpt", help=f"of {', '.join(VARIANTS)}")
+    ap.add_argument("--warmup-steps", type=int, default=1, help="training steps left out of the timing")
     ap.add_argument("--train-variant", default=None, help=argparse.SUPPRESS)  # internal: one child run
     ap.add_argument("--titles", action="store_true", help="-IT prompts (item titles as text) in the training part")
     ap.add_argument("--domain", default=None, help="JSON domain words of the prompts (default: movies)")
@@ -222,6 +223,8 @@ VARIANTS = {
     "naive-ckpt": {"step": "naive", "activation_checkpointing": True},
     "shared": {"step": "shared", "activation_checkpointing": True},
     "shared-nockpt": {"step": "shared", "activation_checkpointing": False},
+    "shared-compile": {"step": "shared", "activation_checkpointing": True, "compile": True},
+    "shared-nockpt-compile": {"step": "shared", "activation_checkpointing": False, "compile": True},
     # approximation: LoRA in the top 6 blocks only (not the same model: its losses differ from the naive step's)
     "shared-top6": {"step": "shared", "activation_checkpointing": True, "lora_top_layers": 6},
 }
@@ -253,15 +256,15 @@ def train_one(a: argparse.Namespace, model, tok, items: pl.DataFrame) -> dict:  
     random.Random(0).shuffle(train)
     log = fit(le, prompter, train[: 20 * a.train_steps], n_items, ft, seed=a.seed, progress=False)
     wall = [r["transitions"] / r["transitions_per_s"] for r in log]
-    steady = slice(1, None) if len(log) > 1 else slice(None)  # the first step pays one-off kernel set-up
-    w = wall[-1] - (wall[0] if len(log) > 1 else 0.0)
-    tr = log[-1]["transitions"] - (log[0]["transitions"] if len(log) > 1 else 0)
-    tk = log[-1]["tokens"] - (log[0]["tokens"] if len(log) > 1 else 0)
+    k = min(a.warmup_steps, len(log) - 1)  # untimed first steps: one-off kernel set-up (and compilation)
+    w0, tr0, tk0 = (wall[k - 1], log[k - 1]["transitions"], log[k - 1]["tokens"]) if k > 0 else (0.0, 0, 0)
+    w, tr, tk = wall[-1] - w0, log[-1]["transitions"] - tr0, log[-1]["tokens"] - tk0
     return {
         "variant": a.train_variant,
         "settings": VARIANTS[a.train_variant],
         "steps": len(log),
-        "timed_steps": len(log[steady]),
+        "timed_steps": len(log) - k,
+        "first_steps_s": w0,
         "transitions_per_s": tr / w,
         "tokens_per_s": tk / w,
         "computed_tokens_per_step": log[-1]["computed_tokens"] / len(log),

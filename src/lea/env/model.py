@@ -95,13 +95,14 @@ class LE(nn.Module):
             return out.last_hidden_state.float(), cache
         return out.last_hidden_state.float()
 
-    def hidden_packed(self, p: Packed) -> torch.Tensor:
+    def hidden_packed(self, p: Packed, body=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
         """Last hidden states [R, T, d] (float32) of prefix-tree rows (lea.env.pack): the tree attention mask as a 4D
-        additive mask (sdpa and eager attention both take it as is) and each node's depth as its position id."""
+        additive mask (sdpa and eager attention both take it as is) and each node's depth as its position id.
+        ``body``: the decoder to run (e.g. a torch.compile'd ``self.body``)."""
         emb = self.embed(p.ids.to(self.device), p.item_at.to(self.device))
         mask = torch.zeros(p.mask.shape, dtype=emb.dtype, device=self.device)
         mask.masked_fill_(~p.mask.to(self.device), torch.finfo(emb.dtype).min)
-        out = self.body(
+        out = (body or self.body)(
             inputs_embeds=emb, attention_mask=mask, position_ids=p.position_ids.to(self.device), use_cache=False
         )
         return out.last_hidden_state.float()

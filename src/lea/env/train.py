@@ -139,7 +139,13 @@ def step_hidden_naive(
 
 
 def step_hidden_shared(
-    le: LE, prompter: Prompter, pos: list[Prompt], neg: list[Prompt], choice: list[Prompt], row_tokens: int = 512
+    le: LE,
+    prompter: Prompter,
+    pos: list[Prompt],
+    neg: list[Prompt],
+    choice: list[Prompt],
+    row_tokens: int = 512,
+    body=None,  # type: ignore[no-untyped-def]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
     """The same hidden states as ``step_hidden_naive`` from one pass over prefix-tree rows (lea.env.pack): each
     transition's p_t (and the words its prompts share after it) is computed once for its reward and choice
@@ -162,7 +168,7 @@ def step_hidden_shared(
     for g in range(len(groups)):
         start[g + 1] = start[g] + len(groups[g])
     flat = [start[g] + k for g, k in which]  # Packed.index number of pos..., neg..., choice...
-    h = le.hidden_packed(packed)
+    h = le.hidden_packed(packed, body)
     h_last = packed.gather(h, flat, [len(p.ids) - 1 for p in pos + neg + choice])
     states = packed.gather(h, flat[:B], [p.user_len - 1 for p in pos])
     return h_last[:B], h_last[B : 2 * B], states, h_last[2 * B :] if choice else None, packed.n_nodes
@@ -177,6 +183,7 @@ def step_loss(
     state_loss: bool = True,
     kind: str = "shared",
     row_tokens: int = 512,
+    body=None,  # type: ignore[no-untyped-def]
 ) -> tuple[torch.Tensor, dict[str, float], int, int]:
     """The loss of one training step: Eq. 1 on (target, negs), Eq. 2 on the batch's states (``state_loss``), the
     choice task on ``choice`` (``choice_batch``'s output; None: off), with the hidden states of the ``kind`` step.
@@ -189,7 +196,7 @@ def step_loss(
     if kind == "naive":
         h_pos, h_neg, states, h_ch, n_comp = step_hidden_naive(le, prompter, pos_p, neg_p, ch_p)
     else:
-        h_pos, h_neg, states, h_ch, n_comp = step_hidden_shared(le, prompter, pos_p, neg_p, ch_p, row_tokens)
+        h_pos, h_neg, states, h_ch, n_comp = step_hidden_shared(le, prompter, pos_p, neg_p, ch_p, row_tokens, body)
     l_rm, acc_rm = le.reward_loss(h_pos, h_neg)
     loss = l_rm
     row = {"loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
@@ -276,6 +283,9 @@ def fit(
             le.llm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             le.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # torch.compile of the decoder for the shared step (an option, measured in bench_le.py; the rows' shapes change
+    # from step to step, hence dynamic shapes)
+    body = torch.compile(le.body, dynamic=True) if s.get("compile", False) and step_kind == "shared" else None
     bar = tqdm(total=total, desc="fit LE (steps)", disable=not progress, mininterval=5, initial=step)
     for epoch in range(first_epoch, epochs):
         if order is None:  # a new epoch; a resumed one goes on in the checkpoint's order (the rng is past its shuffle)
@@ -285,7 +295,9 @@ def fit(
             batch = [train[k] for k in order[i : i + bs]]
             negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
             choice = choice_batch(batch, n_items, rng, s.get("choice_rotations", True)) if aug_task else None
-            loss, row, n_tok, n_comp = step_loss(le, prompter, batch, negs, choice, state_loss, step_kind, row_tokens)
+            loss, row, n_tok, n_comp = step_loss(
+                le, prompter, batch, negs, choice, state_loss, step_kind, row_tokens, body
+            )
             row = {"epoch": epoch, "step": step, **row}
             opt.zero_grad(set_to_none=True)
             loss.backward()
