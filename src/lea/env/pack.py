@@ -8,8 +8,9 @@ before it, so every token of a shared prefix needs computing once. The prompts o
 one row, with a tree attention mask (a node attends to itself and its ancestors only) and position ids = the depth
 in the tree (RoPE sees each prompt at its own positions). Every prompt's hidden states are then exactly those of its
 own causal pass: the same values, and autograd sums the gradient of a shared node over all prompts that read it,
-as it would over separate copies. Rows hold whole transitions (first-fit decreasing up to ``max_tokens``) and are
-right-padded to the longest row; a padding token attends to itself only and is never read.
+as it would over separate copies. Rows hold whole transitions, about ``max_tokens`` nodes each (balanced: largest
+transition first into the least loaded row), right-padded to the longest row; a padding token attends to itself only
+and is never read.
 """
 
 from __future__ import annotations
@@ -74,19 +75,18 @@ def pack(groups: Sequence[Sequence[Prompt]], pad_id: int, max_tokens: int = 512)
     """Pack ``groups`` (the prompts of one transition each, kept in one row) into prefix-tree rows; ``Packed.index``
     lists the prompts in ``groups`` order, flattened."""
     sizes = [_size(g) for g in groups]  # a group's own tree; in a row with others it can only share more
-    # first-fit decreasing; ties by group order, so the packing is deterministic
-    order = sorted(range(len(groups)), key=lambda g: (-sizes[g], g))
-    rows: list[list[int]] = []
-    load: list[int] = []
-    for g in order:
-        for r in range(len(rows)):
-            if load[r] + sizes[g] <= max_tokens:
-                rows[r].append(g)
-                load[r] += sizes[g]
-                break
-        else:
-            rows.append([g])
-            load.append(sizes[g])
+    # as few rows as the budget allows (a group larger than it gets a row of its own size), filled evenly: each group,
+    # largest first, goes to the least loaded row (ties by row number), so rows end up nearly equally long and
+    # padding to the longest row wastes little
+    cap = max([max_tokens, *sizes])
+    n_rows = max(1, -(-sum(sizes) // cap))
+    rows: list[list[int]] = [[] for _ in range(n_rows)]
+    load = [0] * n_rows
+    for g in sorted(range(len(groups)), key=lambda g: (-sizes[g], g)):
+        r = min(range(n_rows), key=lambda r: (load[r], r))
+        rows[r].append(g)
+        load[r] += sizes[g]
+    rows = [r for r in rows if r]
     first = [0] * (len(groups) + 1)  # flat number of each group's first prompt
     for g in range(len(groups)):
         first[g + 1] = first[g] + len(groups[g])
