@@ -254,6 +254,7 @@ def train_one(a: argparse.Namespace, model, tok, items: pl.DataFrame) -> dict:  
     le, prompter = build_le(a, model, tok, items, lora)
     train = transitions(seqs, le_subset(splits, 1.0), 10)
     random.Random(0).shuffle(train)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the model loaded, nothing trained
     log = fit(le, prompter, train[: 20 * a.train_steps], n_items, ft, seed=a.seed, progress=False)
     wall = [r["transitions"] / r["transitions_per_s"] for r in log]
     k = min(a.warmup_steps, len(log) - 1)  # untimed first steps: one-off kernel set-up (and compilation)
@@ -271,6 +272,7 @@ def train_one(a: argparse.Namespace, model, tok, items: pl.DataFrame) -> dict:  
         "prompt_tokens_per_step": log[-1]["tokens"] / len(log),
         "losses": [r["loss"] for r in log],
         "peak_rss_mb": log[-1]["peak_rss_mb"],
+        "peak_rss_before_training_mb": rss_before,
     }
 
 
