@@ -1,11 +1,16 @@
 """Speed of the LLM stages on the same inputs, in one run (a benchmark, not a timed test).
 
 Reports: item tokenization item-iterations/s batched vs one item at a time (and the text-mean vs random init losses);
-LE training tokens/s; inference rows/s of states and rewards, naive (one prompt per row, one forward each) vs the
-prompt-structure fast paths (prefix-shared states, KV-cached shared history for rewards, one p_t pass for the
+LE training: each step variant of ``--train-variants`` (naive per-prompt step, shared prefix-tree step, with and
+without activation checkpointing, torch.compile, the top-6-block LoRA approximation) in its own child process on the
+same transitions and seed (LoRA dropout off, so losses compare step by step): transitions/s and prompt tokens/s after
+``--warmup-steps``, the ratio against the naive step of the same run, the losses and peak RSS; inference rows/s of
+states and rewards, naive (one prompt per row, one forward each) vs the prompt-structure fast paths (prefix-shared
+states, KV-cached shared history for rewards, one p_t pass for the
 augmentation choice and its 5 rewards) with the max abs difference.
 
     python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --data-dir results/demo/data --out bench_le.json
+    python benchmarks/bench_le.py --sections train --train-steps 4 --threads 2 --out bench_le_train.json
 
 On a GPU: ``--device cuda``. Speed does not depend on weight values, so ``--random-weights`` builds the model of the
 ``--llm`` folder's config.json with random weights (only the config and tokenizer files are needed), and
