@@ -1,11 +1,16 @@
 """Speed of the LLM stages on the same inputs, in one run (a benchmark, not a timed test).
 
 Reports: item tokenization item-iterations/s batched vs one item at a time (and the text-mean vs random init losses);
-LE training tokens/s; inference rows/s of states and rewards, naive (one prompt per row, one forward each) vs the
-prompt-structure fast paths (prefix-shared states, KV-cached shared history for rewards, one p_t pass for the
+LE training: each step variant of ``--train-variants`` (naive per-prompt step, shared prefix-tree step, with and
+without activation checkpointing, torch.compile, the top-6-block LoRA approximation) in its own child process on the
+same transitions and seed (LoRA dropout off, so losses compare step by step): transitions/s and prompt tokens/s after
+``--warmup-steps``, the ratio against the naive step of the same run, the losses and peak RSS; inference rows/s of
+states and rewards, naive (one prompt per row, one forward each) vs the prompt-structure fast paths (prefix-shared
+states, KV-cached shared history for rewards, one p_t pass for the
 augmentation choice and its 5 rewards) with the max abs difference.
 
     python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --data-dir results/demo/data --out bench_le.json
+    python benchmarks/bench_le.py --sections train --train-steps 4 --threads 2 --out bench_le_train.json
 
 On a GPU: ``--device cuda``. Speed does not depend on weight values, so ``--random-weights`` builds the model of the
 ``--llm`` folder's config.json with random weights (only the config and tokenizer files are needed), and
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import time
 from pathlib import Path
 
@@ -47,14 +53,18 @@ def main() -> None:
     ap.add_argument("--num-layers", type=int, default=None, help="override the layer count (smoke tests)")
     ap.add_argument("--load-in-4bit", action="store_true", help="bitsandbytes nf4 (GPU)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sections", default="item_tokens,train,inference", help="comma list of the parts to run")
+    ap.add_argument("--train-variants", default="naive,shared,shared-nockpt", help=f"of {', '.join(VARIANTS)}")
+    ap.add_argument("--warmup-steps", type=int, default=1, help="training steps left out of the timing")
+    ap.add_argument("--train-variant", default=None, help=argparse.SUPPRESS)  # internal: one child run
+    ap.add_argument("--titles", action="store_true", help="-IT prompts (item titles as text) in the training part")
+    ap.add_argument("--domain", default=None, help="JSON domain words of the prompts (default: movies)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     from lea.env.inference import LEInference
-    from lea.env.model import LE
-    from lea.env.prompts import Prompter
-    from lea.env.train import fit, le_subset, load_sequences, transitions
+    from lea.env.train import le_subset, load_sequences
     from lea.llm.item_tokens import encode_sentences, learn_item_tokens
     from lea.llm.load import load_llm
 
@@ -82,59 +92,53 @@ def main() -> None:
         torch.cuda.reset_peak_memory_stats()
     print(json.dumps(res), flush=True)
     items = pl.read_parquet(Path(a.data_dir) / "items.parquet").sort("item")
-    enc = encode_sentences(tok, items["sentence"].to_list(), a.prefix_text)
-    sub = enc[: a.items]
+    if a.train_variant:  # a child process of train_variants(): one training run, one marked JSON line
+        print(TRAIN_MARK + json.dumps(train_one(a, model, tok, items)), flush=True)
+        return
 
     # 1. item tokenization: batched vs one item at a time (same items, same iterations)
-    kw = dict(iterations=a.iterations, lr=0.05, init="text_mean", progress=False)
-    _, fb, _, wb = learn_item_tokens(model, sub, tok.pad_token_id, batch_items=len(sub), **kw)
-    _, f1, _, w1 = learn_item_tokens(model, sub, tok.pad_token_id, batch_items=1, **kw)
-    res["item_tokens"] = {
-        "items": len(sub),
-        "iterations": a.iterations,
-        "batched_item_it_per_s": len(sub) * a.iterations / wb,
-        "single_item_it_per_s": len(sub) * a.iterations / w1,
-        "speedup": w1 / wb,
-        "final_loss_max_abs_diff": float((fb - f1).abs().max()),
-    }
-    print(json.dumps(res["item_tokens"]), flush=True)
-    if a.init_iterations:
-        curves = {}
-        for init in ("random", "text_mean"):
-            _, _, c, _ = learn_item_tokens(
-                model,
-                sub,
-                tok.pad_token_id,
-                iterations=a.init_iterations,
-                lr=0.05,
-                batch_items=len(sub),
-                init=init,
-                progress=False,
-            )
-            curves[init] = c
-        target = curves["random"][-1]
-        reach = next((i + 1 for i, v in enumerate(curves["text_mean"]) if v <= target), None)
-        res["init"] = {"curves": curves, "text_mean_iterations_to_random_final": reach}
-        print(json.dumps(res["init"]), flush=True)
+    if "item_tokens" in a.sections:
+        sub = encode_sentences(tok, items["sentence"].to_list(), a.prefix_text)[: a.items]
+        kw = dict(iterations=a.iterations, lr=0.05, init="text_mean", progress=False)
+        _, fb, _, wb = learn_item_tokens(model, sub, tok.pad_token_id, batch_items=len(sub), **kw)
+        _, f1, _, w1 = learn_item_tokens(model, sub, tok.pad_token_id, batch_items=1, **kw)
+        res["item_tokens"] = {
+            "items": len(sub),
+            "iterations": a.iterations,
+            "batched_item_it_per_s": len(sub) * a.iterations / wb,
+            "single_item_it_per_s": len(sub) * a.iterations / w1,
+            "speedup": w1 / wb,
+            "final_loss_max_abs_diff": float((fb - f1).abs().max()),
+        }
+        print(json.dumps(res["item_tokens"]), flush=True)
+        if a.init_iterations:
+            curves = {}
+            for init in ("random", "text_mean"):
+                _, _, c, _ = learn_item_tokens(
+                    model,
+                    sub,
+                    tok.pad_token_id,
+                    iterations=a.init_iterations,
+                    lr=0.05,
+                    batch_items=len(sub),
+                    init=init,
+                    progress=False,
+                )
+                curves[init] = c
+            target = curves["random"][-1]
+            reach = next((i + 1 for i, v in enumerate(curves["text_mean"]) if v <= target), None)
+            res["init"] = {"curves": curves, "text_mean_iterations_to_random_final": reach}
+            print(json.dumps(res["init"]), flush=True)
 
-    # 2. LE training tokens/s
+    # 2. LE training: each step variant in its own process (so each has its own peak RSS), on the same
+    # transitions with the same seed; ratios against the naive step of this run
     seqs, splits, n_items = load_sequences(a.data_dir)
-    tokens = torch.randn(len(items), model.get_input_embeddings().weight.shape[1]) * 0.02
-    domain = {
-        "item": "movie",
-        "items": "movies",
-        "history": "has watched these movies",
-        "next": "be the next movie to be watched",
-        "continue": "continue to watch",
-    }
-    prompter = Prompter(tok, domain, a.prefix_text, 10)
-    le = LE(model, tokens, prompter.label_ids, {"lora_r": 8, "lora_alpha": 16})
-    train = transitions(seqs, le_subset(splits, 1.0), 10)
-    random.Random(0).shuffle(train)
-    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4}
-    log = fit(le, prompter, train[: 20 * a.train_steps], n_items, ft, progress=False)
-    res["train"] = {"steps": len(log), "tokens_per_s": log[-1]["tokens_per_s"]}
-    print(json.dumps(res["train"]), flush=True)
+    if "train" in a.sections:
+        res["train"] = train_variants(a)
+    if "inference" not in a.sections:
+        _finish(a, res)
+        return
+    le, prompter = build_le(a, model, tok, items, {"lora_r": 8, "lora_alpha": 16})
 
     # 3. inference: naive vs fast paths on the same rows
     # kv_share=True: time the shared-cache paths even on a GPU, where the pipeline turns them off by default
@@ -199,10 +203,108 @@ def main() -> None:
         "same_choice": float(((logp_f + r_f).argmax(1) == (prob_n.log() + r_n).argmax(1)).float().mean()),
     }
     print(json.dumps(res["augment"]), flush=True)
+    _finish(a, res)
+
+
+def _finish(a: argparse.Namespace, res: dict) -> None:
     if a.device.startswith("cuda"):
         res["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+DOMAIN = {
+    "item": "movie",
+    "items": "movies",
+    "history": "has watched these movies",
+    "next": "be the next movie to be watched",
+    "continue": "continue to watch",
+}
+TRAIN_MARK = "TRAIN_RESULT "
+# name: fit settings on top of the bench's (see --train-variants)
+VARIANTS = {
+    "naive": {"step": "naive", "activation_checkpointing": False},
+    "naive-ckpt": {"step": "naive", "activation_checkpointing": True},
+    "shared": {"step": "shared", "activation_checkpointing": True},
+    "shared-nockpt": {"step": "shared", "activation_checkpointing": False},
+    "shared-compile": {"step": "shared", "activation_checkpointing": True, "compile": True},
+    "shared-nockpt-compile": {"step": "shared", "activation_checkpointing": False, "compile": True},
+    # approximation: LoRA in the top 6 blocks only (not the same model: its losses differ from the naive step's)
+    "shared-top6": {"step": "shared", "activation_checkpointing": True, "lora_top_layers": 6},
+}
+
+
+def build_le(a: argparse.Namespace, model, tok, items: pl.DataFrame, lora: dict):  # type: ignore[no-untyped-def]
+    """The LE on random item tokens (speed does not depend on their values); with --titles the -IT prompts."""
+    from lea.env.model import LE
+    from lea.env.prompts import Prompter
+
+    domain = json.loads(a.domain) if a.domain else DOMAIN
+    titles = [t or "" for t in items["title"].to_list()] if a.titles else None
+    prompter = Prompter(tok, domain, a.prefix_text, 10, titles)
+    g = torch.Generator().manual_seed(a.seed)
+    tokens = torch.randn(len(items), model.get_input_embeddings().weight.shape[1], generator=g) * 0.02
+    return LE(model, tokens, prompter.label_ids, lora), prompter
+
+
+def train_one(a: argparse.Namespace, model, tok, items: pl.DataFrame) -> dict:  # type: ignore[no-untyped-def]
+    """One training run of a variant: transitions/s and tokens/s after the first (warm-up) step, the losses."""
+    from lea.env.train import fit, le_subset, load_sequences, transitions
+
+    seqs, splits, n_items = load_sequences(a.data_dir)
+    # LoRA dropout off: both steps then compute the same function, so their losses can be compared step by step
+    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4, "head_lr": 1e-2, **VARIANTS[a.train_variant]}
+    lora = {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "lora_top_layers": ft.get("lora_top_layers")}
+    le, prompter = build_le(a, model, tok, items, lora)
+    train = transitions(seqs, le_subset(splits, 1.0), 10)
+    random.Random(0).shuffle(train)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the model loaded, nothing trained
+    log = fit(le, prompter, train[: 20 * a.train_steps], n_items, ft, seed=a.seed, progress=False)
+    wall = [r["transitions"] / r["transitions_per_s"] for r in log]
+    k = min(a.warmup_steps, len(log) - 1)  # untimed first steps: one-off kernel set-up (and compilation)
+    w0, tr0, tk0 = (wall[k - 1], log[k - 1]["transitions"], log[k - 1]["tokens"]) if k > 0 else (0.0, 0, 0)
+    w, tr, tk = wall[-1] - w0, log[-1]["transitions"] - tr0, log[-1]["tokens"] - tk0
+    return {
+        "variant": a.train_variant,
+        "settings": VARIANTS[a.train_variant],
+        "steps": len(log),
+        "timed_steps": len(log) - k,
+        "first_steps_s": w0,
+        "transitions_per_s": tr / w,
+        "tokens_per_s": tk / w,
+        "computed_tokens_per_step": log[-1]["computed_tokens"] / len(log),
+        "prompt_tokens_per_step": log[-1]["tokens"] / len(log),
+        "losses": [r["loss"] for r in log],
+        "peak_rss_mb": log[-1]["peak_rss_mb"],
+        "peak_rss_before_training_mb": rss_before,
+    }
+
+
+def train_variants(a: argparse.Namespace) -> dict:
+    """Run each --train-variants entry in a child process of this script (same arguments), ratios vs naive."""
+    import subprocess
+    import sys
+
+    out: dict = {"transitions": 20 * a.train_steps, "batch_size": 20, "titles": a.titles, "variants": {}}
+    args = [x for x in sys.argv[1:]]
+    if "--out" in args:  # the child writes no file
+        k = args.index("--out")
+        del args[k : k + 2]
+    for v in a.train_variants.split(","):
+        cmd = [sys.executable, __file__, *args, "--train-variant", v]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        line = next((x for x in p.stdout.splitlines() if x.startswith(TRAIN_MARK)), None)
+        if p.returncode or line is None:
+            raise RuntimeError(f"train variant {v} failed ({p.returncode}):\n{p.stderr[-4000:]}")
+        out["variants"][v] = json.loads(line[len(TRAIN_MARK) :])
+        print(json.dumps(out["variants"][v]), flush=True)
+    ref = out["variants"].get("naive")
+    if ref is not None:
+        for r in out["variants"].values():
+            r["transitions_per_s_vs_naive"] = r["transitions_per_s"] / ref["transitions_per_s"]
+            r["max_abs_loss_diff_vs_naive"] = max(abs(x - y) for x, y in zip(r["losses"], ref["losses"], strict=True))
+    return out
 
 
 def _version(name: str) -> str:

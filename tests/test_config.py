@@ -37,8 +37,8 @@ def test_dataset_rec_overrides_merge_over_global(repo):
         ({"datasets_enabled": ["nope"]}, "datasets_enabled.0"),
         ({"le": {"llm": "gpt"}}, "le.llm"),
         ({"datasets": {"demo": {"split": {"train": 0.9}}}}, "datasets.demo.split"),
-        ({"rec": {"negatives": 2}}, "rec.negatives"),  # more per step than the pool's precompute.negatives = 1
-        ({"datasets": {"demo": {"rec": {"negatives": 3}}}}, "datasets.demo.rec.negatives"),
+        ({"rec": {"negatives": 4}}, "rec.negatives"),  # more per step than the pool's precompute.negatives = 3
+        ({"datasets": {"demo": {"rec": {"negatives": 5}}}}, "datasets.demo.rec.negatives"),
         ({"le": {"replicates": 0}}, "le.replicates"),
     ],
 )

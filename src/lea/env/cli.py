@@ -162,6 +162,8 @@ def main(args: argparse.Namespace) -> int:
         eval_time_s=round(time.perf_counter() - t1, 1),
         train_tokens_per_s=round(log[-1]["tokens_per_s"], 1) if log else None,
         final_train_loss=log[-1]["loss"] if log else None,
+        train_transitions_per_s=round(log[-1]["transitions_per_s"], 2) if log else None,
+        train_peak_rss_mb=round(log[-1]["peak_rss_mb"], 1) if log else None,
         reward_shift=shift,
         recipe=ft["recipe"],
         switches={k: ft[k] for k in RECIPES["paper"]},

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lea.env.pack import Packed
 from lea.env.prompts import Batch
 from lea.llm.load import decoder
 
@@ -34,11 +35,18 @@ class LE(nn.Module):
             self.peft = PeftModel.from_pretrained(llm, str(adapter_dir), is_trainable=False)
         else:
             lora = lora or {}
+            top = lora.get("lora_top_layers")
+            n_layers = llm.config.num_hidden_layers
+            if top is not None and not 1 <= top <= n_layers:
+                raise ValueError(f"lora_top_layers must be in 1..{n_layers} (the LLM's blocks), got {top}")
             cfg = LoraConfig(
                 r=lora.get("lora_r", 8),
                 lora_alpha=lora.get("lora_alpha", 16),
                 lora_dropout=lora.get("lora_dropout", 0.05),
                 target_modules=LORA_TARGETS,
+                # an approximation of ours (off by default, the paper adapts every block): LoRA in the top k blocks
+                # only; the frozen blocks below then need no gradient, and autograd keeps nothing of them
+                layers_to_transform=list(range(n_layers - top, n_layers)) if top is not None else None,
                 bias="none",
             )
             self.peft = get_peft_model(llm, cfg)
@@ -87,6 +95,18 @@ class LE(nn.Module):
             return out.last_hidden_state.float(), cache
         return out.last_hidden_state.float()
 
+    def hidden_packed(self, p: Packed, body=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        """Last hidden states [R, T, d] (float32) of prefix-tree rows (lea.env.pack): the tree attention mask as a 4D
+        additive mask (sdpa and eager attention both take it as is) and each node's depth as its position id.
+        ``body``: the decoder to run (e.g. a torch.compile'd ``self.body``)."""
+        emb = self.embed(p.ids.to(self.device), p.item_at.to(self.device))
+        mask = torch.zeros(p.mask.shape, dtype=emb.dtype, device=self.device)
+        mask.masked_fill_(~p.mask.to(self.device), torch.finfo(emb.dtype).min)
+        out = (body or self.body)(
+            inputs_embeds=emb, attention_mask=mask, position_ids=p.position_ids.to(self.device), use_cache=False
+        )
+        return out.last_hidden_state.float()
+
     @staticmethod
     def at(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return h[torch.arange(h.shape[0], device=h.device), idx.to(h.device)]
@@ -104,11 +124,11 @@ class LE(nn.Module):
         return self.label_logits(h_last).log_softmax(-1) - self.label_bias
 
     # --- losses (used by train.py) ---
-    def reward_loss(self, pos: Batch, neg: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Eq. 1: -log sigma(r(p_t, a+) - r(p_t, a-)); also returns the states s^e_t read from the positive prompt."""
-        h_pos, h_neg = self.hidden(pos), self.hidden(neg)
-        r_pos, r_neg = self.reward_head(self.at(h_pos, pos.last)), self.reward_head(self.at(h_neg, neg.last))
-        return -F.logsigmoid(r_pos - r_neg).mean(), self.at(h_pos, pos.state_at), (r_pos > r_neg).float().mean()
+    def reward_loss(self, h_pos: torch.Tensor, h_neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 1: -log sigma(r(p_t, a+) - r(p_t, a-)) from the last hidden states [B, d] of the two reward prompts;
+        also the pairwise accuracy."""
+        r_pos, r_neg = self.reward_head(h_pos), self.reward_head(h_neg)
+        return -F.logsigmoid(r_pos - r_neg).mean(), (r_pos > r_neg).float().mean()
 
     def state_loss(
         self, states: torch.Tensor, targets: torch.Tensor, scale: str = "none", same_item: str = "keep"
@@ -138,8 +158,9 @@ class LE(nn.Module):
             return states.sum() * 0.0, saturated
         return -(F.logsigmoid(diff) * keep).sum() / keep.sum(), saturated
 
-    def choice_loss(self, aug: Batch, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.label_logits(self.at(self.hidden(aug), aug.last))
+    def choice_loss(self, h_last: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The 5-way position choice from the last hidden states [N, d] of the choice prompts; also the accuracy."""
+        logits = self.label_logits(h_last)
         label = label.to(self.device)
         return F.cross_entropy(logits, label), (logits.argmax(1) == label).float().mean()
 

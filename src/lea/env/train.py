@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import resource
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from tqdm import tqdm
 from lea.checkpoint import load_checkpoint, save_checkpoint
 from lea.config import config_hash, with_recipe
 from lea.env.model import LE
-from lea.env.prompts import LABELS, Prompter
+from lea.env.pack import pack
+from lea.env.prompts import LABELS, Prompt, Prompter
+from lea.errors import ConfigError
 from lea.io import read_parquet
 
 
@@ -117,6 +120,107 @@ def choice_batch(
     return hist, ex
 
 
+STEPS = ("naive", "shared")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB; Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step_hidden_naive(
+    le: LE, prompter: Prompter, pos: list[Prompt], neg: list[Prompt], choice: list[Prompt]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    """The reference step: one right-padded pass per prompt kind (p_t p_at+, p_t p_at-, p_t p_lt), each repeating
+    p_t. Returns the last hidden states of the positive and negative reward prompts [B, d], the states s^e_t read at
+    the end of p_t in the positive prompts [B, d], the last hidden states of the choice prompts [C, d] (None without
+    any), and the number of positions computed (padding included)."""
+    pos_b, neg_b = prompter.collate(pos), prompter.collate(neg)
+    h_pos, h_neg = le.hidden(pos_b), le.hidden(neg_b)
+    n = pos_b.ids.numel() + neg_b.ids.numel()
+    h_ch = None
+    if choice:
+        ch_b = prompter.collate(choice)
+        h_ch = le.at(le.hidden(ch_b), ch_b.last)
+        n += ch_b.ids.numel()
+    return le.at(h_pos, pos_b.last), le.at(h_neg, neg_b.last), le.at(h_pos, pos_b.state_at), h_ch, n
+
+
+def step_hidden_shared(
+    le: LE,
+    prompter: Prompter,
+    pos: list[Prompt],
+    neg: list[Prompt],
+    choice: list[Prompt],
+    row_tokens: int = 512,
+    body=None,  # type: ignore[no-untyped-def]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    """The same hidden states as ``step_hidden_naive`` from one pass over prefix-tree rows (lea.env.pack): each
+    transition's p_t (and the words its prompts share after it) is computed once for its reward and choice
+    prompts; no padding inside a row. Exact (tests/test_env_fast_step.py); the count is the tokens computed."""
+    B = len(pos)
+    groups: list[list[Prompt]] = [[pos[i], neg[i]] for i in range(B)]
+    which: list[tuple[int, int]] = [(i, 0) for i in range(B)] + [(i, 1) for i in range(B)]
+    of_user = {}  # a choice prompt joins the transition whose p_t it starts with (its row shares that p_t)
+    for i, p in enumerate(pos):
+        of_user.setdefault((tuple(p.ids[: p.user_len]), tuple(p.item_at[: p.user_len])), i)
+    for p in choice:
+        g = of_user.get((tuple(p.ids[: p.user_len]), tuple(p.item_at[: p.user_len])))
+        if g is None:
+            g = len(groups)
+            groups.append([])
+        groups[g].append(p)
+        which.append((g, len(groups[g]) - 1))
+    packed = pack(groups, prompter.pad_id, row_tokens)
+    start = [0] * (len(groups) + 1)
+    for g in range(len(groups)):
+        start[g + 1] = start[g] + len(groups[g])
+    flat = [start[g] + k for g, k in which]  # Packed.index number of pos..., neg..., choice...
+    h = le.hidden_packed(packed, body)
+    h_last = packed.gather(h, flat, [len(p.ids) - 1 for p in pos + neg + choice])
+    states = packed.gather(h, flat[:B], [p.user_len - 1 for p in pos])
+    return h_last[:B], h_last[B : 2 * B], states, h_last[2 * B :] if choice else None, packed.n_nodes
+
+
+def step_loss(
+    le: LE,
+    prompter: Prompter,
+    batch: list[Transition],
+    negs: list[int],
+    choice: tuple[list[list[int]], list[tuple[list[int], int]]] | None,
+    state_loss: bool = True,
+    kind: str = "shared",
+    row_tokens: int = 512,
+    body=None,  # type: ignore[no-untyped-def]
+    state_form: tuple[str, str] = ("none", "keep"),
+) -> tuple[torch.Tensor, dict[str, float], int, int]:
+    """The loss of one training step: Eq. 1 on (target, negs), Eq. 2 on the batch's states (``state_loss``), the
+    choice task on ``choice`` (``choice_batch``'s output; None: off), with the hidden states of the ``kind`` step;
+    ``state_form`` = (state_scale, state_same_item) picks Eq. 2's form (``LE.state_loss``).
+    Returns (loss, log row, prompt tokens, computed tokens). The prompt tokens (the prompts' own lengths) are the same
+    for either step, so tokens/s compares them; the computed tokens are what the step ran (padding included for
+    ``naive``; shared prefixes once and no padding for ``shared``)."""
+    pos_p = [prompter.reward(t.history, t.target) for t in batch]
+    neg_p = [prompter.reward(t.history, a) for t, a in zip(batch, negs, strict=True)]
+    ch_p = [prompter.augment(h, c) for h, (c, _) in zip(*choice, strict=True)] if choice is not None else []
+    if kind == "naive":
+        h_pos, h_neg, states, h_ch, n_comp = step_hidden_naive(le, prompter, pos_p, neg_p, ch_p)
+    else:
+        h_pos, h_neg, states, h_ch, n_comp = step_hidden_shared(le, prompter, pos_p, neg_p, ch_p, row_tokens, body)
+    l_rm, acc_rm = le.reward_loss(h_pos, h_neg)
+    loss = l_rm
+    row = {"loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
+    if state_loss:
+        l_sm, sat = le.state_loss(states, torch.tensor([t.target for t in batch]), *state_form)
+        loss = loss + l_sm
+        row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
+    if choice is not None and h_ch is not None:
+        l_ch, acc_ch = le.choice_loss(h_ch, torch.tensor([p for _, p in choice[1]]))
+        loss = loss + l_ch
+        row.update(loss_choice=l_ch.item(), acc_choice=acc_ch.item())
+    return loss, row, sum(len(p.ids) for p in pos_p + neg_p + ch_p), n_comp
+
+
 def fit(
     le: LE,
     prompter: Prompter,
@@ -146,7 +250,11 @@ def fit(
     aug_task = s["augment_task"]  # paper: L_rm + L_sm only (section 3.2); extended: + the 5-way choice
     every = s.get("checkpoint_every", 50)
     log: list[dict[str, float]] = []
-    step, tokens, elapsed = 0, 0, 0.0
+    step, tokens, elapsed, done, computed = 0, 0, 0.0, 0, 0
+    step_kind = s.get("step", "shared")
+    if step_kind not in STEPS:
+        raise ConfigError("le.finetune.step", f"unknown training step {step_kind!r}; expected one of {STEPS}")
+    row_tokens = s.get("row_tokens", 512)
     epochs = s.get("epochs", 10)
     total = epochs * ((len(train) + bs - 1) // bs)
     first_epoch, first_i, order = 0, 0, None
@@ -175,8 +283,20 @@ def fit(
             torch.cuda.set_rng_state_all(ck["cuda_rng"])
         first_epoch, first_i, order = ck["epoch"], ck["next"], ck["order"]
         step, tokens, elapsed, log = ck["step"], ck["tokens"], ck["wall"], ck["log"]
+        if log:
+            done, computed = log[-1]["transitions"], log[-1]["computed_tokens"]
     t0 = time.perf_counter() - elapsed
     le.train()
+    if s.get("activation_checkpointing", True):
+        # recompute each block's activations in the backward pass instead of keeping them (memory, item 2 of the
+        # speed issue); non-reentrant checkpointing replays the same LoRA dropout masks, so gradients are unchanged
+        if hasattr(le.llm, "activation_checkpointing_enable"):  # transformers >= 5.2x's name
+            le.llm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            le.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # torch.compile of the decoder for the shared step (an option, measured in bench_le.py; the rows' shapes change
+    # from step to step, hence dynamic shapes)
+    body = torch.compile(le.body, dynamic=True) if s.get("compile", False) and step_kind == "shared" else None
     bar = tqdm(total=total, desc="fit LE (steps)", disable=not progress, mininterval=5, initial=step)
     for epoch in range(first_epoch, epochs):
         if order is None:  # a new epoch; a resumed one goes on in the checkpoint's order (the rng is past its shuffle)
@@ -185,31 +305,29 @@ def fit(
         for i in range(first_i, len(order), bs):
             batch = [train[k] for k in order[i : i + bs]]
             negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
-            pos_b = prompter.collate([prompter.reward(t.history, t.target) for t in batch])
-            neg_b = prompter.collate([prompter.reward(t.history, a) for t, a in zip(batch, negs, strict=True)])
-            l_rm, states, acc_rm = le.reward_loss(pos_b, neg_b)
-            loss = l_rm
-            row = {"epoch": epoch, "step": step, "loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
-            n_tok = int(pos_b.attention_mask.sum() + neg_b.attention_mask.sum())
-            if state_loss:
-                l_sm, sat = le.state_loss(
-                    states, torch.tensor([t.target for t in batch]), s["state_scale"], s["state_same_item"]
-                )
-                loss = loss + l_sm
-                row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
-            if aug_task:
-                hist, ex = choice_batch(batch, n_items, rng, s["choice_rotations"])
-                aug_b = prompter.collate([prompter.augment(h, c) for h, (c, _) in zip(hist, ex, strict=True)])
-                l_ch, acc_ch = le.choice_loss(aug_b, torch.tensor([p for _, p in ex]))
-                loss = loss + l_ch
-                row.update(loss_choice=l_ch.item(), acc_choice=acc_ch.item())
-                n_tok += int(aug_b.attention_mask.sum())
+            choice = choice_batch(batch, n_items, rng, s["choice_rotations"]) if aug_task else None
+            loss, row, n_tok, n_comp = step_loss(
+                le, prompter, batch, negs, choice, state_loss, step_kind, row_tokens, body,
+                state_form=(s["state_scale"], s["state_same_item"]),
+            )
+            row = {"epoch": epoch, "step": step, **row}
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             tokens += n_tok
             step += 1
-            row.update(loss=loss.item(), tokens=tokens, tokens_per_s=tokens / (time.perf_counter() - t0))
+            computed += n_comp
+            done += len(batch)
+            wall = time.perf_counter() - t0
+            row.update(
+                loss=loss.item(),
+                tokens=tokens,
+                tokens_per_s=tokens / wall,
+                transitions=done,
+                transitions_per_s=done / wall,
+                computed_tokens=computed,
+                peak_rss_mb=peak_rss_mb(),
+            )
             log.append(row)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
@@ -234,6 +352,8 @@ def fit(
                 )
         order, first_i = None, 0
     bar.close()
+    if s.get("activation_checkpointing", True):
+        getattr(le.llm, "activation_checkpointing_disable", le.llm.gradient_checkpointing_disable)()
     le.eval()
     return log
 
@@ -271,4 +391,3 @@ def anchor_rewards(le: LE, prompter: Prompter, train: list[Transition], anchor: 
     with torch.no_grad():
         le.score.bias += shift
     return shift
-
