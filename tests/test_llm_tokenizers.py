@@ -319,10 +319,13 @@ def test_tiny_mistral_end_to_end(tiny_mistral: Path, tmp_path: Path) -> None:  #
     inter.select("sequence", "position").with_columns(
         candidates=pl.concat_list([(pl.col("position") + k) % 12 for k in range(5)]).cast(pl.List(pl.Int32))
     ).write_parquet(tmp_path / "top5.parquet")
+    pool = tmp_path / "negatives.parquet"  # the negative pool every variant draws from, scored by the rewards stage
+    assert main(["negatives", "--data-dir", str(data), "--k", "2", "--seed", "0", "--out", str(pool)]) == 0
+    extra = {"augment": ["--top5", str(tmp_path / "top5.parquet")], "rewards": ["--negatives", str(pool)]}
     for kind in ("states", "rewards", "augment"):
         argv = ["le-precompute", "--kind", kind, "--settings", json.dumps(s), "--data-dir", str(data)]
         argv += ["--item-tokens", str(tokens), "--le-dir", str(out / "t"), "--out", str(tmp_path / f"{kind}.parquet")]
-        assert main([*argv, "--top5", str(tmp_path / "top5.parquet")] if kind == "augment" else argv) == 0
+        assert main([*argv, *extra.get(kind, [])]) == 0
         df = pl.read_parquet(tmp_path / f"{kind}.parquet")
         assert df.height > 0
         for col in df.columns:
