@@ -24,6 +24,9 @@ validate(config, "../schemas/config.schema.yaml")
 import lea.report.experiments as leaexp
 
 leaexp.add_generated_variants(config)  # sweep/ablation variants of Figures 4-5 (config `experiments`)
+import lea.report.environments as leaenvs
+
+leaenvs.add_generated_variants(config)  # {variant}_{setting} runs of the table "what the environment adds"
 
 RES = config["results_dir"]
 # GPU rules run through this wrapper: it gives each local GPU job its own device (docs/cluster.md)
@@ -40,7 +43,8 @@ wildcard_constraints:
     framework="normal|snqn|sa2c",
     variant="[A-Za-z0-9_.+-]+",
     seed=r"\d+",
-    llm="[A-Za-z0-9_.-]+",
+    # never a control environment's name: results/{dataset}/le/{idrec|oracle|random}/ is control.smk's
+    llm="(?!(?:" + "|".join(leacfg.CONTROL_ENVS) + ")/)[A-Za-z0-9_.-]+",
     le="[A-Za-z0-9_.+-]+",
     shard=r"\d+",
 
@@ -95,8 +99,9 @@ def item_tokens_dir(dataset, llm):
 
 
 def le_dir(dataset, le):
-    """Outputs of one LE setting: adapter, score head, quality, precompute."""
-    return f"{RES}/{dataset}/le/{le_llm(le)}/{le}"
+    """Outputs of one LE setting: adapter, score head, quality, precompute (a control environment's: under its name)."""
+    env = le_setting(le)["env"]
+    return f"{RES}/{dataset}/le/{le_llm(le) if env == 'llm' else env}/{le}"
 
 
 def le_states_file(dataset, le):
