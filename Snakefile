@@ -11,6 +11,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/le.smk"
+include: "workflow/rules/control.smk"
 include: "workflow/rules/rec.smk"
 include: "workflow/rules/report.smk"
 

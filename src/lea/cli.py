@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit-le": ("lea.env.cli", "fine-tune the LE (shared LoRA; reward, state and choice heads)"),
     "le-precompute": ("lea.env.precompute", "write LE states, rewards or augmented actions for one shard"),
     "gather": ("lea.env.gather", "join shards of a precompute into one Parquet"),
+    "control-fit": ("lea.control.cli", "train and measure a control environment (idrec, oracle, random)"),
+    "control-precompute": ("lea.control.precompute", "write a control environment's states, rewards or augmentation"),
+    "report-envs": ("lea.report.environments", "the table 'what the environment adds' (control environments)"),
     "report": ("lea.report.cli", "tables, figures and the summary of the results"),
     "summary": ("lea.report.summary", "print the results tables and per-stage wall times"),
 }

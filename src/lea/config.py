@@ -19,6 +19,7 @@ import yaml
 
 from lea.errors import ConfigError
 
+CONTROL_ENVS = ("idrec", "oracle", "random")  # le.settings.<name>.env besides "llm" (lea.control)
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 VARIANTS_PATH = ROOT / "config" / "variants.yaml"
@@ -88,6 +89,13 @@ def _check_references(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"le.settings.{sname}", "names rep<N> are the LE replicates' folders; rename it")
         if setting.get("llm") is not None and setting["llm"] not in llms:
             raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
+    for name in llms:
+        if name in CONTROL_ENVS:  # results/{dataset}/le/{llm or env}/{setting}: an LLM of that name would share paths
+            raise ConfigError(f"llms.{name}", f"'{name}' names a control environment; rename the LLM")
+    env_exp = (config.get("experiments") or {}).get("environments") or {}
+    for i, name in enumerate(env_exp.get("envs") or []):
+        if name not in le.get("settings", {}):
+            raise ConfigError(f"experiments.environments.envs.{i}", f"'{name}' is not a key of le.settings")
     for vname, variant in config.get("variants", {}).items():
         if variant.get("le") is not None and variant["le"] not in le.get("settings", {}):
             raise ConfigError(f"variants.{vname}.le", f"'{variant['le']}' is not a key of le.settings")
@@ -197,6 +205,7 @@ def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     s.setdefault("fraction", 0.1)
     s.setdefault("state_loss", True)
     s.setdefault("item_tokens", True)
+    s.setdefault("env", "llm")
     llm_name = s.get("llm") or config["le"]["llm"]
     s["llm"] = llm_name
     s["recipe"] = s.get("recipe") or config["le"].get("recipe", "paper")

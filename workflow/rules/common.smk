@@ -24,6 +24,9 @@ validate(config, "../schemas/config.schema.yaml")
 import lea.report.experiments as leaexp
 
 leaexp.add_generated_variants(config)  # sweep/ablation variants of Figures 4-5 (config `experiments`)
+import lea.report.environments as leaenvs
+
+leaenvs.add_generated_variants(config)  # {variant}_{setting} runs of the table "what the environment adds"
 
 RES = config["results_dir"]
 # GPU rules run through this wrapper: it gives each local GPU job its own device (docs/cluster.md)
@@ -41,7 +44,8 @@ wildcard_constraints:
     framework="normal|snqn|sa2c",
     variant="[A-Za-z0-9_.+-]+",
     seed=r"\d+",
-    llm="[A-Za-z0-9_.-]+",
+    # never a control environment's name: results/{dataset}/le/{idrec|oracle|random}/ is control.smk's
+    llm="(?!(?:" + "|".join(leacfg.CONTROL_ENVS) + ")/)[A-Za-z0-9_.-]+",
     le="[A-Za-z0-9_.+-]+",
     shard=r"\d+",
     rep=r"(/rep[1-9]\d*)?",  # the LE replicate's folder: empty for replicate 0 (today's paths), /rep<r> otherwise
@@ -117,7 +121,11 @@ def item_tokens_dir(dataset, llm, r=0):
 
 
 def le_dir(dataset, le, r=0):
-    """Outputs of one LE setting (replicate r): adapter, score head, quality, precompute."""
+    """Outputs of one LE setting (replicate r): adapter, score head, quality, precompute. A control environment's
+    are under its name, once (control.smk: it is trained at seeds[0]; replicates apply to the LLM LE)."""
+    env = le_setting(le)["env"]
+    if env != "llm":
+        return f"{RES}/{dataset}/le/{env}/{le}"
     return f"{RES}/{dataset}/le/{le_llm(le)}{rep_dir(r)}/{le}"
 
 

@@ -1,7 +1,7 @@
 # Report stage: the paper's Tables 1-5 and Figures 4-5 (ours beside the paper's), LE quality, loss curves, run
 # times. Which runs each target needs is config `experiments` (lea.report.experiments); logic: lea.report.
-# Named targets: table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, augment_table, loss_curves, runtimes,
-# results.
+# Named targets: table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, augment_table, environments_table,
+# loss_curves, runtimes, results.
 import lea.report.experiments as leaexp
 
 REPORT_TABLES = ["table2", "table3", "table4", "table5"]
@@ -91,9 +91,28 @@ def loss_curve_runs(dataset):
     return [run_dir(d, bb, fw, v, SEEDS[0]) for d, bb, fw, v in keep]
 
 
+def environments_spec(dataset):
+    """lea.report.environments' spec: its rows with the run folders of every seed, and each environment's quality."""
+    rows = []
+    for r in leaenvs.rows(config):
+        b, f = r["backbone"], r["framework"]
+        rows.append({**r, "base": [run_dir(dataset, b, f, "base", s) for s in SEEDS],
+                     "cells": {le: [run_dir(dataset, b, f, v, s) for s in SEEDS] for le, v in r["cells"].items()}})
+    envs = [{"le": le, "env": le_setting(le)["env"], "quality": le_quality_file(dataset, le)}
+            for le in leaenvs.section(config)["envs"]]
+    return {"dataset": dataset, "envs": envs, "rows": rows}
+
+
+def environments_inputs(wildcards):
+    spec = environments_spec(wildcards.dataset)
+    runs = sorted({d for r in spec["rows"] for d in [*r["base"], *sum(r["cells"].values(), [])]})
+    return [f"{d}/{f}" for d in runs for f in ("metrics.json", "ranks.parquet")] + [e["quality"] for e in spec["envs"]]
+
+
 def report_targets():
     """The report files of every enabled table and figure (paths), as all_targets adds them."""
     out = [f"{RES}/{d}/tables/table1.md" for d in leaexp.datasets(config, "table1")]
+    out += [f"{RES}/{d}/tables/environments.md" for d in leaenvs.datasets(config)]
     for name in REPORT_TABLES:
         out += [f"{RES}/{d}/tables/{name}.md" for d in leaexp.datasets(config, name)]
     for name in REPORT_FIGURES:
@@ -216,6 +235,25 @@ rule report_augment:
         "lea report augment --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
 
 
+rule report_environments:
+    input:
+        environments_inputs,
+    output:
+        md=f"{RES}/{{dataset}}/tables/environments.md",
+        csv=report(f"{RES}/{{dataset}}/tables/environments.csv", caption="../report/environments.rst",
+                   category="Environments", subcategory="{dataset}", labels={"dataset": "{dataset}"}),
+        diagnostics=f"{RES}/{{dataset}}/tables/environments_diagnostics.csv",
+    log:
+        log("report/{dataset}_environments"),
+    benchmark:
+        bench("report/{dataset}_environments")
+    params:
+        spec=lambda w: as_json(environments_spec(w.dataset)),
+    shell:
+        "lea report-envs --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv}"
+        " --out-diagnostics-csv {output.diagnostics} > {log} 2>&1"
+
+
 rule report_loss_curves:
     input:
         runs=lambda w: [f"{d}/metrics.json" for d in loss_curve_runs(w.dataset)],
@@ -283,6 +321,12 @@ rule le_quality:
 rule augment_table:
     input:
         lambda w: [f"{RES}/{d}/tables/augment.md" for d in DATASETS if le_augment_used(d)],
+
+
+rule environments_table:
+    """The table "what the environment adds" (config experiments.environments) of every dataset it is enabled on."""
+    input:
+        [f"{RES}/{d}/tables/environments.md" for d in leaenvs.datasets(config)],
 
 
 rule loss_curves:

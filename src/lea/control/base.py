@@ -1,0 +1,217 @@
+"""What every control environment shares: the interface the precompute and the diagnostics call, the training and
+validation transitions (the same as ``lea fit-le``), the diagnostics of ``le_quality.json`` (the statistics of
+lea.env.quality on the same validation examples) and the writers of the three precompute contracts (the same
+files, columns, dtypes and row sets as lea.env.precompute; only the state dimension d may differ).
+
+A key is (sequence, position p): the state / reward / choice of the history before p (items [p - W, p)).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+import torch
+
+from lea.env.quality import above_chance, auc
+from lea.env.train import Transition, choice_example, le_subset, load_sequences, sample_negatives, transitions
+from lea.errors import InputError
+
+Key = tuple[int, int]
+
+
+class ControlEnv(Protocol):
+    """The LE interface as the precompute and the diagnostics use it."""
+
+    dim: int  # state dimension d
+    choice_rule: str  # how ``choose`` picks among the candidates (written to le_quality.json)
+
+    def states(self, keys: Sequence[Key], histories: Sequence[Sequence[int]]) -> torch.Tensor:
+        """s^e of each history: [N, d] float32."""
+        ...
+
+    def rewards(
+        self,
+        keys: Sequence[Key],
+        histories: Sequence[Sequence[int]],
+        actions: Sequence[Sequence[int]],
+        observed: Sequence[int],
+    ) -> torch.Tensor:
+        """r^e(history, a) of each listed action: [N, K] float32 (``observed``: the true next item)."""
+        ...
+
+    def choose(
+        self, keys: Sequence[Key], histories: Sequence[Sequence[int]], candidates: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(chosen position [N] int64, its reward [N], the score of every candidate [N, 5])."""
+        ...
+
+    def item_vectors(self) -> torch.Tensor:
+        """The item vectors s^e is ranked against (Eq. 2): [n_items, d]."""
+        ...
+
+
+@dataclass
+class Data:
+    seqs: dict[int, list[int]]
+    splits: pl.DataFrame
+    n_items: int
+    train_ids: list[int]  # the sequences the environment learns from
+    train: list[Transition]
+    valid: list[Transition]
+
+
+def load_data(s: Mapping[str, Any], data_dir: str | Path, seed: int, every_train_sequence: bool = False) -> Data:
+    """Training transitions (the LE subset, capped at ``finetune.max_transitions`` by the same seeded sample as
+    ``lea fit-le``; with ``every_train_sequence``, every training sequence and no cap) and the validation transitions
+    of the diagnostics (the same sample as ``lea fit-le``)."""
+    le_s, ft = s.get("le", {}), s.get("finetune", {})
+    W = s.get("history", 10)
+    seqs, splits, n_items = load_sequences(data_dir)
+    if every_train_sequence:
+        train_ids = sorted(splits.filter(pl.col("split") == "train")["sequence"].to_list())
+    else:
+        train_ids = le_subset(splits, le_s.get("fraction", 0.1))
+    if not train_ids:
+        raise InputError(Path(data_dir) / "splits.parquet", f"no training sequences for LE setting {le_s.get('name')}")
+    train = transitions(seqs, train_ids, W)
+    rng = random.Random(seed)
+    if not every_train_sequence and ft.get("max_transitions") and len(train) > ft["max_transitions"]:
+        train = rng.sample(train, ft["max_transitions"])
+    valid = transitions(seqs, sorted(splits.filter(pl.col("split") == "valid")["sequence"].to_list()), W)
+    if len(valid) > ft.get("valid_transitions", 500):
+        valid = random.Random(seed + 1).sample(valid, ft.get("valid_transitions", 500))
+    return Data(seqs, splits, n_items, train_ids, train, valid)
+
+
+def measure(env: ControlEnv, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
+    """The diagnostics of lea.env.quality.measure on the same examples (the same seeded negatives and choice lists,
+    drawn in the same order), each with its chance level, one-sided binomial p-value and Wilson interval."""
+    rng = random.Random(seed)
+    keys = [(t.sequence, t.position) for t in valid]
+    hist = [t.history for t in valid]
+    target = torch.tensor([t.target for t in valid])
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]
+    r = env.rewards(keys, hist, [[t.target, a] for t, a in zip(valid, negs, strict=True)], [t.target for t in valid])
+    r_pos, r_neg = r[:, 0], r[:, 1]
+    states = env.states(keys, hist)
+    scores = states @ env.item_vectors().float().T  # [N, n_items]: Eq. 2's ranking s^e . a
+    rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
+    ex = [choice_example(t, n_items, rng) for t in valid]
+    chosen, _, r5 = env.choose(keys, hist, [c for c, _ in ex])
+    truth = torch.tensor([p for _, p in ex])
+    hr_chance = min(1.0, k / n_items)
+    return {
+        "transitions": len(valid),
+        "reward": {
+            "pairwise_accuracy": float((r_pos > r_neg).float().mean()),
+            **above_chance(r_pos > r_neg, 0.5),
+            "auc": auc(r_pos, r_neg),
+            "chance": 0.5,
+            "mean_positive": float(r_pos.mean()),
+            "mean_negative": float(r_neg.mean()),
+        },
+        "state": {
+            f"hr@{k}": float((rank <= k).float().mean()),
+            "mrr": float((1.0 / rank.float()).mean()),
+            "chance": hr_chance,
+            **above_chance(rank <= k, hr_chance),
+        },
+        "choice": {
+            "accuracy": float((chosen == truth).float().mean()),
+            "chance": 0.2,
+            **above_chance(chosen == truth, 0.2),
+            "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
+            "rule": env.choice_rule,
+            "reward_argmax_accuracy": float((r5.argmax(1) == truth).float().mean()),
+        },
+    }
+
+
+def history(items: Sequence[int], p: int, window: int) -> list[int]:
+    return list(items[max(0, p - window) : p])
+
+
+def states_frame(
+    env: ControlEnv, seqs: Mapping[int, list[int]], ids: Sequence[int], window: int, dtype: str
+) -> pl.DataFrame:
+    """``states.parquet``: s^e before every position 0..len of each sequence (lea.env.precompute.compute_states)."""
+    keys = [(s, p) for s in ids for p in range(len(seqs[s]) + 1)]
+    hist = [history(seqs[s], p, window) for s, p in keys]
+    arr = env.states(keys, hist).numpy() if keys else np.zeros((0, env.dim), dtype=np.float32)
+    return pl.DataFrame(
+        {
+            "sequence": pl.Series([s for s, _ in keys], dtype=pl.Int32),
+            "position": pl.Series([p for _, p in keys], dtype=pl.Int32),
+            "state": pl.Series(arr.astype(np.float16 if dtype == "float16" else np.float32)),
+        }
+    )
+
+
+def rewards_frame(
+    env: ControlEnv,
+    seqs: Mapping[int, list[int]],
+    ids: Sequence[int],
+    window: int,
+    pool: Mapping[int, list[list[int]]],
+    k: int,
+) -> pl.DataFrame:
+    """``rewards.parquet``: r^e of the observed item and of the k items of the transition's negative pool
+    (``negatives.parquet``, lea.rl.negatives; ``pool`` as lea.env.precompute.pool_rows reads it), in pool order: the
+    same items the LLM LE's rewards stage scores and every variant draws from."""
+    keys, hist, acts, obs = [], [], [], []
+    for s in ids:
+        items = seqs[s]
+        for p, negs in enumerate(pool[s]):
+            keys.append((s, p))
+            hist.append(history(items, p, window))
+            acts.append([items[p], *negs])
+            obs.append(items[p])
+    r = env.rewards(keys, hist, acts, obs) if keys else torch.zeros(0, k + 1)
+    n = len(keys)
+    return pl.DataFrame(
+        {
+            "sequence": pl.Series(np.repeat([s for s, _ in keys], k + 1), dtype=pl.Int32),
+            "position": pl.Series(np.repeat([p for _, p in keys], k + 1), dtype=pl.Int32),
+            "item": pl.Series(np.array(acts, dtype=np.int64).reshape(-1), dtype=pl.Int32),
+            "positive": pl.Series(np.tile([True] + [False] * k, n), dtype=pl.Boolean),
+            "reward": pl.Series(r.numpy().reshape(-1), dtype=pl.Float32),
+        }
+    )
+
+
+def augment_frame(
+    env: ControlEnv, seqs: Mapping[int, list[int]], ids: Sequence[int], window: int, top5: pl.DataFrame
+) -> pl.DataFrame:
+    """``augment_{backbone}.parquet``: the environment's pick a^e_t among the warm-up model's top-5, its reward r^e
+    and whether it is the true next item (lea.env.precompute.compute_augment)."""
+    rows = top5.filter(pl.col("sequence").is_in(list(ids))).sort(["sequence", "position"])
+    keys = list(zip(rows["sequence"].to_list(), rows["position"].to_list(), strict=True))
+    cands = [list(c) for c in rows["candidates"].to_list()]
+    for (s, p), c in zip(keys, cands, strict=True):
+        if p >= len(seqs[s]) or len(c) != 5:
+            raise InputError(
+                "top5.parquet", f"(sequence={s}, position={p}): position past the sequence or not 5 candidates"
+            )
+    if keys:
+        pos, reward, _ = env.choose(keys, [history(seqs[s], p, window) for s, p in keys], cands)
+        chosen = [c[int(k)] for c, k in zip(cands, pos, strict=True)]
+        rew = reward.numpy()
+    else:
+        chosen, rew = [], np.zeros(0, dtype=np.float32)
+    truth = [seqs[s][p] for s, p in keys]
+    return pl.DataFrame(
+        {
+            "sequence": pl.Series([s for s, _ in keys], dtype=pl.Int32),
+            "position": pl.Series([p for _, p in keys], dtype=pl.Int32),
+            "candidates": pl.Series(cands, dtype=pl.List(pl.Int32)),
+            "chosen": pl.Series(chosen, dtype=pl.Int32),
+            "reward": pl.Series(rew, dtype=pl.Float32),
+            "hit": pl.Series([c == t for c, t in zip(chosen, truth, strict=True)], dtype=pl.Boolean),
+        }
+    )

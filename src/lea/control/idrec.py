@@ -1,0 +1,242 @@
+"""``idrec``: the LE's recipe with the LLM swapped for a small ID-based sequence model (issue 13).
+
+Everything but the LLM is the LE's (lea.env.model, lea.env.train):
+
+- encoder G^e: SASRec (lea.rec.backbones.SASRecBackbone) over learned item embeddings e_i, window W + 1 so that a
+  history of W items and one action fit;
+- state (Eq. 2's s^e_t): G^e(x_{t-W+1:t}), the output at the history's last item (the all-pad input for an empty
+  history, as the recommender's position 0);
+- reward (Eq. 1): r^e(p_t, a) = w . G^e(x_{t-W+1:t}, a) + b, the same linear score head on the output at the action
+  appended to the history (the LE reads it at the end of the reward prompt, which ends with the action);
+- losses: Bradley-Terry -log sigma(r^e(p_t, a+) - r^e(p_t, a-)) with one sampled negative (Eq. 1) + Eq. 2's
+  -1/B sum_j log sigma(s_t . e_{a+} - s_t . e_{a_j}) against the batch's next items, scaled by 1/sqrt(d) as the LE;
+- choice (paper 3.4): the candidate with the highest r^e(p_t, x_k) among the five (an ID model has no label words to
+  read; the LLM LE's default rule adds the same reward to its label reading);
+- the reward anchor of the LE (finetune.reward_anchor): the score bias is shifted so the mean r^e of observed items on
+  the training transitions is the fixed reward it replaces.
+
+Trained by Adam for ``le.finetune.epochs`` epochs of ``le.finetune.batch_size`` (``le.control`` may override both)
+on the LE subset, with the learning rate ``le.control.lr`` (the LE's lr is for LoRA on a pretrained model; these
+weights start from scratch).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from lea.control.base import Data, Key
+from lea.env.train import Transition, sample_negatives
+from lea.errors import InputError, MissingInputError
+from lea.rec.backbones import SASRecBackbone
+
+CHOICE_RULE = "highest reward r^e(p_t, x_k) of the 5 candidates"
+EVAL_BATCH = 2048
+
+
+class IDRecLE(nn.Module):
+    def __init__(self, n_items: int, hidden: int = 64, window: int = 10, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.n_items, self.window, self.dim = n_items, window, hidden
+        self.encoder = SASRecBackbone(n_items, hidden, window + 1, dropout)  # +1: Eq. 1's input ends with the action
+        self.score = nn.Linear(hidden, 1)  # theta of Eq. 1
+        self.choice_rule = CHOICE_RULE
+
+    def _pack(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded [B, W + 1] ids and true lengths (>= 1; an empty history is one pad item)."""
+        w = self.window + 1
+        ids = torch.full((len(seqs), w), self.n_items, dtype=torch.long)
+        lens = torch.ones(len(seqs), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            s = list(s)[-w:]
+            if s:
+                ids[i, : len(s)] = torch.tensor(s)
+                lens[i] = len(s)
+        return ids, lens
+
+    def encode(self, seqs: Sequence[Sequence[int]]) -> torch.Tensor:
+        return self.encoder(*self._pack(seqs))
+
+    def item_vectors(self) -> torch.Tensor:
+        return self.encoder.item_emb.weight[: self.n_items]
+
+    def state_batch(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
+        return self.encode([list(h)[-self.window :] for h in histories])
+
+    def reward_batch(self, histories: Sequence[Sequence[int]], actions: Sequence[int]) -> torch.Tensor:
+        return self.score(
+            self.encode([[*list(h)[-self.window :], a] for h, a in zip(histories, actions, strict=True)])
+        ).squeeze(-1)
+
+    # --- Eq. 1 and Eq. 2 ---
+    def reward_loss(self, batch: Sequence[Transition], negatives: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        hist = [t.history for t in batch]
+        r_pos = self.reward_batch(hist, [t.target for t in batch])
+        r_neg = self.reward_batch(hist, negatives)
+        return -F.logsigmoid(r_pos - r_neg).mean(), (r_pos > r_neg).float().mean()
+
+    def state_loss(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        a = self.item_vectors()[targets]
+        logits = states @ a.T / math.sqrt(states.shape[-1])  # [B, B]
+        diff = logits.diagonal()[:, None] - logits
+        keep = targets[:, None] != targets[None, :]  # a_j == a+_t is no negative
+        if not keep.any():
+            return states.sum() * 0.0
+        return -(F.logsigmoid(diff) * keep).sum() / keep.sum()
+
+    # --- the ControlEnv interface (inference, batched) ---
+    @torch.no_grad()
+    def states(self, keys: Sequence[Key], histories: Sequence[Sequence[int]]) -> torch.Tensor:
+        self.eval()
+        out = [self.state_batch(histories[i : i + EVAL_BATCH]) for i in range(0, len(histories), EVAL_BATCH)]
+        return torch.cat(out).float() if out else torch.zeros(0, self.dim)
+
+    @torch.no_grad()
+    def rewards(
+        self,
+        keys: Sequence[Key],
+        histories: Sequence[Sequence[int]],
+        actions: Sequence[Sequence[int]],
+        observed: Sequence[int],
+    ) -> torch.Tensor:
+        self.eval()
+        k = len(actions[0]) if actions else 0
+        flat_h = [h for h, acts in zip(histories, actions, strict=True) for _ in acts]
+        flat_a = [a for acts in actions for a in acts]
+        out = [
+            self.reward_batch(flat_h[i : i + EVAL_BATCH], flat_a[i : i + EVAL_BATCH])
+            for i in range(0, len(flat_a), EVAL_BATCH)
+        ]
+        return (torch.cat(out) if out else torch.zeros(0)).float().reshape(len(actions), k)
+
+    def choose(
+        self, keys: Sequence[Key], histories: Sequence[Sequence[int]], candidates: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r = self.rewards(keys, histories, candidates, [-1] * len(candidates))  # [N, 5]
+        best = r.argmax(1)
+        return best, r.gather(1, best[:, None]).squeeze(1), r
+
+    # --- persistence ---
+    def save(self, path: str | Path) -> None:
+        from lea.io import write_safetensors
+
+        meta = {"env": "idrec", "n_items": str(self.n_items), "hidden": str(self.dim), "window": str(self.window)}
+        write_safetensors(self.state_dict(), path, metadata=meta)
+
+    @classmethod
+    def load(cls, path: str | Path, n_items: int) -> IDRecLE:
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        p = Path(path)
+        if not p.exists():
+            raise MissingInputError(p, "control_fit")
+        with safe_open(str(p), "pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("env") != "idrec" or int(meta.get("n_items", -1)) != n_items:
+            raise InputError(p, f"not an idrec environment for {n_items} items (metadata {meta}): rerun control_fit")
+        m = cls(n_items, int(meta["hidden"]), int(meta["window"]))
+        m.load_state_dict(load_file(str(p)))
+        m.eval()
+        return m
+
+
+def control_settings(s: Mapping[str, Any]) -> dict[str, Any]:
+    """``le.control`` with the epochs and batch size of ``le.finetune`` where it leaves them null."""
+    ft, ctl = s.get("finetune", {}), dict(s.get("control", {}))
+    ctl["epochs"] = ctl.get("epochs") or ft.get("epochs", 10)
+    ctl["batch_size"] = ctl.get("batch_size") or ft.get("batch_size", 20)
+    return ctl
+
+
+def fit(
+    model: IDRecLE,
+    train: list[Transition],
+    n_items: int,
+    ctl: Mapping[str, Any],
+    state_loss: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Adam on Eq. 1 (+ Eq. 2): one sampled negative per transition per step, as lea.env.train.fit."""
+    rng = random.Random(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=ctl.get("lr", 1e-3))
+    bs, epochs = ctl["batch_size"], ctl["epochs"]
+    log: list[dict[str, float]] = []
+    step, t0 = 0, time.perf_counter()
+    model.train()
+    bar = tqdm(
+        total=epochs * ((len(train) + bs - 1) // bs), desc="fit idrec (steps)", disable=not progress, mininterval=5
+    )
+    for epoch in range(epochs):
+        order = list(range(len(train)))
+        rng.shuffle(order)
+        for i in range(0, len(order), bs):
+            batch = [train[k] for k in order[i : i + bs]]
+            negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
+            l_rm, acc_rm = model.reward_loss(batch, negs)
+            loss = l_rm
+            row = {"epoch": epoch, "step": step, "loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
+            if state_loss:
+                l_sm = model.state_loss(
+                    model.state_batch([t.history for t in batch]), torch.tensor([t.target for t in batch])
+                )
+                loss = loss + l_sm
+                row["loss_sm"] = l_sm.item()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            row.update(loss=loss.item(), wall_s=time.perf_counter() - t0)
+            log.append(row)
+            bar.update(1)
+        bar.set_postfix(loss=f"{log[-1]['loss']:.3f}" if log else "-", refresh=False)
+    bar.close()
+    model.eval()
+    return log
+
+
+def anchor_rewards(model: IDRecLE, train: list[Transition], anchor: float, n: int = 200) -> float:
+    """As lea.env.train.anchor_rewards: shift the score bias so the mean r^e of the observed next items of (up to
+    ``n``, the same seeded sample) training transitions is ``anchor``; Eq. 1 sees differences only."""
+    sample = train if len(train) <= n else random.Random(3).sample(train, n)
+    keys = [(t.sequence, t.position) for t in sample]
+    r = model.rewards(keys, [t.history for t in sample], [[t.target] for t in sample], [t.target for t in sample])
+    shift = anchor - float(r.mean())
+    with torch.no_grad():
+        model.score.bias += shift
+    return shift
+
+
+def train_env(s: Mapping[str, Any], data: Data, seed: int = 0, progress: bool = True) -> tuple[IDRecLE, list, dict]:
+    """Build and train the environment on ``data.train``; returns (model, log, facts for le_quality.json)."""
+    ctl = control_settings(s)
+    torch.manual_seed(seed)
+    model = IDRecLE(data.n_items, ctl.get("hidden", 64), s.get("history", 10), ctl.get("dropout", 0.1))
+    t0 = time.perf_counter()
+    log = fit(model, data.train, data.n_items, ctl, s.get("le", {}).get("state_loss", True), seed, progress)
+    anchor = s.get("finetune", {}).get("reward_anchor", 1.0)
+    shift = anchor_rewards(model, data.train, anchor) if anchor is not None else None
+    facts = {
+        "steps": len(log),
+        "epochs": ctl["epochs"],
+        "batch_size": ctl["batch_size"],
+        "lr": ctl.get("lr", 1e-3),
+        "train_time_s": round(time.perf_counter() - t0, 1),
+        "final_train_loss": log[-1]["loss"] if log else None,
+        "reward_shift": shift,
+    }
+    return model, log, facts
+
+
+def load_env(s: Mapping[str, Any], model_path: str | Path, n_items: int) -> IDRecLE:
+    return IDRecLE.load(model_path, n_items)
