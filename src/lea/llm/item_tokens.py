@@ -120,25 +120,46 @@ def truncate(encoded: list[Encoded], max_tokens: int | None) -> list[Encoded]:
 
 @dataclass
 class Bucket:
-    """Items of one shared prefix (the ids before the slot) and one length: a batch without padding."""
+    """Items of one shared prefix (the ids before the slot) and nearly one length, right-padded: under causal
+    attention a real token never sees the padding after it, so no attention mask is needed and the padding only
+    costs its own compute (bounded by ``pad_tolerance``); padded positions are left out of the loss."""
 
     rows: list[int]  # positions in the list the buckets were made from
     prefix: tuple[int, ...]
-    ids: torch.Tensor  # [B, 1 + n]: the slot (its id is replaced by the item vector), then the n tokens after it
+    ids: torch.Tensor  # [B, 1 + n_max]: the slot (its id is replaced by the item vector), the tokens after it, padding
+    lengths: torch.Tensor  # [B]: 1 + n of each row
 
 
-def make_buckets(encoded: list[Encoded], rows: Sequence[int], batch_items: int) -> list[Bucket]:
-    """Buckets of ``rows`` (indices into ``encoded``, repeats allowed) by (prefix, length), at most batch_items each."""
-    groups: dict[tuple[tuple[int, ...], int], list[int]] = {}
+def make_buckets(
+    encoded: list[Encoded], rows: Sequence[int], batch_items: int, pad_tolerance: float = 0.1
+) -> list[Bucket]:
+    """Buckets of ``rows`` (indices into ``encoded``, repeats allowed): one prefix each, sorted by length, at most
+    ``batch_items`` rows, the longest at most ``1 + pad_tolerance`` times the shortest (0: one length, no padding)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
     for r, i in enumerate(rows):
         e = encoded[i]
-        groups.setdefault((tuple(e.ids[: e.slot]), len(e.ids) - e.slot), []).append(r)
+        groups.setdefault(tuple(e.ids[: e.slot]), []).append(r)
     out = []
-    for (prefix, _), members in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        for s in range(0, len(members), batch_items):
-            m = members[s : s + batch_items]
-            ids = torch.tensor([encoded[rows[r]].ids[encoded[rows[r]].slot :] for r in m])
-            out.append(Bucket(m, prefix, ids))
+    for prefix, members in sorted(groups.items()):
+        size = {r: len(encoded[rows[r]].ids) - encoded[rows[r]].slot for r in members}
+        members = sorted(members, key=lambda r: (size[r], r))
+        start = 0
+        while start < len(members):
+            end = start + 1
+            while (
+                end < len(members)
+                and end - start < batch_items
+                and size[members[end]] <= size[members[start]] * (1 + pad_tolerance)
+            ):
+                end += 1
+            m = members[start:end]
+            n = size[m[-1]]
+            ids = torch.full((len(m), n), 0, dtype=torch.long)
+            for k, r in enumerate(m):
+                e = encoded[rows[r]]
+                ids[k, : size[r]] = torch.tensor(e.ids[e.slot :])
+            out.append(Bucket(m, prefix, ids, torch.tensor([size[r] for r in m])))
+            start = end
     return out
 
 
@@ -174,15 +195,18 @@ class PrefixKV:
 
 def suffix_nll(model, kv: PrefixKV, bucket: Bucket, vecs: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
     """The fast path of ``sentence_nll`` (same values): per-row mean next-token NLL of the tokens after the slot, for
-    a bucket of equal-length rows on the cached prefix: no padding, no attention mask (plain causal attention)."""
+    a bucket of right-padded rows on the cached prefix, without attention mask (plain causal attention)."""
     ids = bucket.ids.to(vecs.device)
     emb = model.get_input_embeddings()(ids[:, 1:])
     emb = torch.cat([vecs.to(emb.dtype)[:, None], emb], 1)
     hidden = decoder(model)(inputs_embeds=emb, use_cache=False, **kv.kwargs(bucket.prefix, len(ids))).last_hidden_state
-    # position t predicts token t+1: every position but the last predicts a label
-    logits = model.get_output_embeddings()(hidden[:, :-1]).float()
-    nll = F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten(), reduction="none")
-    return nll.view(len(ids), -1).mean(1)
+    # position t predicts token t+1; logits only where t+1 is a real token
+    lengths = bucket.lengths.to(ids.device)
+    pred = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :] < (lengths[:, None] - 1)
+    logits = model.get_output_embeddings()(hidden[:, :-1][pred]).float()
+    nll = F.cross_entropy(logits, ids[:, 1:][pred], reduction="none")
+    rows = torch.arange(len(ids), device=ids.device)[:, None].expand_as(pred)[pred]
+    return torch.zeros(len(ids), device=nll.device).index_add(0, rows, nll) / (lengths - 1)
 
 
 def nll_rows(
@@ -231,11 +255,13 @@ def learn_item_tokens(
     early_stop_patience: int | None = None,
     early_stop_min_delta: float = 0.0,
     snapshots: dict[int, torch.Tensor] | None = None,
+    pad_tolerance: float = 0.1,
 ) -> tuple[torch.Tensor, torch.Tensor, list[float], float]:
     """Return (tokens [n, d] float32, final per-item loss [n], mean loss per iteration, wall seconds).
 
-    ``method``: ``fast`` (buckets of one length and prefix, no padding and no attention mask, the shared prefix's
-    KV cache computed once) or ``naive`` (right-padded batches sorted by length, the prefix recomputed); both give
+    ``method``: ``fast`` (buckets of one prefix and nearly one length, right-padded without attention mask, the
+    shared prefix's KV cache computed once; ``pad_tolerance`` bounds the padding) or ``naive`` (right-padded batches
+    sorted by length with an attention mask, the prefix recomputed); both give
     the same tokens (tests/test_llm_item_tokens_fast.py). ``max_tokens``: only the first N tokens after S* count
     (null: all, the paper). Early stopping (``early_stop_patience``, null: off, the paper): a batch stops when its mean
     loss has not fallen by more than ``early_stop_min_delta`` nats below its best for that many iterations; the curve
@@ -254,7 +280,7 @@ def learn_item_tokens(
     final = torch.zeros(len(encoded))
     kv = PrefixKV(model) if method == "fast" else None
     if method == "fast":
-        buckets = make_buckets(train, range(len(train)), batch_items)
+        buckets = make_buckets(train, range(len(train)), batch_items, pad_tolerance)
         batches = [b.rows for b in buckets]
     else:  # bucket by length (sorted), so padding is small; batches of batch_items
         order = sorted(range(len(train)), key=lambda i: len(train[i].ids))
@@ -273,6 +299,7 @@ def learn_item_tokens(
             "items": [(e.ids, e.slot, e.text_ids) for e in encoded],
             "context": context,
             "method": method,
+            "pad_tolerance": pad_tolerance,
             "max_tokens": max_tokens,
             "early_stop": [early_stop_patience, early_stop_min_delta],
             "snapshots": sorted(snaps),
