@@ -183,3 +183,44 @@ def test_fast_resume_equals_straight_run(
     resumed = learn_item_tokens(model, enc, tok.pad_token_id, checkpoint=ckpt, snapshots=resumed_snaps, **kw)
     assert torch.equal(clean[0], resumed[0]) and torch.equal(clean[1], resumed[1]) and clean[2] == resumed[2]
     assert torch.equal(snaps[2], resumed_snaps[2])
+
+
+def test_schema_defaults_and_cli_knobs(repo: Path, tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811
+    import json
+
+    from lea.cli import main
+    from lea.config import load_config
+    from lea.errors import ConfigError
+
+    it = load_config([repo / "config/config.yaml"])["le"]["item_tokens"]
+    # the paper's recipe by default: whole sentences, no early stopping; the fast path
+    assert it["method"] == "fast" and it["max_tokens"] is None and it["early_stop_patience"] is None
+    with pytest.raises(ConfigError, match="max_tokens"):
+        load_config([repo / "config/config.yaml"], {"le": {"item_tokens": {"max_tokens": 0}}})
+    s = {
+        "llm": llm_settings(tiny_llm),
+        "item_tokens": {
+            "iterations": 6,
+            "lr": 0.05,
+            "batch_items": 4,
+            "heldout_pairs": 30,
+            "max_tokens": 3,
+            "early_stop_patience": 2,
+            "early_stop_min_delta": 100.0,
+        },
+    }
+    out = tmp_path / "le"
+    args = [
+        "item-tokens",
+        "--settings",
+        json.dumps(s),
+        "--items",
+        str(tiny_data / "items.parquet"),
+        "--out-dir",
+        str(out),
+    ]
+    assert main(args) == 0
+    diag = json.loads((out / "item_tokens.json").read_text())
+    assert diag["method"] == "fast" and diag["max_tokens"] == 3 and diag["early_stop_patience"] == 2
+    assert diag["loss_curve"][3:] == pytest.approx([diag["loss_curve"][2]] * 3)  # every batch stopped after 3
+    assert 0 < diag["own_vs_other"]["p_value_vs_chance"] <= 1 and diag["loss_tokens_per_s"] > 0
