@@ -195,6 +195,7 @@ def test_schema_defaults_and_cli_knobs(repo: Path, tiny_llm: Path, tiny_data: Pa
     it = load_config([repo / "config/config.yaml"])["le"]["item_tokens"]
     # the paper's recipe by default: whole sentences, no early stopping; the fast path
     assert it["method"] == "fast" and it["max_tokens"] is None and it["early_stop_patience"] is None
+    assert it["dtype"] == "llm"
     with pytest.raises(ConfigError, match="max_tokens"):
         load_config([repo / "config/config.yaml"], {"le": {"item_tokens": {"max_tokens": 0}}})
     s = {
@@ -224,3 +225,14 @@ def test_schema_defaults_and_cli_knobs(repo: Path, tiny_llm: Path, tiny_data: Pa
     assert diag["method"] == "fast" and diag["max_tokens"] == 3 and diag["early_stop_patience"] == 2
     assert diag["loss_curve"][3:] == pytest.approx([diag["loss_curve"][2]] * 3)  # every batch stopped after 3
     assert 0 < diag["own_vs_other"]["p_value_vs_chance"] <= 1 and diag["loss_tokens_per_s"] > 0
+
+
+def test_compute_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (
+        it_mod.compute_dtype("llm", "bf16", "cpu") == "bf16" and it_mod.compute_dtype("fp32", "bf16", "cpu") == "fp32"
+    )
+    monkeypatch.setattr(it_mod, "cpu_bf16_fast", lambda: False)
+    assert it_mod.compute_dtype("auto", "bf16", "cpu") == "fp32"  # bf16 matmuls without oneDNN kernels: slow
+    assert it_mod.compute_dtype("auto", "bf16", "cuda") == "bf16"
+    monkeypatch.setattr(it_mod, "cpu_bf16_fast", lambda: True)
+    assert it_mod.compute_dtype("auto", "bf16", "cpu") == "bf16"

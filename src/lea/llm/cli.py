@@ -41,13 +41,15 @@ def plot_curve(curve: list[float], path: Path, title: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lea.llm.item_tokens import encode_sentences, learn_item_tokens, own_vs_other
+    from lea.llm.item_tokens import compute_dtype, cpu_bf16_fast, encode_sentences, learn_item_tokens, own_vs_other
     from lea.llm.load import load_llm
 
     s = parse_settings(args.settings)
     if args.threads:
         torch.set_num_threads(args.threads)
     llm_s, it = s["llm"], s.get("item_tokens", {})
+    dtype = compute_dtype(it.get("dtype", "llm"), llm_s.get("dtype", "bf16"), llm_s.get("device", "auto"))
+    llm_s = {**llm_s, "dtype": dtype}
     torch.manual_seed(args.seed)
     items = read_parquet(args.items, "preprocess", {"item": pl.Int32, "sentence": pl.Utf8}).sort("item")
     if args.max_items:
@@ -105,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
         "early_stop_patience": it.get("early_stop_patience"),
         "early_stop_min_delta": it.get("early_stop_min_delta", 0.0),
         "threads": torch.get_num_threads(),
+        "dtype": dtype,
+        "cpu_bf16_kernels": cpu_bf16_fast(),
         "wall_time_s": round(wall, 1),
         "own_vs_other_wall_s": round(diag_wall, 1),
         "item_iterations_per_s": round(len(items) * n_iter / wall, 2),

@@ -110,6 +110,26 @@ def sentence_nll(
     return per_row / pred.sum(1).clamp(min=1)
 
 
+def cpu_bf16_fast() -> bool:
+    """Whether this CPU has oneDNN's bf16 matmul kernels (AVX512-BF16 / AMX). Without them torch runs bf16 matmuls
+    in a reference loop, many times slower than fp32 (measured: docs/results/2026-12-industry-le/item_tokens/)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def compute_dtype(setting: str, llm_dtype: str, device: str) -> str:
+    """The dtype the item-token stage loads the LLM in: ``llm`` (the LLM's own), ``fp32``/``bf16``, or ``auto``
+    (the LLM's own on a GPU or a CPU with bf16 kernels, else fp32)."""
+    if setting == "llm":
+        return llm_dtype
+    if setting == "auto":
+        on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+        return "fp32" if on_cpu and llm_dtype == "bf16" and not cpu_bf16_fast() else llm_dtype
+    return setting
+
+
 def truncate(encoded: list[Encoded], max_tokens: int | None) -> list[Encoded]:
     """Keep at most ``max_tokens`` tokens after the slot (the loss's tokens; ours, a recipe knob). Causal attention:
     the tokens dropped never influence the ones kept, so the kept positions' loss is exactly the full sentence's."""
