@@ -31,6 +31,38 @@ def label_tokens(enc: list, max_tokens: int | None) -> int:  # type: ignore[type
     return sum(min(len(e.ids) - e.slot - 1, max_tokens or 10**9) for e in enc)
 
 
+def matmul_probe(n: int = 512) -> dict:  # type: ignore[type-arg]
+    """GFLOP/s (CPU seconds of this process) of one decoder MLP matmul, forward (x @ W.T) and the input gradient's
+    (g @ W), in bf16 and fp32: whether this CPU's bf16 kernels pay (le.item_tokens.dtype)."""
+    from lea.llm.item_tokens import cpu_bf16_fast
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(1536, 576, generator=g)
+    x, gy = torch.randn(n, 576, generator=g), torch.randn(n, 1536, generator=g)
+    out: dict = {"cpu_bf16_kernels": cpu_bf16_fast(), "rows": n}  # type: ignore[type-arg]
+    for dt in (torch.bfloat16, torch.float32):
+        for name, a, b in (("forward", x, w.T), ("input_grad", gy, w)):
+            a2, b2 = a.to(dt), b.to(dt)
+            torch.mm(a2, b2)
+            c0 = time.process_time()
+            for _ in range(3):
+                torch.mm(a2, b2)
+            sec = (time.process_time() - c0) / 3
+            out[f"{name}_{str(dt).removeprefix('torch.')}_gflops"] = round(
+                2 * n * a.shape[1] * b.shape[1] / sec / 1e9, 1
+            )
+    return out
+
+
+def write_csv(rows: list[dict], path: Path) -> None:  # type: ignore[type-arg]
+    from lea.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def parse_recipe(text: str) -> dict:  # type: ignore[type-arg]
     name, init, lr, iters, mt = text.split(":")
     return {
@@ -78,6 +110,7 @@ def main() -> None:
         "loss_tokens_per_iteration": label_tokens(enc, None),
         "versions": {"torch": torch.__version__},
     }
+    res["matmul"] = matmul_probe()
     print(json.dumps(res), flush=True)
     if not a.skip_speed:
         kw = dict(iterations=a.iterations, lr=5e-3, init="random", batch_items=a.batch_items, progress=False)
@@ -112,10 +145,18 @@ def main() -> None:
         speed["final_loss_max_abs_diff_fast_vs_naive"] = float((finals["fast"] - finals["naive"]).abs().max())
         res["speed"] = {"iterations": a.iterations, "batch_items": a.batch_items, **speed}
         print(json.dumps(res["speed"]), flush=True)
-    rows = []
+    rows: list[dict] = []  # type: ignore[type-arg]
+    done: set[str] = set()
+    if a.curve_csv and Path(a.curve_csv).exists():  # resumable: recipes already in the CSV are not run again
+        with open(a.curve_csv, newline="") as f:
+            rows = list(csv.DictReader(f))
+        done = {row["name"] for row in rows}
+        print(json.dumps({"resumed_recipes": sorted(done)}), flush=True)
     eval_at = [int(x) for x in a.eval_at.split(",")]
     for text in a.recipe:
         r = parse_recipe(text)
+        if r["name"] in done:
+            continue
         snaps = {k: torch.empty(0) for k in eval_at if k <= r["iterations"]}
         t0, c0 = time.perf_counter(), time.process_time()
         _, _, curve, wall = learn_item_tokens(
@@ -151,6 +192,8 @@ def main() -> None:
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
+        if a.curve_csv:  # after each recipe, so a killed run keeps the finished ones
+            write_csv(rows, Path(a.curve_csv))
         print(
             json.dumps(
                 {
@@ -163,11 +206,6 @@ def main() -> None:
         )
     if rows:
         res["curve"] = rows
-        if a.curve_csv:
-            with open(a.curve_csv, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(rows[0]))
-                w.writeheader()
-                w.writerows(rows)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1))
 
