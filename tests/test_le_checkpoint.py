@@ -38,8 +38,11 @@ def dies_at_call(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, n: i
     monkeypatch.setattr(owner, name, wrapped)
 
 
-# --- item tokens: 6 items in 2 batches of 3, 4 iterations each = 8 item-batch iterations, a checkpoint every 3 ---
-IT = dict(iterations=4, lr=0.05, batch_items=3, init="random", seed=3, progress=False, checkpoint_every=3)
+# --- item tokens (the naive padded path; the fast one: test_llm_item_tokens_fast.py): 6 items in 2 batches of 3,
+# 4 iterations each = 8 item-batch iterations, a checkpoint every 3 ---
+IT = dict(
+    iterations=4, lr=0.05, batch_items=3, init="random", seed=3, progress=False, checkpoint_every=3, method="naive"
+)
 
 
 def _item_setup(tiny_llm: Path, tiny_data: Path):  # type: ignore[no-untyped-def]  # noqa: F811

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import polars as pl
@@ -40,7 +41,7 @@ def plot_curve(curve: list[float], path: Path, title: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lea.llm.item_tokens import encode_sentences, learn_item_tokens, own_vs_other
+    from lea.llm.item_tokens import compute_dtype, cpu_bf16_fast, encode_sentences, learn_item_tokens, own_vs_other
     from lea.llm.load import load_llm
     from lea.llm.pieces import llm_key
 
@@ -48,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     llm_s, it = s["llm"], s.get("item_tokens", {})
+    dtype = compute_dtype(it.get("dtype", "llm"), llm_s.get("dtype", "bf16"), llm_s.get("device", "auto"))
+    llm_s = {**llm_s, "dtype": dtype}
     torch.manual_seed(args.seed)
     items = read_parquet(args.items, "preprocess", {"item": pl.Int32, "sentence": pl.Utf8}).sort("item")
     if args.max_items:
@@ -70,9 +73,16 @@ def main(args: argparse.Namespace) -> int:
         checkpoint=ckpt,
         checkpoint_every=it.get("checkpoint_every", 25),
         context=llm_s,  # the items and the other settings are in the fingerprint already
+        method=it.get("method", "fast"),
+        max_tokens=it.get("max_tokens"),
+        early_stop_patience=it.get("early_stop_patience"),
+        early_stop_min_delta=it.get("early_stop_min_delta", 0.0),
     )
+    diag_t0 = time.perf_counter()
     diag = own_vs_other(model, enc, tokens, tok.pad_token_id, it.get("heldout_pairs", 200), seed=args.seed + 1)
+    diag_wall = time.perf_counter() - diag_t0
     n_iter = it.get("iterations", 300)
+    loss_tokens = sum(min(len(e.ids) - e.slot - 1, it.get("max_tokens") or len(e.ids)) for e in enc)
     write_safetensors(
         {"item_tokens": tokens.float()},
         out / "item_tokens.safetensors",
@@ -95,8 +105,18 @@ def main(args: argparse.Namespace) -> int:
         "iterations": n_iter,
         "lr": it.get("lr", 5e-3),
         "batch_items": it.get("batch_items", 64),
+        "method": it.get("method", "fast"),
+        "max_tokens": it.get("max_tokens"),
+        "early_stop_patience": it.get("early_stop_patience"),
+        "early_stop_min_delta": it.get("early_stop_min_delta", 0.0),
+        "threads": torch.get_num_threads(),
+        "dtype": dtype,
+        "cpu_bf16_kernels": cpu_bf16_fast(),
         "wall_time_s": round(wall, 1),
+        "own_vs_other_wall_s": round(diag_wall, 1),
         "item_iterations_per_s": round(len(items) * n_iter / wall, 2),
+        # every iteration counted: with early stopping, the skipped iterations of stopped batches count too
+        "loss_tokens_per_s": round(loss_tokens * n_iter / wall, 1),
         "loss_first": curve[0],
         "loss_last": curve[-1],
         "final_loss_mean": float(final.mean()),
