@@ -78,3 +78,14 @@ def test_gguf_load_and_convert(tmp_path: Path) -> None:
     convert(s, tmp_path / "hf")  # GGUF models save once the quantizer is removed
     again, _ = load_llm({"path": str(tmp_path / "hf"), "dtype": "fp32", "device": "cpu"}, verbose=False)
     assert torch.allclose(again(ids).logits, out, atol=1e-5)
+
+
+def test_auto_dtype_follows_the_hardware(monkeypatch) -> None:
+    """llms.<name>.dtype: auto is bf16 on a GPU or a CPU with bf16 matmul kernels, fp32 on other CPUs."""
+    import lea.llm.load as load
+
+    monkeypatch.setattr(load, "cpu_bf16_fast", lambda: False)
+    assert load.resolve_dtype("auto", "cpu") == "fp32" and load.resolve_dtype("auto", "cuda") == "bf16"
+    monkeypatch.setattr(load, "cpu_bf16_fast", lambda: True)
+    assert load.resolve_dtype("auto", "cpu") == "bf16"
+    assert load.resolve_dtype("bf16", "cpu") == "bf16" and load.resolve_dtype("fp32", "cuda") == "fp32"

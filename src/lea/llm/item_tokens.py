@@ -26,7 +26,7 @@ from tqdm import tqdm
 from lea.checkpoint import load_checkpoint, save_checkpoint
 from lea.config import config_hash
 from lea.errors import InputError
-from lea.llm.load import decoder
+from lea.llm.load import cpu_bf16_fast, decoder
 from lea.llm.pieces import Pieces
 
 PLACEHOLDER = "{S}"
@@ -117,18 +117,13 @@ def sentence_nll(
     return per_row / pred.sum(1).clamp(min=1)
 
 
-def cpu_bf16_fast() -> bool:
-    """Whether this CPU has oneDNN's bf16 matmul kernels (AVX512-BF16 / AMX). Without them torch runs bf16 matmuls
-    in a reference loop, many times slower than fp32 (measured: docs/results/2026-12-industry-le/item_tokens/)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def compute_dtype(setting: str, llm_dtype: str, device: str) -> str:
     """The dtype the item-token stage loads the LLM in: ``llm`` (the LLM's own), ``fp32``/``bf16``, or ``auto``
     (the LLM's own on a GPU or a CPU with bf16 kernels, else fp32)."""
+    if llm_dtype == "auto":  # llms.<name>.dtype: auto (lea.llm.load.resolve_dtype)
+        from lea.llm.load import resolve_dtype
+
+        llm_dtype = resolve_dtype("auto", "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
     if setting == "llm":
         return llm_dtype
     if setting == "auto":

@@ -54,14 +54,31 @@ def load_tokenizer(settings: Mapping[str, Any]):  # type: ignore[no-untyped-def]
     return tok
 
 
+def cpu_bf16_fast() -> bool:
+    """Whether this CPU has oneDNN's bf16 matmul kernels (AVX512-BF16 / AMX). Without them torch runs bf16 matmuls
+    in a reference loop, many times slower than fp32 (measured: docs/results/2026-12-industry-le/item_tokens/)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``llms.<name>.dtype``; ``auto`` is bf16 on a GPU or on a CPU with bf16 matmul kernels, fp32 on other CPUs
+    (an AVX2-only CPU ran SmolLM2's bf16 matmuls 8-35x slower than fp32)."""
+    if dtype != "auto":
+        return dtype
+    return "bf16" if str(device).startswith("cuda") or cpu_bf16_fast() else "fp32"
+
+
 def load_llm(settings: Mapping[str, Any], with_tokenizer: bool = True, verbose: bool = True):  # type: ignore[no-untyped-def]
     """Return ``(model, tokenizer)``: a frozen causal LM in eval mode on its device (tokenizer None if not asked)."""
     from transformers import AutoModelForCausalLM
 
     t0 = time.perf_counter()
     path, gguf = _source(settings)
-    dtype = DTYPES[settings.get("dtype", "bf16")]
     device = resolve_device(settings.get("device", "auto"))
+    dtype = DTYPES[resolve_dtype(settings.get("dtype", "bf16"), device)]
     kwargs: dict[str, Any] = {
         "dtype": dtype,
         "trust_remote_code": bool(settings.get("trust_remote_code", False)),
