@@ -88,6 +88,8 @@ AccountingStoragePort=16819
 AccountingStoragePass=$D/munge/munge.socket
 AccountingStorageTRES=gres/gpu
 AccountingStorageEnforce=associations
+# the plugin names each job by its rule and wildcards in --comment: keep it in sacct
+AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -124,6 +126,18 @@ EOF
   chmod 600 "$D/etc/slurmdbd.conf"
 }
 
+# snakemake-executor-plugin-slurm-jobstep (0.6.1) drops every SLURM_* variable, SLURM_CONF included, before the
+# `srun` that runs a rule inside its job, so srun finds the configuration only at the default path: link it there for
+# the cluster's lifetime (never over a configuration this script did not write).
+SYSTEM_CONF=/etc/slurm/slurm.conf
+link_system_conf() {
+  if [[ -e $SYSTEM_CONF || -L $SYSTEM_CONF ]] && [[ $(readlink "$SYSTEM_CONF") != "$D/etc/slurm.conf" ]]; then
+    die "$SYSTEM_CONF exists and is not this test cluster's: this machine has its own SLURM; run the test elsewhere"
+  fi
+  mkdir -p "$(dirname "$SYSTEM_CONF")"
+  ln -sfn "$D/etc/slurm.conf" "$SYSTEM_CONF"
+}
+
 running() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2> /dev/null; }
 
 start_mariadb() {
@@ -153,6 +167,7 @@ cmd_start() {
   done
   write_configs
   export SLURM_CONF=$D/etc/slurm.conf
+  link_system_conf
   if ! running "$D/run/munged.pid"; then
     munged --force --key-file="$D/munge/munge.key" --socket="$D/munge/munge.socket" \
       --pid-file="$D/run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/munge.seed"
@@ -199,6 +214,7 @@ cmd_stop() {
     SLURM_CONF=$D/etc/slurm.conf scancel --user=root --quiet 2> /dev/null || true
   fi
   for name in slurmd slurmctld slurmdbd mariadb munged; do stop_pid "$name"; done
+  if [[ $(readlink "$SYSTEM_CONF" 2> /dev/null) == "$D/etc/slurm.conf" ]]; then rm -f "$SYSTEM_CONF"; fi
   log "stopped (state in $D)"
 }
 
