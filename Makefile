@@ -7,7 +7,7 @@ SMK    := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint bench full shared-data report clean-demo
+.PHONY: setup demo test lint smk-lint bench full shared-data report clean-demo
 
 setup: $(STAMP)
 
@@ -24,15 +24,22 @@ demo: setup
 	$(BIN)/lea summary --configfile config/demo.yaml
 	@echo "report: results/demo/report.html"
 
-## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent).
+## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent, the SLURM test where SLURM is
+## not installed: .ci/run installs it). tests/test_lint.py runs `snakemake --lint`.
 test: setup
 	$(BIN)/ruff check
 	$(BIN)/pytest
+
+## `snakemake --lint` alone (make test runs it too).
+smk-lint: setup
+	$(SMK) --lint --configfile config/demo.yaml || true
+	$(BIN)/pytest -q tests/test_lint.py
 
 lint: setup
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 
+## Every benchmarks/bench_*.py in quick mode, then their speed ratios (a first look; see benchmarks/run_all.py).
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
 

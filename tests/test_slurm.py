@@ -8,6 +8,7 @@ installs it first with `tests/slurm/cluster.sh install`): then those are failure
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -50,6 +51,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
         _need(f"SLURM is not installed ({', '.join(missing)} missing; `sudo tests/slurm/cluster.sh install`)")
     if os.geteuid() != 0:
         _need("the test SLURM runs its daemons as root (slurmd starts jobs as their user)")
+    # one test cluster per machine (fixed ports, /etc/slurm/slurm.conf): a second session waits for the first
+    lock = open(f"/tmp/lea-slurm-{os.getuid()}.lock", "w")  # noqa: SIM115 (held for the module's lifetime)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     state = os.environ.get("LEA_SLURM_DIR", f"/tmp/lea-slurm-{os.getuid()}")
     env = {
         **os.environ,
@@ -63,6 +67,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
         yield env
     finally:
         subprocess.run([str(CLUSTER), "stop"], env=env, capture_output=True, text=True, timeout=180)
+        lock.close()
 
 
 def _slurm(env: dict[str, str], *cmd: str) -> str:
