@@ -1,16 +1,17 @@
 """Run every benchmarks/bench_*.py in a small quick mode and print the ratios each one measures (`make bench`).
 
-    python benchmarks/run_all.py                 # all benchmarks, quick mode
+    python benchmarks/run_all.py                            # all benchmarks, quick mode
     python benchmarks/run_all.py --only bench_rec --full    # one benchmark with its own defaults
 
 Quick mode passes each benchmark the arguments of QUICK below, or, for a benchmark not listed there, the list in its
-own module-level ``QUICK_ARGS = [...]`` (read without importing it), else none. ``{llm}`` and ``{data}`` in those
-arguments name an LLM folder and a data folder: the demo's SmolLM2 (resources/llm/smollm2/hf) and data
+own module-level ``QUICK_ARGS = [...]`` (read without importing it), else none. In those arguments ``{llm}`` and
+``{data}`` name an LLM folder and a data folder: the demo's SmolLM2 (resources/llm/smollm2/hf) and data
 (results/demo/data) when `make demo` has made them, otherwise a random-weight tiny Llama and a small synthetic
 dataset written to a temporary folder (speed ratios of a tiny model say little about a 7B one: the runner says
-which it used). Quick mode is a check that the benchmarks run and a first look at their ratios, not a measurement:
-benchmarks/bench_le_gpu.sh and the benchmarks' own defaults are. Ratios are what the benchmarks print: a JSON key
-named ``speedup`` or ``*ratio*``, or a table column headed ``x <baseline>``.
+which it used); ``{out}`` names a JSON file the benchmark writes, read back for its ratios. Quick mode checks that
+the benchmarks run and gives a first look at their ratios; it is not a measurement (benchmarks/bench_le_gpu.sh and
+the benchmarks' own defaults are). Ratios are what the benchmarks report: a JSON key named ``speedup`` or
+``*_ratio``, or a table column headed ``x <baseline>``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ QUICK: dict[str, list[str]] = {
         "8",
         "--threads",
         "1",
+        "--out",
+        "{out}",
     ],
 }
 
@@ -87,15 +90,18 @@ def inputs(tmp: Path) -> dict[str, str]:
     }
 
 
-def ratios(output: str) -> list[str]:
-    """The ratios a benchmark printed: JSON ``speedup`` / ``*ratio*`` keys and ``x <baseline>`` table columns."""
+def ratios(output: str, result: Path | None = None) -> list[str]:
+    """The ratios a benchmark printed: JSON ``speedup`` / ``*_ratio`` keys (of its ``--out`` file when it wrote one,
+    which names each section, else of the JSON lines it printed) and ``x <baseline>`` table columns."""
     found: list[str] = []
+    from_file = result is not None and result.exists()
 
     def walk(obj: object, path: str) -> None:
         if isinstance(obj, dict):
             for k, v in obj.items():
                 key = f"{path}.{k}" if path else str(k)
-                if isinstance(v, int | float) and not isinstance(v, bool) and (k == "speedup" or "ratio" in k):
+                ratio = k == "speedup" or k.endswith("_ratio") or k.startswith("ratio")
+                if isinstance(v, int | float) and not isinstance(v, bool) and ratio:
                     found.append(f"{key} = {v:.2f}")
                 else:
                     walk(v, key)
@@ -105,7 +111,8 @@ def ratios(output: str) -> list[str]:
     for line in output.splitlines():
         if line.lstrip().startswith("{"):
             with contextlib.suppress(json.JSONDecodeError):  # a line that only starts like JSON
-                walk(json.loads(line), "")
+                if not from_file:
+                    walk(json.loads(line), "")
             ends = []
             continue
         labels = [(m.group(0), m.end()) for m in re.finditer(r"(?<!\S)x \S+", line)]
@@ -120,6 +127,8 @@ def ratios(output: str) -> list[str]:
             before = line[:end].split()
             if before and re.fullmatch(r"[-+0-9.eE]+", before[-1]):
                 found.append(f"{' '.join(cells[:2])}: {label} = {before[-1]}")
+    if from_file:
+        walk(json.loads(result.read_text()), "")
     return found
 
 
@@ -140,10 +149,12 @@ def main() -> int:
         fill: dict[str, str] | None = None
         for bench in benches:
             extra = [] if args.full else quick_args(bench)
-            if any("{" in a for a in extra) and fill is None:
+            if any(k in a for a in extra for k in ("{llm}", "{data}", "{prefix}")) and fill is None:
                 fill = inputs(Path(tmp))
                 print(f"quick mode LLM and data: {fill['what']}", flush=True)
-            extra = [a.format(**fill) if fill else a for a in extra]
+            out = Path(tmp) / f"{bench.stem}.json"
+            wrote_out = any("{out}" in a for a in extra)
+            extra = [a.format(**(fill or {}), out=out) for a in extra]
             cmd = [sys.executable, str(bench), *extra]
             print(f"\n== {bench.name} {' '.join(extra)}", flush=True)
             t0 = time.perf_counter()
@@ -152,7 +163,7 @@ def main() -> int:
             print(proc.stdout, end="", flush=True)
             if proc.returncode:
                 print(proc.stderr[-3000:], file=sys.stderr)
-            summary.append((bench.name, proc.returncode, wall, ratios(proc.stdout)))
+            summary.append((bench.name, proc.returncode, wall, ratios(proc.stdout, out if wrote_out else None)))
     print("\n== ratios" + ("" if args.full else " (quick mode: small sizes, a first look, not a measurement)"))
     for name, rc, wall, found in summary:
         status = "ok" if rc == 0 else f"FAILED (exit {rc})"
