@@ -195,10 +195,14 @@ def loss_figure(logs: Sequence[Mapping[str, str]], title: str = "Loss curves") -
                     narrow = math.log10(max(drawn) / min(drawn)) < 1.5
                     ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_minor_label) if narrow
                                                  else matplotlib.ticker.NullFormatter())
-            else:
-                ax.set_ylabel("validation metric / accuracy")
+            else:  # valid_* are validation metrics; acc_* are accuracies on the training batches (LE fit)
+                cols = log_panels(df.columns)["validation"]
+                train_acc = all(c.startswith("acc") for c in cols)
+                ax.set_ylabel("training-batch accuracy" if train_acc else "validation metric")
+                ax.set_title(f"{label}: {'training accuracy' if train_acc else 'validation'}", fontsize=9)
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
         ax_loss.set_title(f"{label}: losses", fontsize=9)
-        ax_val.set_title(f"{label}: validation", fontsize=9)
+        if not ax_val.get_title():
+            ax_val.set_title(f"{label}: validation", fontsize=9)
     fig.suptitle(title, fontsize=11)
     return fig
