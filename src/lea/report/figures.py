@@ -171,18 +171,33 @@ def loss_figure(logs: Sequence[Mapping[str, str]], title: str = "Loss curves") -
             for i, c in enumerate(log_panels(df.columns)[kind]):
                 if not df.schema[c].is_numeric():
                     continue
-                pts = [(a, b) for a, b in zip(x, df[c].cast(pl.Float64).to_list(), strict=True)
-                       if b is not None and not math.isnan(b)]
+                pts = [
+                    (a, b)
+                    for a, b in zip(x, df[c].cast(pl.Float64).to_list(), strict=True)
+                    if b is not None and not math.isnan(b)
+                ]
                 if not pts:
                     continue
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=c, marker="." if len(pts) < 30 else None,
-                        **_curve_style(c, i))
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    label=c,
+                    marker="." if len(pts) < 30 else None,
+                    **_curve_style(c, i),
+                )
                 drawn += [min(p[1] for p in pts), max(p[1] for p in pts)]
             ax.set_xlabel(xcol or "row")
             ax.grid(alpha=0.3)
             if not drawn:
-                ax.text(0.5, 0.5, f"no {kind} columns in this log", ha="center", va="center",
-                        transform=ax.transAxes, color="gray")
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"no {kind} columns in this log",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="gray",
+                )
                 ax.set_yticks([])
                 continue
             if kind == "loss":
@@ -193,8 +208,9 @@ def loss_figure(logs: Sequence[Mapping[str, str]], title: str = "Loss curves") -
                     # curves span under ~1.5 decades (otherwise a decade holds too little to need them)
                     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
                     narrow = math.log10(max(drawn) / min(drawn)) < 1.5
-                    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_minor_label) if narrow
-                                                 else matplotlib.ticker.NullFormatter())
+                    ax.yaxis.set_minor_formatter(
+                        matplotlib.ticker.FuncFormatter(_minor_label) if narrow else matplotlib.ticker.NullFormatter()
+                    )
             else:  # valid_* are validation metrics; acc_* are accuracies on the training batches (LE fit)
                 cols = log_panels(df.columns)["validation"]
                 train_acc = all(c.startswith("acc") for c in cols)
