@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 SMK    := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 STAMP  := $(VENV)/.installed
+# the real Mistral-7B-v0.1 tokenizer for the tokenizer tests (fetched once from a PyPI wheel, sha256-checked)
+MISTRAL_TOKENIZER := resources/tokenizers/mistral7b/tokenizer.model.v1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup demo test lint smk-lint bench full shared-data report clean-demo
@@ -24,11 +26,14 @@ demo: setup
 	$(BIN)/lea summary --configfile config/demo.yaml
 	@echo "report: results/demo/report.html"
 
-## The test suite (no network, no GPU; tests on ../shared/data skip when it is absent, the SLURM test where SLURM is
-## not installed: .ci/run installs it). tests/test_lint.py runs `snakemake --lint`.
-test: setup
+## The test suite (no network but the one-time tokenizer fetch, no GPU; tests on ../shared/data skip when absent,
+## the SLURM test where SLURM is not installed: .ci/run installs it). tests/test_lint.py runs `snakemake --lint`.
+test: setup $(MISTRAL_TOKENIZER)
 	$(BIN)/ruff check
 	$(BIN)/pytest
+
+$(MISTRAL_TOKENIZER): | $(STAMP)
+	$(BIN)/lea fetch --known mistral7b-tokenizer --out-dir $(@D) --wheel-cache resources/wheels
 
 ## `snakemake --lint` alone (make test runs it too).
 smk-lint: setup

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lea.config import dataset_settings, deep_merge, load_config, variant_needs, variant_settings
@@ -35,6 +37,9 @@ def test_dataset_rec_overrides_merge_over_global(repo):
         ({"datasets_enabled": ["nope"]}, "datasets_enabled.0"),
         ({"le": {"llm": "gpt"}}, "le.llm"),
         ({"datasets": {"demo": {"split": {"train": 0.9}}}}, "datasets.demo.split"),
+        ({"rec": {"negatives": 2}}, "rec.negatives"),  # more per step than the pool's precompute.negatives = 1
+        ({"datasets": {"demo": {"rec": {"negatives": 3}}}}, "datasets.demo.rec.negatives"),
+        ({"le": {"replicates": 0}}, "le.replicates"),
     ],
 )
 def test_bad_config_names_the_key(repo, override, key):
@@ -63,3 +68,20 @@ def test_deep_merge_is_recursive_and_pure():
     out = deep_merge(base, {"a": {"b": 5}, "d": [2]})
     assert out == {"a": {"b": 5, "c": 2}, "d": [2]}
     assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
+
+
+def test_le_recipe_expands_to_switches(repo: Path) -> None:
+    """config.yaml is the paper's recipe; a setting may choose another; an explicit le.finetune switch wins."""
+    from lea.config import RECIPES, finetune_settings, load_config
+
+    cfg = load_config([repo / "config" / "config.yaml"])
+    assert cfg["le"]["recipe"] == "paper"
+    ft = finetune_settings(cfg, "frac0.1")
+    assert {k: ft[k] for k in RECIPES["paper"]} == RECIPES["paper"] and ft["recipe"] == "paper"
+    cfg = load_config(
+        [repo / "config" / "config.yaml"],
+        {"le": {"finetune": {"reward_anchor": 2.0}, "settings": {"ext": {"fraction": 0.1, "recipe": "extended"}}}},
+    )
+    ext = finetune_settings(cfg, "ext")
+    assert ext["recipe"] == "extended" and ext["augment_task"] and ext["state_scale"] == "inv_sqrt_d"
+    assert ext["reward_anchor"] == 2.0 and finetune_settings(cfg, "frac0.1")["reward_anchor"] == 2.0

@@ -1,6 +1,7 @@
 """Tiny fixtures for the LLM/LE tests: a randomly initialised Llama/Mistral with a word-level tokenizer written to a
-folder (never a download), and a small dataset following the data stage's contract. Also imported by the other
-test_llm_* / test_env_* modules."""
+folder (never a download), a tiny random-weight Mistral with the real Mistral-7B-v0.1 SentencePiece tokenizer
+(fetched by ``make test`` from a PyPI wheel), and a small dataset following the data stage's contract. Also imported
+by the other test_llm_* / test_env_* modules."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
+# where `make test` (and the workflow rule fetch_tokenizer_mistral7b) put the real Mistral-7B-v0.1 tokenizer.model
+MISTRAL_TOKENIZER = Path(
+    os.environ.get(
+        "LEA_MISTRAL_TOKENIZER",
+        Path(__file__).resolve().parents[1] / "resources" / "tokenizers" / "mistral7b" / "tokenizer.model.v1",
+    )
+)
 
 WORDS = [
     "the",
@@ -118,6 +127,65 @@ def make_tiny_llm(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
     return folder
 
 
+def mistral_tokenizer_file() -> Path:
+    """The real tokenizer.model; a test skips without it, except in CI (CI=true), where its absence is a failure."""
+    if not MISTRAL_TOKENIZER.is_file():
+        msg = f"the Mistral-7B-v0.1 tokenizer is not at {MISTRAL_TOKENIZER}: `make test` fetches it (lea fetch --known"
+        msg += " mistral7b-tokenizer)"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return MISTRAL_TOKENIZER
+
+
+def make_mistral_tokenizer(model_file: Path, legacy_normalizer: bool = False):  # type: ignore[no-untyped-def]
+    """The HF tokenizer of the real SentencePiece model, as transformers builds it for Mistral-7B-v0.1 (BPE with byte
+    fallback, Metaspace pre-tokenizer, BOS <s> = 1, EOS </s> = 2, no pad token). Built from the pieces with
+    ``sentencepiece`` alone (no protobuf). ``legacy_normalizer``: the older tokenizer.json pipeline (a normalizer
+    that prepends ``▁`` to every string and replaces spaces, no pre-tokenizer), which adds the dummy prefix to every
+    separately encoded string."""
+    import sentencepiece as spm
+    from tokenizers import normalizers
+    from transformers import LlamaTokenizer
+    from transformers.tokenization_utils_base import generate_merges
+
+    sp = spm.SentencePieceProcessor(model_file=str(model_file))
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    tok = LlamaTokenizer(vocab=vocab, merges=generate_merges(vocab))
+    if legacy_normalizer:
+        bt = tok.backend_tokenizer
+        bt.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+        bt.pre_tokenizer = None
+    return tok
+
+
+def make_tiny_mistral(folder: Path, model_file: Path, seed: int = 0) -> Path:
+    """A random-weight MistralForCausalLM (2 layers, hidden 32) over the real 32,000-token vocabulary, saved with the
+    real tokenizer: the paper's LLM family end to end at test size."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    tok = make_mistral_tokenizer(model_file)
+    torch.manual_seed(seed)
+    cfg = MistralConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        sliding_window=None,
+        tie_word_embeddings=False,  # as in Mistral-7B
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    MistralForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
 def make_data(folder: Path, n_items: int = 12, n_seq: int = 30, seed: int = 0) -> Path:
     """items / interactions / splits Parquet of the data stage's contract (le_fraction nested)."""
     rng = random.Random(seed)
@@ -159,21 +227,32 @@ def make_data(folder: Path, n_items: int = 12, n_seq: int = 30, seed: int = 0) -
     return folder
 
 
-def llm_settings(folder: Path) -> dict:
+def llm_settings(folder: Path, prefix_text: str = "[BOS]", dtype: str = "fp32", **extra: object) -> dict:
     return {
         "path": str(folder),
         "gguf_file": None,
-        "dtype": "fp32",
+        "dtype": dtype,
         # LEA_TEST_DEVICE=cuda runs the LLM-stage tests on a GPU (CI has none; see README "GPU checks")
         "device": os.environ.get("LEA_TEST_DEVICE", "cpu"),
         "attn_implementation": "sdpa",
-        "prefix_text": "[BOS]",
+        "prefix_text": prefix_text,
+        **extra,
     }
 
 
 @pytest.fixture(scope="session")
 def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_llm(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="session")
+def mistral_tokenizer_model() -> Path:
+    return mistral_tokenizer_file()
+
+
+@pytest.fixture(scope="session")
+def tiny_mistral(tmp_path_factory: pytest.TempPathFactory, mistral_tokenizer_model: Path) -> Path:
+    return make_tiny_mistral(tmp_path_factory.mktemp("tiny_mistral"), mistral_tokenizer_model)
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,59 @@ def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
         assert key in q
     assert 0 <= q["reward"]["auc"] <= 1 and 0 <= q["state"]["hr@10"] <= 1 and q["choice"]["chance"] == 0.2
     log = pl.read_csv(le_dir / "train_log.csv")
-    assert {"loss_rm", "loss_sm", "loss_choice", "tokens_per_s"} <= set(log.columns)
+    # the paper recipe (no recipe given): L_rm + L_sm only, r^e as the head gives it, the label score alone
+    assert {"loss_rm", "loss_sm", "sm_saturated", "tokens_per_s"} <= set(log.columns)
+    assert "loss_choice" not in log.columns
+    from lea.config import RECIPES
+
+    assert q["recipe"] == "paper" and q["switches"] == RECIPES["paper"] and q["reward_shift"] is None
+    assert q["choice"]["rule"] == "label reading" and 0 <= q["state_loss_saturated"] <= 1
+
+
+def test_fit_le_extended_recipe(tiny_llm: Path, tiny_data: Path, tmp_path: Path, fitted: tuple[Path, Path]) -> None:  # noqa: F811
+    from lea.cli import main
+
+    s = settings(tiny_llm)
+    s["finetune"] = {**s["finetune"], "recipe": "extended"}
+    argv = ["fit-le", "--settings", json.dumps(s), "--data-dir", str(tiny_data), "--item-tokens", str(fitted[0])]
+    assert main([*argv, "--out-dir", str(tmp_path)]) == 0
+    log = pl.read_csv(tmp_path / "train_log.csv")
+    assert {"loss_rm", "loss_sm", "loss_choice", "acc_choice"} <= set(log.columns)
+    q = json.loads((tmp_path / "le_quality.json").read_text())
+    assert q["recipe"] == "extended" and q["reward_shift"] is not None
+    assert q["choice"]["rule"] == "calibrated label reading + reward of each item"
+
+
+def test_state_loss_forms_match_eq2() -> None:
+    """Eq. 2 as written (paper) and the extended form, against an explicit double loop."""
+    import math
+    from types import SimpleNamespace
+
+    from lea.env.model import LE
+
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randn(6, 8, generator=g)
+    states = torch.randn(4, 8, generator=g) * 3
+    targets = torch.tensor([1, 3, 1, 5])
+    fake = SimpleNamespace(item_tokens=tokens, device=torch.device("cpu"))
+    lsig = torch.nn.functional.logsigmoid
+
+    def naive(scale: float, drop: bool) -> float:
+        terms = []
+        for t in range(4):
+            for j in range(4):
+                if drop and targets[j] == targets[t]:
+                    continue
+                d = (states[t] @ tokens[targets[t]] - states[t] @ tokens[targets[j]]) * scale
+                terms.append(-lsig(d))
+        return float(torch.stack(terms).sum() / (16 if not drop else len(terms)))
+
+    paper, _ = LE.state_loss(fake, states, targets, "none", "keep")  # type: ignore[arg-type]
+    assert math.isclose(float(paper), naive(1.0, False), rel_tol=1e-5)
+    ext, _ = LE.state_loss(fake, states, targets, "inv_sqrt_d", "drop")  # type: ignore[arg-type]
+    assert math.isclose(float(ext), naive(1 / math.sqrt(8), True), rel_tol=1e-5)
+    _, sat = LE.state_loss(fake, states * 100, targets)  # type: ignore[arg-type]
+    assert float(sat) > 0.5  # large-norm states saturate the raw form
 
 
 def test_fit_le_it_ablation_needs_no_item_tokens(tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -106,13 +158,20 @@ def test_fit_le_it_ablation_needs_no_item_tokens(tiny_llm: Path, tiny_data: Path
 
 def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
     from lea.env.cli import build
-    from lea.env.inference import LEInference
 
     tokens, le_dir = fitted
     le, prompter, _ = build(
         settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
     )
-    inf = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
+    check_fast_paths(le, prompter)
+
+
+def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
+    """The fast paths (shared prefixes, KV caches) equal the naive one-prompt-per-row paths (also run on the Mistral
+    tokenizer by test_llm_tokenizers.py)."""
+    from lea.env.inference import LEInference
+
+    inf = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True, reward_prior=True)
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [0]]
     fast = inf.sequence_states(seqs)
     for s, f in zip(seqs, fast):
@@ -161,6 +220,8 @@ def test_precompute_shards_equal_unsharded(
     )
     top5.write_parquet(tmp_path / "top5.parquet")
     s = json.dumps(settings(tiny_llm))
+    pool_path = tmp_path / "negatives.parquet"
+    assert main(["negatives", "--data-dir", str(tiny_data), "--k", "2", "--seed", "3", "--out", str(pool_path)]) == 0
 
     def run(kind: str, shard: int, shards: int) -> pl.DataFrame:
         out = tmp_path / f"{kind}_{shard}_{shards}.parquet"
@@ -183,7 +244,8 @@ def test_precompute_shards_equal_unsharded(
             "--out",
             str(out),
         ]
-        assert main([*argv, "--top5", str(tmp_path / "top5.parquet")] if kind == "augment" else argv) == 0
+        extra = {"augment": ["--top5", str(tmp_path / "top5.parquet")], "rewards": ["--negatives", str(pool_path)]}
+        assert main([*argv, *extra.get(kind, [])]) == 0
         return out
 
     splits = pl.read_parquet(tiny_data / "splits.parquet")
@@ -208,6 +270,14 @@ def test_precompute_shards_equal_unsharded(
             assert isinstance(whole.schema["state"], pl.Array)
         if kind == "rewards":
             assert whole.height == 3 * n_train_pos and whole["positive"].sum() == n_train_pos
+            # the LE scores exactly the shared pool's items, in pool order, after the observed item
+            pool = pl.read_parquet(pool_path).sort("sequence", "position")
+            negs = (
+                whole.filter(~pl.col("positive"))
+                .group_by(["sequence", "position"], maintain_order=True)
+                .agg(pl.col("item"))
+            )
+            assert negs.sort("sequence", "position")["item"].to_list() == pool["negatives"].to_list()
         if kind == "augment":
             assert whole.height == n_train_pos and set(whole.columns) == {
                 "sequence",
@@ -230,6 +300,10 @@ def test_precompute_missing_inputs(tiny_llm: Path, tiny_data: Path, tmp_path: Pa
         run("augment", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1, top5=tmp_path / "top5.parquet")
     with pytest.raises(MissingInputError, match="preprocess"):
         run("states", settings(tiny_llm), tmp_path, None, tmp_path / "nope", 0, 1)
+    with pytest.raises(InputError, match="negative pool"):
+        run("rewards", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1)
+    with pytest.raises(MissingInputError, match="negatives"):
+        run("rewards", settings(tiny_llm), tiny_data, None, tmp_path / "nope", 0, 1, negatives=tmp_path / "n.parquet")
 
 
 def test_choice_batch_rotations_balance_positions() -> None:
@@ -253,10 +327,15 @@ def test_choice_scores_with_title_items_agree_with_naive(tiny_llm: Path, tiny_da
     """-IT: titles make p_t and the continuations differ in length; the shared-p_t path must still equal one prompt
     per row (right-padded continuations on the cache)."""
     from lea.env.cli import build
-    from lea.env.inference import LEInference
 
     torch.manual_seed(0)
     le, prompter, _ = build(settings(tiny_llm, item_tokens=False), tiny_data, None)
+    check_title_paths(le, prompter)
+
+
+def check_title_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
+    from lea.env.inference import LEInference
+
     assert prompter.text_items
     inf = LEInference(le, prompter, batch_size=10, progress=False)
     hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10], [2, 1]]

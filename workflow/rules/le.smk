@@ -25,21 +25,21 @@ rule item_tokens:
         item_table=f"{RES}/{{dataset}}/data/items.parquet",
         llm=lambda w: llm_files(w.llm),
     output:
-        tokens=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens.safetensors",
-        table=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens.parquet",
-        diag=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens.json",
-        plot=f"{RES}/{{dataset}}/le/{{llm}}/item_tokens_loss.png",
+        tokens=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/item_tokens.safetensors",
+        table=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/item_tokens.parquet",
+        diag=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/item_tokens.json",
+        plot=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/item_tokens_loss.png",
     log:
-        log("item_tokens/{dataset}/{llm}"),
+        log("item_tokens/{dataset}/{llm}{rep}"),
     benchmark:
-        bench("item_tokens/{dataset}/{llm}")
+        bench("item_tokens/{dataset}/{llm}{rep}")
     threads: 1
     resources:
         gpu=0,
     params:
         settings=lambda w: as_json({"llm": llm_load_settings(w.llm), "item_tokens": config["le"]["item_tokens"]}),
-        out_dir=lambda w: item_tokens_dir(w.dataset, w.llm),
-        seed=SEEDS[0],
+        out_dir=lambda w: item_tokens_dir(w.dataset, w.llm, rep_index(w.rep)),
+        seed=lambda w: le_seed(w.rep),
         gpu_slot=GPU_SLOT,
     shell:
         "{params.gpu_slot} {resources.gpu} lea item-tokens --settings {params.settings:q} --items {input.item_table} --out-dir {params.out_dir}"
@@ -53,14 +53,14 @@ rule fit_le:
         llm=lambda w: llm_files(le_llm(w.le)),
         check=check_le_llm,
     output:
-        adapter=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/adapter/adapter_config.json",
-        score_head=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/score_head.safetensors",
-        quality=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/le_quality.json",
-        train_log=f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/train_log.csv",
+        adapter=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/adapter/adapter_config.json",
+        score_head=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/score_head.safetensors",
+        quality=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/le_quality.json",
+        train_log=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/train_log.csv",
     log:
-        log("fit_le/{dataset}/{llm}/{le}"),
+        log("fit_le/{dataset}/{llm}{rep}/{le}"),
     benchmark:
-        bench("fit_le/{dataset}/{llm}/{le}")
+        bench("fit_le/{dataset}/{llm}{rep}/{le}")
     threads: 1
     resources:
         gpu=0,
@@ -68,8 +68,8 @@ rule fit_le:
         settings=lambda w: as_json(le_stage_settings(w.dataset, w.le)),
         data_dir=lambda w: data_dir(w.dataset),
         tokens=le_item_tokens_arg,
-        out_dir=lambda w: le_dir(w.dataset, w.le),
-        seed=SEEDS[0],
+        out_dir=lambda w: le_dir(w.dataset, w.le, rep_index(w.rep)),
+        seed=lambda w: le_seed(w.rep),
         gpu_slot=GPU_SLOT,
     shell:
         "{params.gpu_slot} {resources.gpu} lea fit-le --settings {params.settings:q} --data-dir {params.data_dir} {params.tokens}"
@@ -80,9 +80,10 @@ PRECOMPUTE_PARAMS = dict(
     settings=lambda w: as_json(le_stage_settings(w.dataset, w.le)),
     data_dir=lambda w: data_dir(w.dataset),
     tokens=le_item_tokens_arg,
-    le_dir=lambda w: le_dir(w.dataset, w.le),
+    le_dir=lambda w: le_dir(w.dataset, w.le, rep_index(w.rep)),
     shards=config["precompute"]["shards"],
     gpu_slot=GPU_SLOT,
+    seed=lambda w: le_seed(w.rep),
 )
 
 
@@ -90,11 +91,11 @@ rule le_states:
     input:
         precompute_inputs,
     output:
-        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/states/{{shard}}.parquet",
+        f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/states/{{shard}}.parquet",
     log:
-        log("le_states/{dataset}/{llm}/{le}/{shard}"),
+        log("le_states/{dataset}/{llm}{rep}/{le}/{shard}"),
     benchmark:
-        bench("le_states/{dataset}/{llm}/{le}/{shard}")
+        bench("le_states/{dataset}/{llm}{rep}/{le}/{shard}")
     threads: 1
     resources:
         gpu=0,
@@ -107,31 +108,32 @@ rule le_states:
 rule le_rewards:
     input:
         precompute_inputs,
+        negatives=lambda w: negatives_file(w.dataset),
     output:
-        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards/{{shard}}.parquet",
+        f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/rewards/{{shard}}.parquet",
     log:
-        log("le_rewards/{dataset}/{llm}/{le}/{shard}"),
+        log("le_rewards/{dataset}/{llm}{rep}/{le}/{shard}"),
     benchmark:
-        bench("le_rewards/{dataset}/{llm}/{le}/{shard}")
+        bench("le_rewards/{dataset}/{llm}{rep}/{le}/{shard}")
     threads: 1
     resources:
         gpu=0,
     params:
         **PRECOMPUTE_PARAMS,
     shell:
-        precompute_shell("rewards")
+        precompute_shell("rewards", " --negatives {input.negatives}")
 
 
 rule le_augment:
     input:
         precompute_inputs,
-        top5=lambda w: warmup_file(w.dataset, w.backbone, SEEDS[0]),
+        top5=lambda w: warmup_file(w.dataset, w.backbone, le_seed(w.rep)),  # the replicate's warm-up model
     output:
-        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/augment/{{backbone}}/{{shard}}.parquet",
+        f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/augment/{{backbone}}/{{shard}}.parquet",
     log:
-        log("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}"),
+        log("le_augment/{dataset}/{llm}{rep}/{le}/{backbone}/{shard}"),
     benchmark:
-        bench("le_augment/{dataset}/{llm}/{le}/{backbone}/{shard}")
+        bench("le_augment/{dataset}/{llm}{rep}/{le}/{backbone}/{shard}")
     threads: 1
     resources:
         gpu=0,
@@ -143,38 +145,43 @@ rule le_augment:
 
 rule le_gather_states:
     input:
-        shards_of(f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/states/{{shard}}.parquet"),
+        shards_of(f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/states/{{shard}}.parquet"),
     output:
-        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/states.parquet",
+        f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/states.parquet",
     log:
-        log("le_gather/{dataset}/{llm}/{le}/states"),
+        log("le_gather/{dataset}/{llm}{rep}/{le}/states"),
     shell:
         "lea gather --out {output} {input} > {log} 2>&1"
 
 
 rule le_gather_rewards:
     input:
-        shards_of(f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards/{{shard}}.parquet"),
+        shards_of(f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/rewards/{{shard}}.parquet"),
     output:
-        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/rewards.parquet",
+        f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/rewards.parquet",
     log:
-        log("le_gather/{dataset}/{llm}/{le}/rewards"),
+        log("le_gather/{dataset}/{llm}{rep}/{le}/rewards"),
     shell:
         "lea gather --out {output} {input} > {log} 2>&1"
 
 
 rule le_gather_augment:
     input:
-        shards_of(f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/augment/{{backbone}}/{{shard}}.parquet"),
+        shards_of(f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/augment/{{backbone}}/{{shard}}.parquet"),
     output:
-        f"{RES}/{{dataset}}/le/{{llm}}/{{le}}/augment_{{backbone}}.parquet",
+        f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/augment_{{backbone}}.parquet",
     log:
-        log("le_gather/{dataset}/{llm}/{le}/augment_{backbone}"),
+        log("le_gather/{dataset}/{llm}{rep}/{le}/augment_{backbone}"),
     shell:
         "lea gather --out {output} {input} > {log} 2>&1"
 
 
 rule le:
-    """All LE settings of all enabled datasets: item tokens, fine-tuned LE, quality."""
+    """All LE settings of all enabled datasets, every replicate: item tokens, fine-tuned LE, quality."""
     input:
-        [f"{le_dir(d, le)}/le_quality.json" for d in DATASETS for le in config["le"]["settings"]],
+        [
+            f"{le_dir(d, le, r)}/le_quality.json"
+            for d in DATASETS
+            for le in config["le"]["settings"]
+            for r in range(LE_REPLICATES)
+        ],

@@ -25,7 +25,7 @@ def le_stage_settings(dataset, le):
     return {
         "llm": llm_load_settings(s["llm"]),
         "le": s,
-        "finetune": config["le"]["finetune"],
+        "finetune": leacfg.finetune_settings(config, le),
         "history": config["le"]["history"],
         "domain": le_domain(dataset),
         "precompute": config["precompute"],
@@ -33,18 +33,19 @@ def le_stage_settings(dataset, le):
 
 
 def le_item_tokens(wildcards):
-    """Item tokens an LE setting needs (none for the -IT ablation, which writes item titles as text)."""
+    """Item tokens an LE setting needs, of its replicate (none for the -IT ablation: item titles as text)."""
     if not le_setting(wildcards.le)["item_tokens"]:
         return []
-    return [f"{item_tokens_dir(wildcards.dataset, le_llm(wildcards.le))}/item_tokens.safetensors"]
+    d = item_tokens_dir(wildcards.dataset, le_llm(wildcards.le), rep_index(wildcards.rep))
+    return [f"{d}/item_tokens.safetensors"]
 
 
 def le_item_tokens_arg(wildcards):
     return " ".join(f"--item-tokens {f}" for f in le_item_tokens(wildcards))
 
 
-def le_model_files(dataset, le):
-    d = le_dir(dataset, le)
+def le_model_files(dataset, le, r=0):
+    d = le_dir(dataset, le, r)
     return {"adapter": f"{d}/adapter/adapter_config.json", "score_head": f"{d}/score_head.safetensors"}
 
 
@@ -57,7 +58,7 @@ def check_le_llm(wildcards):
 def precompute_inputs(wildcards):
     files = [data_files(wildcards.dataset)[k] for k in ("item_table", "interactions", "splits")]
     files += le_item_tokens(wildcards) + llm_files(le_llm(wildcards.le))
-    files += list(le_model_files(wildcards.dataset, wildcards.le).values())
+    files += list(le_model_files(wildcards.dataset, wildcards.le, rep_index(wildcards.rep)).values())
     return files + check_le_llm(wildcards)
 
 
@@ -65,7 +66,7 @@ def precompute_shell(kind, extra=""):
     return (
         f"{{params.gpu_slot}} {{resources.gpu}} lea le-precompute --kind {kind} --settings {{params.settings:q}} --data-dir {{params.data_dir}} {{params.tokens}}"
         f" --le-dir {{params.le_dir}} --shard {{wildcards.shard}} --shards {{params.shards}}{extra}"
-        " --threads {threads} --out {output} > {log} 2>&1"
+        " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
     )
 
 

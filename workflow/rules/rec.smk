@@ -30,6 +30,24 @@ rule train:
         " {params.le_args} --out-dir {params.out_dir} > {log} 2>&1"
 
 
+rule negatives:
+    """The negative pool (precompute.negatives items per training transition), drawn once, without the LE."""
+    input:
+        **{k: v for k, v in data_files("{dataset}").items() if k != "stats"},
+    output:
+        negatives_file("{dataset}"),
+    log:
+        log("negatives/{dataset}"),
+    benchmark:
+        bench("negatives/{dataset}")
+    params:
+        k=config["precompute"]["negatives"],
+        seed=config["precompute"]["negatives_seed"],
+        data_dir=lambda w: data_dir(w.dataset),
+    shell:
+        "lea negatives --data-dir {params.data_dir} --k {params.k} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
 rule warmup:
     input:
         **{k: v for k, v in data_files("{dataset}").items() if k != "stats"},

@@ -8,7 +8,7 @@ Mapping (roles in ``files``):
       ``main_cat``; HTML tags are removed. Without ``meta`` there is no item text.
 A line that is not a JSON object is malformed; a missing ``reviewerID``/``asin``/``unixReviewTime`` is a missing
 field. (The real 2018 files repeat some reviews and metadata records: identical metadata repeats are merged; repeated
-reviews are duplicate events, so such files need ``strict: false``.)
+reviews are duplicate events, dropped and counted by default, ``duplicates: drop``, whatever ``strict`` says.)
 """
 
 from __future__ import annotations
@@ -60,24 +60,29 @@ def _as_text(value: Any, joiner: str) -> str | None:
 
 def read(raw_dir: Path, settings: dict[str, Any], report: Report) -> RawData:
     reviews_path = role_path(raw_dir, settings, "reviews")
-    reviews = parse_json_lines(reviews_path, report, REVIEWS_EXPECTED,
-                               {"reviewerID": " ", "asin": " ", "unixReviewTime": " "})
+    reviews = parse_json_lines(
+        reviews_path, report, REVIEWS_EXPECTED, {"reviewerID": " ", "asin": " ", "unixReviewTime": " "}
+    )
     reviews = require(reviews, reviews_path, ["reviewerID", "asin", "unixReviewTime"], report)
     reviews = to_int(reviews, reviews_path, "unixReviewTime", report, "a unix time in seconds")
     ensure_rows(reviews, reviews_path, REVIEWS_EXPECTED)
-    events = events_frame(reviews.with_columns(
-        pl.col("reviewerID").str.strip_chars().alias("sequence_raw"),
-        pl.col("asin").str.strip_chars().alias("item_raw"),
-        pl.col("unixReviewTime").alias("timestamp"),
-        pl.col("unixReviewTime").alias("order"),
-        pl.col("line").alias("row"),
-    ))
+    events = events_frame(
+        reviews.with_columns(
+            pl.col("reviewerID").str.strip_chars().alias("sequence_raw"),
+            pl.col("asin").str.strip_chars().alias("item_raw"),
+            pl.col("unixReviewTime").alias("timestamp"),
+            pl.col("unixReviewTime").alias("order"),
+            pl.col("line").alias("row"),
+        )
+    )
     meta_path = optional_role_path(raw_dir, settings, "meta")
     items = None
     if meta_path is not None:
         meta = parse_json_lines(meta_path, report, META_EXPECTED, {"asin": " ", **META_FIELDS})
         meta = require(meta, meta_path, ["asin"], report)
         html_tag = r"<[^>]*>"
-        items = meta.with_columns(pl.col("asin").str.strip_chars().alias("raw_id"),
-                                  *[pl.col(f).str.replace_all(html_tag, " ") for f in META_FIELDS])
+        items = meta.with_columns(
+            pl.col("asin").str.strip_chars().alias("raw_id"),
+            *[pl.col(f).str.replace_all(html_tag, " ") for f in META_FIELDS],
+        )
     return RawData(events=events, events_path=reviews_path, items=items, items_path=meta_path)

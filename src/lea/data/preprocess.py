@@ -4,8 +4,9 @@ sentences, stats, and the atomic writing of ``items`` / ``interactions`` / ``spl
 Order of steps (each is recorded in ``stats.json``):
  1. the reader maps its format to the internal schema (``lea.data.raw``);
  2. item table checks: duplicate ids (identical rows are merged, conflicting ones rejected), items with no text;
-    event checks: unknown items, duplicate events (same sequence, order key and item; or, without timestamps, the
-    same position twice);
+    event checks: unknown items, duplicate events (same sequence, order key and item: dropped and counted, or an
+    error, by ``duplicates``; independent of ``strict``), then, without timestamps, the same position twice (a bad row
+    under ``strict``);
  3. time window (``time_window_days`` from ``time_window_start``, or the latest such window), then sessions
     (Last.fm readers only, ``session_gap_minutes``);
  4. order each sequence by (order key, raw row); caps: ``keep_top_items`` (most frequent items, ties by raw id),
@@ -67,8 +68,10 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"datasets.{name}.split", f"train + valid + test must be 1, got {total:g}")
     template = resolved["sentence_template"]
     if template.count(PLACEHOLDER) != 1:
-        raise ConfigError(f"datasets.{name}.sentence_template",
-                          f"must contain the item placeholder {PLACEHOLDER} exactly once: {template!r}")
+        raise ConfigError(
+            f"datasets.{name}.sentence_template",
+            f"must contain the item placeholder {PLACEHOLDER} exactly once: {template!r}",
+        )
     return resolved
 
 
@@ -90,30 +93,42 @@ def clean_items(raw: RawData, settings: dict[str, Any], report: Report) -> pl.Da
     text_fields: dict[str, str] = settings["text_fields"]
     if raw.items is None:
         if text_fields:
-            raise ConfigError(f"datasets.{settings['name']}.text_fields",
-                              f"reader '{settings['reader']}' was given no item file, so there is no text "
-                              f"for {', '.join(text_fields)}")
+            raise ConfigError(
+                f"datasets.{settings['name']}.text_fields",
+                f"reader '{settings['reader']}' was given no item file, so there is no text "
+                f"for {', '.join(text_fields)}",
+            )
         return None
     items, path = raw.items, raw.items_path
     for field, column in text_fields.items():
         if column not in items.columns:
             have = ", ".join(c for c in items.columns if c not in ("raw_id", "line"))
-            raise ConfigError(f"datasets.{settings['name']}.text_fields.{field}",
-                              f"column '{column}' is not in {path.name if path else 'the item table'} (have: {have})")
+            raise ConfigError(
+                f"datasets.{settings['name']}.text_fields.{field}",
+                f"column '{column}' is not in {path.name if path else 'the item table'} (have: {have})",
+            )
     items = items.select("raw_id", "line", *[_clean_text(pl.col(c)).alias(f) for f, c in text_fields.items()])
     items = _dedupe_items(items, path, list(text_fields), report)
     if text_fields:
         no_text = pl.all_horizontal(pl.col(f).is_null() for f in text_fields)
-        report.reject(path, "empty_text", items.filter(no_text), lambda row: (
-            f"item {row['raw_id']!r} has no text: {', '.join(text_fields.values())} are all empty"))
+        report.reject(
+            path,
+            "empty_text",
+            items.filter(no_text),
+            lambda row: f"item {row['raw_id']!r} has no text: {', '.join(text_fields.values())} are all empty",
+        )
         items = items.filter(~no_text)
     return items
 
 
 def _clean_text(expr: pl.Expr) -> pl.Expr:
     """Trim, collapse runs of whitespace, and keep the item placeholder out of raw text; blank -> null."""
-    text = expr.cast(pl.String).str.replace_all(r"\s+", " ").str.strip_chars().str.replace_all(
-        PLACEHOLDER, "S", literal=True)
+    text = (
+        expr.cast(pl.String)
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .str.replace_all(PLACEHOLDER, "S", literal=True)
+    )
     return pl.when(text == "").then(None).otherwise(text)
 
 
@@ -123,35 +138,70 @@ def _dedupe_items(items: pl.DataFrame, path: Path | None, fields: list[str], rep
     firsts = ranked.filter(pl.col("_copy") == 0)
     repeats = ranked.filter(pl.col("_copy") > 0)
     if repeats.height:
-        compared = repeats.join(firsts.select("raw_id", *[pl.col(f).alias(f"_first_{f}") for f in fields]),
-                                on="raw_id")
+        compared = repeats.join(firsts.select("raw_id", *[pl.col(f).alias(f"_first_{f}") for f in fields]), on="raw_id")
         same = pl.all_horizontal([pl.col(f).eq_missing(pl.col(f"_first_{f}")) for f in fields] or [pl.lit(True)])
         report.repaired["duplicate_item"] += compared.filter(same).height
-        report.reject(path or Path("items"), "duplicate_item", compared.filter(~same),
-                      lambda row: f"item {row['raw_id']!r} appears again with different text")
+        report.reject(
+            path or Path("items"),
+            "duplicate_item",
+            compared.filter(~same),
+            lambda row: f"item {row['raw_id']!r} appears again with different text",
+        )
     return firsts.drop("_copy")
 
 
-def check_events(raw: RawData, items: pl.DataFrame | None, report: Report) -> pl.DataFrame:
-    """Events whose items are known and that are not repeats of an earlier event."""
+def check_events(
+    raw: RawData,
+    items: pl.DataFrame | None,
+    report: Report,
+    duplicates: str = "error",
+    stats: dict[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Events whose items are known and that are not repeats of an earlier event.
+
+    ``duplicates``: ``error`` treats a repeated event (same sequence, order key and item) as a bad row (strict mode
+    stops at it, lenient mode skips and counts it under ``skipped.duplicate_event``); ``drop`` keeps the first copy
+    and records the number dropped in ``stats["duplicates"]`` whatever ``strict`` says."""
     events, path = raw.events, raw.events_path
     if items is not None:
         unknown = ~pl.col("item_raw").is_in(items["raw_id"].implode())
         where = raw.items_path.name if raw.items_path else "the item table"
-        report.reject(path, "unknown_item", events.filter(unknown),
-                      lambda row: f"item {row['item_raw']!r} is not in {where}")
+        report.reject(
+            path, "unknown_item", events.filter(unknown), lambda row: f"item {row['item_raw']!r} is not in {where}"
+        )
         events = events.filter(~unknown)
     copies = events.sort("file", "line").with_columns(
-        pl.int_range(pl.len()).over("sequence_raw", "order", "item_raw").alias("_copy"))
-    report.reject(path, "duplicate_event", copies.filter(pl.col("_copy") > 0),
-                  lambda row: f"duplicate event: sequence {row['sequence_raw']!r} has item {row['item_raw']!r} at "
-                              f"{_order_name(row)} {row['order']} already")
+        pl.int_range(pl.len()).over("sequence_raw", "order", "item_raw").alias("_copy")
+    )
+    repeats = copies.filter(pl.col("_copy") > 0)
+    if duplicates == "drop":
+        pass  # counted below; the first copy (earliest line) stays
+    elif duplicates == "error":
+        report.reject(
+            path,
+            "duplicate_event",
+            repeats,
+            lambda row: (
+                f"duplicate event: sequence {row['sequence_raw']!r} has item {row['item_raw']!r} "
+                f"at {_order_name(row)} {row['order']} already (set duplicates: drop to drop "
+                f"repeated events)"
+            ),
+        )
+    else:
+        raise ConfigError("duplicates", f"must be 'drop' or 'error', got {duplicates!r}")
+    if stats is not None:
+        stats["duplicates"] = {"policy": duplicates, "dropped": repeats.height if duplicates == "drop" else 0}
     events = copies.filter(pl.col("_copy") == 0).drop("_copy")
     if events["timestamp"].is_null().all():  # positions must be unique within a sequence
         copies = events.sort("file", "line").with_columns(
-            pl.int_range(pl.len()).over("sequence_raw", "order").alias("_copy"))
-        report.reject(path, "duplicate_position", copies.filter(pl.col("_copy") > 0),
-                      lambda row: f"sequence {row['sequence_raw']!r} has a second item at position {row['order']}")
+            pl.int_range(pl.len()).over("sequence_raw", "order").alias("_copy")
+        )
+        report.reject(
+            path,
+            "duplicate_position",
+            copies.filter(pl.col("_copy") > 0),
+            lambda row: f"sequence {row['sequence_raw']!r} has a second item at position {row['order']}",
+        )
         events = copies.filter(pl.col("_copy") == 0).drop("_copy")
     if events.height == 0:
         raise InputError(path, "no usable events are left after the checks")
@@ -160,6 +210,16 @@ def check_events(raw: RawData, items: pl.DataFrame | None, report: Report) -> pl
 
 def _order_name(row: dict[str, Any]) -> str:
     return "position" if row["timestamp"] is None else "time"
+
+
+# Readers whose raw files are known to repeat records verbatim: the Amazon Review Data (2018) files hold some reviews
+# twice (same reviewer, asin and unixReviewTime), so their default is to drop the repeats and count them.
+DUPLICATE_DEFAULTS = {"amazon2018": "drop"}
+
+
+def duplicate_policy(settings: dict[str, Any]) -> str:
+    """``duplicates`` of the dataset, or its reader's default (``drop`` for amazon2018, ``error`` elsewhere)."""
+    return settings.get("duplicates") or DUPLICATE_DEFAULTS.get(settings.get("reader", ""), "error")
 
 
 # ---------------------------------------------------------------- window, caps, filters
@@ -171,8 +231,10 @@ def time_window(events: pl.DataFrame, settings: dict[str, Any], stats: dict[str,
     if days is None:
         return events
     if events["timestamp"].is_null().any():
-        raise ConfigError(f"datasets.{settings['name']}.time_window_days",
-                          "this dataset has no timestamps, so it cannot be cut to a time window")
+        raise ConfigError(
+            f"datasets.{settings['name']}.time_window_days",
+            "this dataset has no timestamps, so it cannot be cut to a time window",
+        )
     span = round(days * 86400)
     if settings["time_window_start"] is not None:
         start = _parse_date(settings)
@@ -192,8 +254,9 @@ def _parse_date(settings: dict[str, Any]) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"datasets.{settings['name']}.time_window_start",
-                          f"not an ISO date or date-time: {text!r}") from None
+        raise ConfigError(
+            f"datasets.{settings['name']}.time_window_start", f"not an ISO date or date-time: {text!r}"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
@@ -207,8 +270,12 @@ def apply_caps(events: pl.DataFrame, settings: dict[str, Any], stats: dict[str, 
     """``keep_top_items``, then ``max_seq_len``, then ``max_sequences``; events must be ordered."""
     caps = stats["caps"]
     if settings["keep_top_items"] is not None:
-        top = (events.group_by("item_raw").len().sort(["len", "item_raw"], descending=[True, False])
-               .head(settings["keep_top_items"])["item_raw"])
+        top = (
+            events.group_by("item_raw")
+            .len()
+            .sort(["len", "item_raw"], descending=[True, False])
+            .head(settings["keep_top_items"])["item_raw"]
+        )
         events, caps["keep_top_items"] = _record(events, events.filter(pl.col("item_raw").is_in(top.implode())))
     if settings["max_seq_len"] is not None:
         first_n = pl.int_range(pl.len()).over("sequence_raw") < settings["max_seq_len"]
@@ -263,14 +330,26 @@ def apply_filters(events: pl.DataFrame, settings: dict[str, Any], stats: dict[st
 
 def index_events(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Dense ``sequence`` and ``item`` indices; returns (interactions, sequence ids, item ids)."""
-    sequence_ids = (events.group_by("sequence_raw").agg(pl.col("row").min()).sort("row")
-                    .with_row_index("sequence").select(pl.col("sequence").cast(pl.Int32), "sequence_raw"))
+    sequence_ids = (
+        events.group_by("sequence_raw")
+        .agg(pl.col("row").min())
+        .sort("row")
+        .with_row_index("sequence")
+        .select(pl.col("sequence").cast(pl.Int32), "sequence_raw")
+    )
     ordered = events.join(sequence_ids, on="sequence_raw").sort("sequence", "order", "row")
     ordered = ordered.with_columns(pl.int_range(pl.len()).over("sequence").cast(pl.Int32).alias("position"))
-    item_ids = (ordered.select("item_raw").unique(maintain_order=True)
-                .with_row_index("item").select(pl.col("item").cast(pl.Int32), "item_raw"))
-    interactions = ordered.join(item_ids, on="item_raw").sort("sequence", "position").select(
-        "sequence", "position", "item", pl.col("timestamp").cast(pl.Int64))
+    item_ids = (
+        ordered.select("item_raw")
+        .unique(maintain_order=True)
+        .with_row_index("item")
+        .select(pl.col("item").cast(pl.Int32), "item_raw")
+    )
+    interactions = (
+        ordered.join(item_ids, on="item_raw")
+        .sort("sequence", "position")
+        .select("sequence", "position", "item", pl.col("timestamp").cast(pl.Int64))
+    )
     return interactions, sequence_ids, item_ids
 
 
@@ -288,19 +367,21 @@ def split_sequences(sequence_ids: pl.DataFrame, settings: dict[str, Any]) -> pl.
     n_valid = min(_round_half_up(split["valid"] * n), n - n_train)
     labels = np.empty(n, dtype=object)
     labels[shuffled[:n_train]] = "train"
-    labels[shuffled[n_train:n_train + n_valid]] = "valid"
-    labels[shuffled[n_train + n_valid:]] = "test"
+    labels[shuffled[n_train : n_train + n_valid]] = "valid"
+    labels[shuffled[n_train + n_valid :]] = "test"
     le_fraction = np.full(n, np.nan, dtype=np.float32)
     train_order = shuffled[:n_train][rng.permutation(n_train)]
     for fraction in sorted(settings["le_fractions"], reverse=True):  # smaller subsets overwrite larger ones
         size = max(1, _round_half_up(fraction * n_train)) if n_train else 0
         le_fraction[train_order[:size]] = fraction
-    return pl.DataFrame({
-        "sequence": sequence_ids["sequence"],
-        "raw_id": sequence_ids["sequence_raw"],
-        "split": pl.Series(labels.tolist(), dtype=pl.String),
-        "le_fraction": pl.Series(le_fraction, dtype=pl.Float32).fill_nan(None),
-    })
+    return pl.DataFrame(
+        {
+            "sequence": sequence_ids["sequence"],
+            "raw_id": sequence_ids["sequence_raw"],
+            "split": pl.Series(labels.tolist(), dtype=pl.String),
+            "le_fraction": pl.Series(le_fraction, dtype=pl.Float32).fill_nan(None),
+        }
+    )
 
 
 def _round_half_up(x: float) -> int:
@@ -324,7 +405,7 @@ def template_clauses(template: str) -> tuple[str, list[tuple[str, str]], str]:
     clauses: list[tuple[str, str]] = []
     position = 0
     for match in FIELD_PATTERN.finditer(rest):
-        clauses.append((rest[position:match.start()], match.group(1)))
+        clauses.append((rest[position : match.start()], match.group(1)))
         position = match.end()
     if FIELD_PATTERN.search(head[: -len(PLACEHOLDER)]):
         raise ValueError("fields before {S} are not supported")
@@ -353,8 +434,13 @@ def build_items(item_ids: pl.DataFrame, items: pl.DataFrame | None, settings: di
     title = pl.col("title") if "title" in fields else pl.lit(None, dtype=pl.String)
     table = table.with_columns(pl.coalesce(title, pl.col("raw_id")).alias("_title"))
     table = table.with_columns(render_sentences(table, settings))
-    return table.select("item", "raw_id", pl.col("_title").alias("title"), "sentence",
-                        *[pl.col(f).cast(pl.String) for f in fields if f != "title"])
+    return table.select(
+        "item",
+        "raw_id",
+        pl.col("_title").alias("title"),
+        "sentence",
+        *[pl.col(f).cast(pl.String) for f in fields if f != "title"],
+    )
 
 
 # ---------------------------------------------------------------- the stage
@@ -364,9 +450,12 @@ def run(raw: RawData, settings: dict[str, Any], report: Report) -> tuple[dict[st
     """Raw data -> the three tables and the stats (nothing is written here)."""
     stats: dict[str, Any] = {"dataset": settings["name"], "reader": settings["reader"], "caps": {}}
     items = clean_items(raw, settings, report)
-    events = check_events(raw, items, report)
-    stats["input"] = {"interactions": events.height, "sequences": events["sequence_raw"].n_unique(),
-                      "items": events["item_raw"].n_unique()}
+    events = check_events(raw, items, report, duplicate_policy(settings), stats)
+    stats["input"] = {
+        "interactions": events.height,
+        "sequences": events["sequence_raw"].n_unique(),
+        "items": events["item_raw"].n_unique(),
+    }
     events = time_window(events, settings, stats)
     if raw.sessionize:
         from lea.data.lastfm import session_summary, sessionize
@@ -380,9 +469,13 @@ def run(raw: RawData, settings: dict[str, Any], report: Report) -> tuple[dict[st
     item_table = build_items(item_ids, items, settings)
     stats["table1"] = table1(interactions)
     stats["splits"] = {s: int((splits["split"] == s).sum()) for s in ("train", "valid", "test")}
-    stats["le_subsets"] = {str(f): int((splits["le_fraction"] <= f).sum()) for f in sorted(settings["le_fractions"])}
-    stats["text"] = {f: int(item_table[f].is_not_null().sum()) for f in settings["text_fields"]
-                     if f in item_table.columns}
+    stats["le_subsets"] = {
+        str(f): int((splits["le_fraction"] <= np.float32(f)).sum())  # as stored: exact
+        for f in sorted(settings["le_fractions"])
+    }
+    stats["text"] = {
+        f: int(item_table[f].is_not_null().sum()) for f in settings["text_fields"] if f in item_table.columns
+    }
     stats.update(report.as_dict())
     stats["strict"] = settings["strict"]
     stats["settings_hash"] = settings_hash(settings)
@@ -391,8 +484,12 @@ def run(raw: RawData, settings: dict[str, Any], report: Report) -> tuple[dict[st
 
 def table1(interactions: pl.DataFrame) -> dict[str, Any]:
     n_seq = interactions["sequence"].n_unique()
-    return {"items": interactions["item"].n_unique(), "sequences": n_seq, "interactions": interactions.height,
-            "avg_len": round(interactions.height / n_seq, 2) if n_seq else math.nan}
+    return {
+        "items": interactions["item"].n_unique(),
+        "sequences": n_seq,
+        "interactions": interactions.height,
+        "avg_len": round(interactions.height / n_seq, 2) if n_seq else math.nan,
+    }
 
 
 def write_outputs(tables: dict[str, pl.DataFrame], stats: dict[str, Any], out_dir: Path) -> None:

@@ -16,6 +16,7 @@ import polars as pl
 import torch
 
 from lea.cli import parse_settings
+from lea.config import RECIPES, with_recipe
 from lea.errors import InputError
 from lea.io import atomic_path, read_parquet, write_json
 
@@ -55,6 +56,7 @@ def build(
     from lea.env.model import LE
     from lea.env.prompts import Prompter
     from lea.llm.load import load_llm
+    from lea.llm.pieces import llm_key
 
     llm_s, le_s = s["llm"], s.get("le", {})
     items = read_parquet(Path(data_dir) / "items.parquet", "preprocess", {"item": pl.Int32, "title": pl.Utf8}).sort(
@@ -62,7 +64,15 @@ def build(
     )
     model, tok = load_llm(llm_s)
     titles = None if le_s.get("item_tokens", True) else [t or "" for t in items["title"].to_list()]
-    prompter = Prompter(tok, s.get("domain", {}), llm_s.get("prefix_text", ""), s.get("history", 10), titles)
+    prompter = Prompter(
+        tok,
+        s.get("domain", {}),
+        llm_s.get("prefix_text", ""),
+        s.get("history", 10),
+        titles,
+        bos=llm_s.get("bos"),
+        llm_key=llm_key(llm_s),
+    )
     if titles is None:
         if item_tokens_path is None:
             raise InputError("--item-tokens", "this LE setting uses item tokens: pass item_tokens.safetensors")
@@ -88,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
     s = parse_settings(args.settings)
     if args.threads:
         torch.set_num_threads(args.threads)
-    le_s, ft = s.get("le", {}), s.get("finetune", {})
+    le_s = s.get("le", {})
+    ft = with_recipe(s.get("finetune", {}), s.get("finetune", {}).get("recipe", "paper"))
     W = s.get("history", 10)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -131,16 +142,16 @@ def main(args: argparse.Namespace) -> int:
     if (out / "adapter").exists():
         shutil.rmtree(out / "adapter")
     tmp.rename(out / "adapter")
-    if ft.get("augment_task", True):
+    if ft["label_calibration"]:  # extended: contextual calibration of the label reading
         le.label_bias.copy_(label_prior(le, prompter, train, n_items, seed=args.seed))
     shift = None
-    if ft.get("reward_anchor", 1.0) is not None:
-        shift = anchor_rewards(le, prompter, train, ft.get("reward_anchor", 1.0))
+    if ft["reward_anchor"] is not None:  # extended; paper: r^e as the score head gives it
+        shift = anchor_rewards(le, prompter, train, ft["reward_anchor"])
     le.save_score_head(out / "score_head.safetensors")
     with atomic_path(out / "train_log.csv") as p:
         pl.DataFrame(log).write_csv(p)
     t1 = time.perf_counter()
-    inf = LEInference(le, prompter, batch_size=32, reward_prior=ft.get("choice_reward_prior", True))
+    inf = LEInference(le, prompter, batch_size=32, reward_prior=ft["choice_reward_prior"])
     q = measure(inf, valid, n_items, seed=args.seed)
     q.update(
         setting=le_s.get("name"),
@@ -152,6 +163,11 @@ def main(args: argparse.Namespace) -> int:
         train_tokens_per_s=round(log[-1]["tokens_per_s"], 1) if log else None,
         final_train_loss=log[-1]["loss"] if log else None,
         reward_shift=shift,
+        recipe=ft["recipe"],
+        switches={k: ft[k] for k in RECIPES["paper"]},
+        # share of Eq. 2's pairs with |s.a+ - s.a_j| > 10 (no gradient), over all steps: is the form trainable?
+        state_loss_saturated=(sum(sat) / len(sat)) if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])
+        else None,
     )
     write_json(q, out / "le_quality.json")
     ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes

@@ -39,7 +39,7 @@ class LEInference:
         prompter: Prompter,
         batch_size: int = 32,
         progress: bool = True,
-        reward_prior: bool = True,
+        reward_prior: bool = False,
         kv_share: bool | None = None,
     ) -> None:
         self.le, self.p, self.bs, self.progress, self.reward_prior = le, prompter, batch_size, progress, reward_prior
@@ -155,9 +155,10 @@ class LEInference:
         """The LE's augmentation choice a^e_t among 5 candidates and its reward r^e(p_t, a^e_t) (Eq. 14):
         (chosen position [N], choice probabilities [N, 5], reward of the chosen item [N]).
 
-        With ``reward_prior`` (the default) the choice scores are the calibrated position-label log-probabilities
-        plus the reward model's r^e of each listed item: a product of the two experts of the same LE (under
-        Bradley-Terry, P(k) ~ exp(r_k)); without it, the label reading alone (the paper's reading)."""
+        Without ``reward_prior`` (the default, the paper's section 3.4: "the item with the highest label score") the
+        choice is the position-label reading alone (calibrated when ``label_bias`` is set). With it (the extended
+        recipe) the scores are those log-probabilities plus the reward model's r^e of each listed item: a product of
+        the two experts of the same LE (under Bradley-Terry, P(k) ~ exp(r_k))."""
         logp, rew = self.choice_scores(histories, candidate_lists, with_rewards=True)
         assert rew is not None
         score = logp + rew if self.reward_prior else logp

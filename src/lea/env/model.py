@@ -110,17 +110,33 @@ class LE(nn.Module):
         r_pos, r_neg = self.reward_head(self.at(h_pos, pos.last)), self.reward_head(self.at(h_neg, neg.last))
         return -F.logsigmoid(r_pos - r_neg).mean(), self.at(h_pos, pos.state_at), (r_pos > r_neg).float().mean()
 
-    def state_loss(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Eq. 2: -1/B sum_j log sigma(s_t . a+_t - s_t . a_j), a_j the batch's next actions (a_j == a+_t skipped)."""
+    def state_loss(
+        self, states: torch.Tensor, targets: torch.Tensor, scale: str = "none", same_item: str = "keep"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 2: -1/B sum_j log sigma(s_t . a+_t - s_t . a_j), a_j the j-th next action of the batch; averaged over
+        the batch's B states. Also returns the share of saturated pairs (|difference| > 10: sigma' < 5e-5, the pair
+        gives no gradient), the measure of whether the raw form can train.
+
+        ``scale="none"``, ``same_item="keep"`` is Eq. 2 as written (the paper recipe; the j = t pair and any a_j equal
+        to a+_t contribute the constant log 2). ``inv_sqrt_d`` divides the dot products by sqrt(d) (as attention
+        logits): the LLM's last hidden states have a large norm and the raw products saturate the sigmoid; the ranking
+        s . a is unchanged by the scale. ``drop`` leaves out pairs whose batch action equals a+_t (extended recipe)."""
         a = self.item_tokens[targets.to(self.device)]
-        # scaled by 1/sqrt(d) (as attention logits): the raw dot products of the LLM's last hidden states (large
-        # norm) with item tokens saturate the sigmoid; the ranking s . a is unchanged by the scale
-        logits = states @ a.T / math.sqrt(states.shape[-1])  # [B, B]
+        logits = states @ a.T  # [B, B]
+        if scale == "inv_sqrt_d":
+            logits = logits / math.sqrt(states.shape[-1])
+        elif scale != "none":
+            raise ValueError(f"state_scale must be none or inv_sqrt_d, got {scale!r}")
         diff = logits.diagonal()[:, None] - logits
+        saturated = (diff.detach().abs() > 10).float().mean()
+        if same_item == "keep":
+            return -F.logsigmoid(diff).mean(), saturated
+        if same_item != "drop":
+            raise ValueError(f"state_same_item must be keep or drop, got {same_item!r}")
         keep = targets[:, None].to(self.device) != targets[None, :].to(self.device)
         if not keep.any():
-            return states.sum() * 0.0
-        return -(F.logsigmoid(diff) * keep).sum() / keep.sum()
+            return states.sum() * 0.0, saturated
+        return -(F.logsigmoid(diff) * keep).sum() / keep.sum(), saturated
 
     def choice_loss(self, aug: Batch, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.label_logits(self.at(self.hidden(aug), aug.last))

@@ -3,15 +3,15 @@
 interruption recomputes only the missing shards; ``lea gather`` joins them.
 
 - states: s^e (Eq. 2) before every position 0..len of each training sequence (window W), prefix-shared passes.
-- rewards: r^e (Eq. 1) of the observed item and ``precompute.negatives`` sampled negatives per transition (seeded by
-  sequence, so the samples do not depend on the sharding); the history's KV cache is shared by its actions.
+- rewards: r^e (Eq. 1) of the observed item and of each item of the transition's negative pool (``negatives.parquet``,
+  the LE-free pool every variant draws its negatives from, ``lea.rl.negatives``), in pool order; the history's KV
+  cache is shared by its actions.
 - augment: the 5-way position choice over the warm-up model's top-5 (paper 3.4): chosen item, its reward, hit.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import polars as pl
 import torch
 
 from lea.cli import parse_settings
+from lea.config import with_recipe
 from lea.errors import InputError, MissingInputError
 from lea.io import read_parquet, write_parquet
 
@@ -36,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", type=int, default=0)
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--top5", default=None, help="augment: warmup top5.parquet")
+    p.add_argument("--negatives", default=None, help="rewards: the negative pool negatives.parquet (lea negatives)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (the rule's threads)")
     p.add_argument("--out", required=True)
@@ -46,12 +48,22 @@ def shard_sequences(seqs: Mapping[int, list[int]], splits: pl.DataFrame, shard: 
     return sorted(s for s in train if s % shards == shard and s in seqs)
 
 
-def negatives_for(sequence: int, items: list[int], n_items: int, k: int, seed: int) -> list[list[int]]:
-    """k sampled items per position of one sequence, not interacted with in it; seeded by (seed, sequence)."""
-    rng = random.Random(seed * 1_000_003 + sequence)
-    seen = set(items)
-    pool = [x for x in range(n_items) if x not in seen] or [x for x in range(n_items)]
-    return [rng.sample(pool, k) if len(pool) >= k else [rng.choice(pool) for _ in range(k)] for _ in items]
+def pool_rows(
+    pool: pl.DataFrame, ids: list[int], seqs: Mapping[int, list[int]], path: object
+) -> dict[int, list[list[int]]]:
+    """{sequence: [pool items of position 0, 1, ...]} for the shard's sequences; every position must have its row."""
+    rows = pool.filter(pl.col("sequence").is_in(ids)).sort(["sequence", "position"])
+    got = rows.group_by("sequence", maintain_order=True).agg(pl.col("position"), pl.col("negatives"))
+    out = dict(zip(got["sequence"].to_list(), got["negatives"].to_list(), strict=True))
+    positions = dict(zip(got["sequence"].to_list(), got["position"].to_list(), strict=True))
+    for s in ids:
+        if positions.get(s) != list(range(len(seqs[s]))):
+            raise InputError(
+                path,
+                f"sequence {s}: the pool has positions {positions.get(s)}, the interactions "
+                f"0..{len(seqs[s]) - 1} (was the negatives stage run on this data?)",
+            )
+    return out
 
 
 def compute_states(inf, seqs: Mapping[int, list[int]], ids: list[int], dtype: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -70,13 +82,14 @@ def compute_states(inf, seqs: Mapping[int, list[int]], ids: list[int], dtype: st
 
 
 def compute_rewards(
-    inf, seqs: Mapping[int, list[int]], ids: list[int], n_items: int, k: int, seed: int
+    inf, seqs: Mapping[int, list[int]], ids: list[int], pool: Mapping[int, list[list[int]]], k: int
 ) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """r^e of the observed item and of the k pool items of every transition of ``ids`` (rows: positive first)."""
     W = inf.p.window
     hist, acts, keys = [], [], []
     for s in ids:
         items = seqs[s]
-        for p, negs in enumerate(negatives_for(s, items, n_items, k, seed)):
+        for p, negs in enumerate(pool[s]):
             hist.append(items[max(0, p - W) : p])
             acts.append([items[p], *negs])
             keys.append((s, p))
@@ -133,6 +146,7 @@ def run(
     shards: int,
     top5: str | Path | None = None,
     seed: int = 0,
+    negatives: str | Path | None = None,
     le=None,
     prompter=None,  # type: ignore[no-untyped-def]
     progress: bool = True,
@@ -146,8 +160,15 @@ def run(
     if not 0 <= shard < shards:
         raise InputError("--shard", f"shard {shard} is not in [0, {shards})")
     pc = s.get("precompute", {})
-    seqs, splits, n_items = load_sequences(data_dir)
+    seqs, splits, _ = load_sequences(data_dir)
     top = None
+    pool = None
+    if kind == "rewards":
+        from lea.rl.negatives import pool_width, read_pool
+
+        if negatives is None:
+            raise InputError("--negatives", "the rewards precompute scores the negative pool: pass negatives.parquet")
+        pool = read_pool(negatives)
     if kind == "augment":
         if top5 is None:
             raise InputError("--top5", "the augment precompute needs the warm-up model's top5.parquet")
@@ -165,14 +186,17 @@ def run(
         prompter,
         batch_size=pc.get("batch_size", 32),
         progress=progress,
-        reward_prior=s.get("finetune", {}).get("choice_reward_prior", True),
+        reward_prior=with_recipe(s.get("finetune", {}), s.get("finetune", {}).get("recipe", "paper"))[
+            "choice_reward_prior"
+        ],
         kv_share=None if pc.get("kv_share", "auto") == "auto" else bool(pc["kv_share"]),
     )
     ids = shard_sequences(seqs, splits, shard, shards)
     if kind == "states":
         return compute_states(inf, seqs, ids, pc.get("state_dtype", "float16"))
     if kind == "rewards":
-        return compute_rewards(inf, seqs, ids, n_items, pc.get("negatives", 1), seed)
+        assert pool is not None
+        return compute_rewards(inf, seqs, ids, pool_rows(pool, ids, seqs, negatives), pool_width(pool))
     return compute_augment(inf, seqs, ids, top)
 
 
@@ -181,7 +205,18 @@ def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    df = run(args.kind, s, args.data_dir, args.item_tokens, args.le_dir, args.shard, args.shards, args.top5, args.seed)
+    df = run(
+        args.kind,
+        s,
+        args.data_dir,
+        args.item_tokens,
+        args.le_dir,
+        args.shard,
+        args.shards,
+        args.top5,
+        args.seed,
+        args.negatives,
+    )
     write_parquet(df, args.out)
     print(f"{args.kind} shard {args.shard}/{args.shards}: {df.height} rows -> {args.out}")
     return 0

@@ -12,6 +12,12 @@ from the LM head's logits of the label words " first" .. " fifth" at the last po
 position classification").
 Domain words (item, items, history, next, continue) come from the dataset config's ``domain`` section.
 With ``item_tokens: false`` (the -IT ablation) every item slot becomes the item's title as plain text instead.
+Every prompt starts with the tokenizer's BOS (``llms.<name>.bos``, on unless false; not doubled when ``prefix_text``
+is the BOS). The pieces are encoded by lea.llm.pieces: the ids are those of the whole prompt string, with the
+SentencePiece dummy-prefix space of Mistral-7B / Llama-2 only at the start, an item slot a token boundary, and the
+boundaries between p_t and what follows it forced token boundaries (p_t is a prefix of p_t p_at and p_t p_lt at the
+same ids: the fast paths of lea.env.inference share it). The label words must start with distinct tokens (their first
+tokens are what the choice reads); a tokenizer that breaks this stops with a ConfigError naming the LLM's key.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+
+from lea.errors import ConfigError
+from lea.llm.pieces import Pieces
 
 LABELS = ("first", "second", "third", "fourth", "fifth")
 SLOT = -1  # marks an item slot in a token list; the item id is stored next to it
@@ -44,11 +53,13 @@ class Batch:
 class Prompter:
     def __init__(
         self,
-        tok,
+        tok,  # type: ignore[no-untyped-def]
         domain: Mapping[str, str],
         prefix_text: str = "",
-        window: int = 10,  # type: ignore[no-untyped-def]
+        window: int = 10,
         titles: Sequence[str] | None = None,
+        bos: bool | None = None,
+        llm_key: str = "llms.<llm>",
     ) -> None:
         self.tok = tok
         self.window = window
@@ -59,24 +70,31 @@ class Prompter:
             "continue": "continue to interact with",
             **domain,
         }
-        enc = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
-        self.header = enc(f"{prefix_text}The user {d['history']} in chronological order:")
-        self.action_pre = enc(". Compute the likelihood that")
-        self.action_post = enc(f" {d['next']} based on the history.")
-        self.list_pre = enc(f". In the list of following 5 {d['items']}:")
-        self.list_labels = [enc(f" {w}") for w in LABELS]
-        self.list_sep = enc(",")
-        self.list_post = enc(
+        pieces = Pieces(tok, prefix_text, bos, llm_key)
+        cont = pieces.cont
+        self.header = pieces.first(f"The user {d['history']} in chronological order:")
+        pieces.check_not_first(self.header, "the user prompt")
+        self.action_pre = cont(". Compute the likelihood that")
+        self.action_post = cont(f" {d['next']} based on the history.")
+        self.list_pre = cont(f". In the list of following 5 {d['items']}:")
+        self.list_labels = [cont(f" {w}") for w in LABELS]
+        self.list_sep = cont(",")
+        self.list_post = cont(
             f"; based on the history, select the number of the {d['item']} that he is most likely to "
             f"{d['continue']}. Answer: the"
         )
-        label_ids = [enc(f" {w}")[0] for w in LABELS]
-        if len(set(label_ids)) != len(LABELS):
-            raise ValueError(f"the label words {LABELS} do not start with distinct tokens: {label_ids}")
+        label_ids = [ids[0] if ids else -1 for ids in self.list_labels]
+        if len(set(label_ids)) != len(LABELS) or -1 in label_ids:
+            words = {w: tok.convert_ids_to_tokens(ids) for w, ids in zip(LABELS, self.list_labels, strict=True)}
+            raise ConfigError(
+                llm_key,
+                f"the label words {LABELS} do not start with distinct tokens ({words}): the choice reads each "
+                "label's first token, so this tokenizer cannot tell the positions apart",
+            )
         self.label_ids = label_ids
         # -IT ablation: item titles as plain text (comma separated)
-        self.title_ids = [enc(" " + t) for t in titles] if titles is not None else None
-        self.sep = enc(",")
+        self.title_ids = [cont(" " + t) for t in titles] if titles is not None else None
+        self.sep = cont(",")
 
     @property
     def text_items(self) -> bool:

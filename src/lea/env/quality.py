@@ -66,7 +66,8 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
             "chance": 0.2,
             **above_chance(chosen == truth, 0.2),
             "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
-            "rule": "calibrated label reading" + (" + reward of each item" if inf.reward_prior else ""),
+            "rule": ("calibrated label reading" if bool(inf.le.label_bias.abs().sum() > 0) else "label reading")
+            + (" + reward of each item" if inf.reward_prior else ""),
             # the two experts alone, on the same examples
             "label_reading_accuracy": float((logp.argmax(1) == truth).float().mean()),
             "reward_argmax_accuracy": float((r5.argmax(1) == truth).float().mean()),

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from lea.checkpoint import load_checkpoint, save_checkpoint
-from lea.config import config_hash
+from lea.config import config_hash, with_recipe
 from lea.env.model import LE
 from lea.env.prompts import LABELS, Prompter
 from lea.io import read_parquet
@@ -44,12 +44,20 @@ def load_sequences(data_dir: str | Path) -> tuple[dict[int, list[int]], pl.DataF
 
 
 def le_subset(splits: pl.DataFrame, fraction: float) -> list[int]:
-    """Training sequences of the LE subset for ``fraction`` (nested: le_fraction <= fraction)."""
-    sub = splits.filter((pl.col("split") == "train") & (pl.col("le_fraction") <= fraction + 1e-9))
+    """Training sequences of the LE subset for ``fraction`` (nested: le_fraction <= fraction).
+
+    Exact: ``le_fraction`` is the config's fraction stored as Float32 (lea.data.preprocess), so the same value cast to
+    Float32 here compares equal, with no tolerance that could let a neighbouring fraction in or keep one out."""
+    sub = splits.filter((pl.col("split") == "train") & (pl.col("le_fraction") <= pl.lit(fraction, dtype=pl.Float32)))
     return sorted(sub["sequence"].to_list())
 
 
-def transitions(seqs: Mapping[int, list[int]], ids: list[int], window: int, min_history: int = 1) -> list[Transition]:
+def transitions(seqs: Mapping[int, list[int]], ids: list[int], window: int, min_history: int = 0) -> list[Transition]:
+    """The LE's training / validation transitions of sequences ``ids``: every target position p >= ``min_history``.
+
+    Position 0 (the empty history, p_t = the prompt's header alone) is included by default: the RL side has a
+    transition at every position 0..len-1 as the authors' code does, and the precompute asks the LE for s^e and r^e
+    there (Eq. 1-3), so the LE is trained on the prompts it is later asked about."""
     out = []
     for s in ids:
         items = seqs[s]
@@ -126,6 +134,7 @@ def fit(
     With ``checkpoint``, the whole state (parameters, Adam, RNGs, the epoch's order and position, the log) is saved
     every ``checkpoint_every`` steps and a rerun after a kill resumes from it with the same result; ``context`` (the
     caller's other settings: LLM, prompts) joins the checkpoint's fingerprint. The caller deletes it when done."""
+    s = with_recipe(s, s.get("recipe", "paper"))  # switches missing from ``s`` take the (paper) recipe's values
     rng = random.Random(seed)
     torch.manual_seed(seed)
     lr = s.get("lr", 1e-4)
@@ -134,7 +143,7 @@ def fit(
     # the score head is one linear layer trained from scratch: its own (larger) lr lets Eq. 1 learn in few steps
     opt = torch.optim.Adam([{"params": body, "lr": lr}, {"params": head, "lr": s.get("head_lr") or lr}])
     bs = s.get("batch_size", 20)
-    aug_task = s.get("augment_task", True)
+    aug_task = s["augment_task"]  # paper: L_rm + L_sm only (section 3.2); extended: + the 5-way choice
     every = s.get("checkpoint_every", 50)
     log: list[dict[str, float]] = []
     step, tokens, elapsed = 0, 0, 0.0
@@ -183,11 +192,13 @@ def fit(
             row = {"epoch": epoch, "step": step, "loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
             n_tok = int(pos_b.attention_mask.sum() + neg_b.attention_mask.sum())
             if state_loss:
-                l_sm = le.state_loss(states, torch.tensor([t.target for t in batch]))
+                l_sm, sat = le.state_loss(
+                    states, torch.tensor([t.target for t in batch]), s["state_scale"], s["state_same_item"]
+                )
                 loss = loss + l_sm
-                row["loss_sm"] = l_sm.item()
+                row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
             if aug_task:
-                hist, ex = choice_batch(batch, n_items, rng, s.get("choice_rotations", True))
+                hist, ex = choice_batch(batch, n_items, rng, s["choice_rotations"])
                 aug_b = prompter.collate([prompter.augment(h, c) for h, (c, _) in zip(hist, ex, strict=True)])
                 l_ch, acc_ch = le.choice_loss(aug_b, torch.tensor([p for _, p in ex]))
                 loss = loss + l_ch

@@ -42,6 +42,7 @@ def plot_curve(curve: list[float], path: Path, title: str) -> None:
 def main(args: argparse.Namespace) -> int:
     from lea.llm.item_tokens import encode_sentences, learn_item_tokens, own_vs_other
     from lea.llm.load import load_llm
+    from lea.llm.pieces import llm_key
 
     s = parse_settings(args.settings)
     if args.threads:
@@ -52,7 +53,9 @@ def main(args: argparse.Namespace) -> int:
     if args.max_items:
         items = items.head(args.max_items)
     model, tok = load_llm(llm_s)
-    enc = encode_sentences(tok, items["sentence"].to_list(), llm_s.get("prefix_text", ""))
+    enc = encode_sentences(
+        tok, items["sentence"].to_list(), llm_s.get("prefix_text", ""), llm_s.get("bos"), llm_key(llm_s)
+    )
     out = Path(args.out_dir)
     ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
     tokens, final, curve, wall = learn_item_tokens(

@@ -4,8 +4,9 @@ For item i the sentence T_i holds the placeholder S* (``{S}``); the vector e_i r
 trained parameter: it is optimised (Adam) so that the frozen LLM generates the rest of T_i autoregressively (next-token
 cross-entropy on T_i's tokens after S*). Items are optimised in batches: each item's loss is summed (not averaged over
 items) and Adam is element-wise, so item i's update depends on its own loss only, exactly as if optimised alone.
-A real token (``prefix_text``, e.g. ``<|im_start|>``) precedes S*: position 0 is an attention sink and a learned vector
-there never conditions the next word (docs: llm-on-cpu-notes.md).
+A real token (the tokenizer's BOS, or ``prefix_text`` such as ``<|im_start|>``) precedes S*: position 0 is an attention
+sink and a learned vector there never conditions the next word (docs: llm-on-cpu-notes.md); ``encode_sentences`` stops
+with a ConfigError naming the LLM's key if nothing would.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lea.checkpoint import load_checkpoint, save_checkpoint
 from lea.config import config_hash
 from lea.errors import InputError
 from lea.llm.load import decoder
+from lea.llm.pieces import Pieces
 
 PLACEHOLDER = "{S}"
 
@@ -37,7 +39,17 @@ class Encoded:
     text_ids: list[int]  # the item's own text tokens (for the text-mean initialisation)
 
 
-def encode_sentences(tok, sentences: list[str], prefix_text: str = "") -> list[Encoded]:  # type: ignore[no-untyped-def]
+def encode_sentences(
+    tok,  # type: ignore[no-untyped-def]
+    sentences: list[str],
+    prefix_text: str = "",
+    bos: bool | None = None,
+    llm_key: str = "llms.<llm>",
+) -> list[Encoded]:
+    """T_i as ids with the slot of S*: the tokenizer's BOS (``bos``: on unless false, never doubled with
+    ``prefix_text``), ``prefix_text`` and the text before S*, the slot, then the text after S* as it continues the
+    string (lea.llm.pieces: no SentencePiece dummy-prefix token after the slot). A slot at position 0 is an error."""
+    pieces = Pieces(tok, prefix_text, bos, llm_key)
     out = []
     for row, s in enumerate(sentences):
         if s is None or s.count(PLACEHOLDER) != 1:
@@ -45,17 +57,12 @@ def encode_sentences(tok, sentences: list[str], prefix_text: str = "") -> list[E
                 "items.parquet", f"row {row}: sentence must contain the placeholder {{S}} exactly once: {s!r}"
             )
         before, after = s.split(PLACEHOLDER)
-        pre = tok.encode(prefix_text + before, add_special_tokens=False) if (prefix_text + before) else []
-        post = tok.encode(after, add_special_tokens=False)
+        pre = pieces.first(before)
+        pieces.check_not_first(pre, f"items.parquet row {row}: item sentence {s!r}")
+        post = pieces.cont(after)
         if not post:
             raise InputError("items.parquet", f"row {row}: sentence has no text after {{S}}: {s!r}")
-        out.append(
-            Encoded(
-                ids=[*pre, tok.pad_token_id, *post],
-                slot=len(pre),
-                text_ids=tok.encode(before + after, add_special_tokens=False),
-            )
-        )
+        out.append(Encoded(ids=[*pre, tok.pad_token_id, *post], slot=len(pre), text_ids=pieces.cont(before + after)))
     return out
 
 

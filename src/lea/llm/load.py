@@ -2,7 +2,10 @@
 
 Settings are the config's ``llms.<name>`` entry: ``path``, ``gguf_file``, ``dtype`` (fp32/bf16/fp16),
 ``load_in_4bit`` (bitsandbytes nf4, double quant, bf16 compute; GPU runs), ``device`` (auto/cpu/cuda),
-``attn_implementation``, ``trust_remote_code`` (off unless the config turns it on), ``prefix_text``.
+``attn_implementation``, ``trust_remote_code`` (off unless the config turns it on), ``prefix_text``, ``bos`` and
+``name`` (read by lea.llm.pieces when prompts and item sentences are encoded: BOS first, the key in error messages).
+A tokenizer without a pad token (Mistral-7B, Llama-2) pads with its EOS; padded positions are masked or are item
+slots, whose embedding is replaced.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from lea.config import default_le_setting, variant_settings
+from lea.config import default_le_setting, le_replicates_used, variant_needs, variant_settings
 from lea.errors import ConfigError, LeaError
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
@@ -180,8 +180,17 @@ def _applies(config: Mapping[str, Any], variant: str, framework: str) -> bool:
     return True
 
 
+def row_le_replicates(config: Mapping[str, Any], variant: str, framework: str) -> int:
+    """How many LE replicates a row's runs over ``seeds`` read: 0 for a variant without the LE, else the number of
+    distinct ``seed mod le.replicates`` (what the row's ± covers besides the recommender seeds)."""
+    if not any(variant_needs(variant_settings(config, variant, framework)).values()):
+        return 0
+    return le_replicates_used(config, config.get("seeds", [0]))
+
+
 def rows(config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    """The runs of one table or figure, in display order: {backbone, framework, variant, label, group, x, point}.
+    """The runs of one table or figure, in display order: {backbone, framework, variant, label, group, x, point,
+    le_replicates} (``le_replicates``: see :func:`row_le_replicates`).
 
     Requires the generated variants to be in ``config['variants']`` (see :func:`add_generated_variants`).
     """
@@ -214,6 +223,7 @@ def rows(config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
                         "group": f"{backbone}/{framework}",
                         "x": e["x"],
                         "point": e["point"],
+                        "le_replicates": row_le_replicates(config, e["name"], framework),
                     }
                 )
     return out

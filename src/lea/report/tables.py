@@ -98,6 +98,7 @@ def build(
             "x": row.get("x"),
             "point": row.get("point"),
             "n_seeds": len(runs),
+            "n_le_replicates": row.get("le_replicates"),
         }
         prow = (
             paper.row(name, spec.get("paper_dataset"), row["backbone"], row["framework"], row["variant"])
@@ -139,6 +140,7 @@ def build(
         "x": pl.Float64,
         "point": pl.Utf8,
         "n_seeds": pl.Int64,
+        "n_le_replicates": pl.Int64,
         "n_cases": pl.Int64,
     }
     for m in metrics:
@@ -175,12 +177,32 @@ def _diff(v: Any) -> str:
     return f"{v:+.4f}"
 
 
+def spread_note(df: pl.DataFrame) -> str:
+    """What the ± of the table covers: recommender seeds only, or seeds and LE replicates (``le.replicates``)."""
+    reps = df["n_le_replicates"].to_list() if df.height and "n_le_replicates" in df.columns else []
+    le_reps = sorted({int(r) for r in reps if r})
+    if any(r is None for r in reps):
+        return "The ± covers the recommender seeds (LE replicates not recorded in the spec)."
+    if not le_reps:
+        return "The ± covers the recommender seeds only (no row uses the LE)."
+    if le_reps == [1]:
+        return (
+            "The ± covers the recommender seeds only: rows with the LE read one LE, trained once "
+            "(le.replicates = 1), so the LE's own variance is not in it."
+        )
+    n = "/".join(map(str, le_reps))
+    return (
+        f"The ± of rows with the LE covers the recommender seeds and {n} LE replicates (seed s reads LE "
+        "replicate s mod le.replicates, each trained with its own seed); rows without the LE: seeds only."
+    )
+
+
 def footer(df: pl.DataFrame, test: str, with_paper: bool = True) -> list[str]:
     seeds = sorted(set(df["n_seeds"].to_list())) if df.height else []
     cases = sorted(set(df["n_cases"].to_list())) if df.height else []
     lines = [
         f"Ours: mean ± sample std (ddof = 1) of the test metric over {'/'.join(map(str, seeds)) or 0} seeds "
-        f"(metrics.json of each run; {'/'.join(map(str, cases)) or 0} test cases). NG is NDCG.",
+        f"(metrics.json of each run; {'/'.join(map(str, cases)) or 0} test cases). NG is NDCG. {spread_note(df)}",
         "**Bold**: best in its backbone/framework block; <u>underlined</u>: second best; "
         f"\\*: p < {ALPHA} against the second best by a {TESTS[test]} over the test cases, paired by "
         "(sequence, position), each case's metric (from ranks.parquet) averaged over seeds.",

@@ -10,8 +10,11 @@ from lea.cli import parse_settings
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", required=True, help="dataset settings JSON (with the merged 'rec' section) or a file")
-    p.add_argument("--variant", default='{"name": "base"}',
-                   help="variant settings JSON (lea.config.variant_settings) or a file; default: base")
+    p.add_argument(
+        "--variant",
+        default='{"name": "base"}',
+        help="variant settings JSON (lea.config.variant_settings) or a file; default: base",
+    )
     p.add_argument("--backbone", required=True, choices=["gru", "sasrec"])
     p.add_argument("--framework", required=True, choices=["normal", "snqn", "sa2c"])
     p.add_argument("--seed", type=int, default=0)
@@ -19,11 +22,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--le-states", default=None, help="states.parquet (variants with state le or le+h)")
     p.add_argument("--le-rewards", default=None, help="rewards.parquet (variants with reward le)")
     p.add_argument("--le-augment", default=None, help="augment_{backbone}.parquet (variants with augment)")
+    p.add_argument(
+        "--negatives",
+        default=None,
+        help="the negative pool (lea negatives; default: DATA_DIR/negatives.parquet); SNQN and SA2C",
+    )
     p.add_argument("--out-dir", required=True, help="the run folder")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                   help="override a rec setting, e.g. --set max_steps=200 (repeatable)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="tqdm progress bar (default: when stderr is a TTY)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override a rec setting, e.g. --set max_steps=200 (repeatable)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tqdm progress bar (default: when stderr is a TTY)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,10 +60,24 @@ def main(args: argparse.Namespace) -> int:
         import sys
 
         progress = sys.stderr.isatty()
-    m = run(settings, variant, args.backbone, args.framework, args.seed, args.data_dir, args.out_dir,
-            args.le_states, args.le_rewards, args.le_augment, progress=progress)
+    m = run(
+        settings,
+        variant,
+        args.backbone,
+        args.framework,
+        args.seed,
+        args.data_dir,
+        args.out_dir,
+        args.le_states,
+        args.le_rewards,
+        args.le_augment,
+        progress=progress,
+        negatives=args.negatives,
+    )
     t = m["test"]
-    print(f"{args.backbone}/{args.framework}/{m['variant']}/seed{args.seed} [{m['selection']}, step "
-          f"{m['selected_step']}/{m['steps']}, {m['wall_time_s']:.1f}s on {m['device']}] test "
-          + " ".join(f"{k}={v:.4f}" for k, v in t.items()))
+    print(
+        f"{args.backbone}/{args.framework}/{m['variant']}/seed{args.seed} [{m['selection']}, step "
+        f"{m['selected_step']}/{m['steps']}, {m['wall_time_s']:.1f}s on {m['device']}] test "
+        + " ".join(f"{k}={v:.4f}" for k, v in t.items())
+    )
     return 0

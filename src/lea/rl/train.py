@@ -11,6 +11,9 @@ One file, read top to bottom:
 The LE switches (``variant``): ``state`` h | le+h (Eq. 4) | le (Eq. 3) is the Q-head's input; ``reward`` fixed (1
 for the observed item, 0 for negatives) | le (r^e from ``rewards.parquet`` for the positive *and* the negatives, Eq.
 5, 10); ``augment`` none | sv (w_ah * L_ah, Eq. 13) | q (w_aq * L_aq, Eq. 14) | sv+q.
+Negatives: every variant draws the step's ``rec.negatives`` negatives from the transition's shared pool
+(``negatives.parquet``, ``lea.rl.negatives``) with a generator of their own, so variants at one seed differ in the
+switches only, never in their negatives.
 Choices where the paper is silent: for SA2C the advantage weights L_h only; L_ah is *not* advantage-weighted (it is
 a separate term of Eq. 15, added after L_c). L_aq uses the augmentation table's r^e(p_t, a^e_t) (Eq. 14) whatever
 the ``reward`` switch, and its target is zeroed at the sequence's end like L_p. Normal has one network and no Q-head
@@ -42,24 +45,50 @@ from lea.errors import ConfigError, MissingInputError
 from lea.eval.metrics import hr_ndcg, rank_cases
 from lea.rec.backbones import RecNet
 from lea.rl import losses as L
+from lea.rl.negatives import STAGE as NEGATIVES_STAGE
+from lea.rl.negatives import NegativeSampler
 from lea.rl.replay import (
     Transitions,
     attach_augment,
     attach_le_rewards,
     attach_le_states,
+    attach_pool,
     build_transitions,
     load_data,
 )
 
 REC_DEFAULTS: dict[str, Any] = {
-    "window": 10, "hidden": 64, "dropout": 0.1, "batch_size": 100, "lr": 0.001, "epochs": 50, "max_steps": None,
-    "eval_every": 1000, "gamma": 0.5, "negatives": 1, "sa2c_warmup_steps": 15000, "sa2c_lr": 0.001,
-    "advantage_clip": 10.0, "target_dropout": True, "selection": "last", "selection_metric": "ndcg@10",
-    "topk": [5, 10, 20], "device": "cpu", "bf16_autocast": False, "eval_batch_size": 1024, "threads": None,
+    "window": 10,
+    "hidden": 64,
+    "dropout": 0.1,
+    "batch_size": 100,
+    "lr": 0.001,
+    "epochs": 50,
+    "max_steps": None,
+    "eval_every": 1000,
+    "gamma": 0.5,
+    "negatives": 1,
+    "sa2c_warmup_steps": 15000,
+    "sa2c_lr": 0.001,
+    "advantage_clip": 10.0,
+    "target_dropout": True,
+    "selection": "last",
+    "selection_metric": "ndcg@10",
+    "topk": [5, 10, 20],
+    "device": "cpu",
+    "bf16_autocast": False,
+    "eval_batch_size": 1024,
+    "threads": None,
     "checkpoint_every": 1000,
 }
-VARIANT_DEFAULTS: dict[str, Any] = {"name": "base", "state": "h", "reward": "fixed", "augment": "none",
-                                    "w_ah": 0.1, "w_aq": 0.01}
+VARIANT_DEFAULTS: dict[str, Any] = {
+    "name": "base",
+    "state": "h",
+    "reward": "fixed",
+    "augment": "none",
+    "w_ah": 0.1,
+    "w_aq": 0.01,
+}
 FRAMEWORKS = ("normal", "snqn", "sa2c")
 
 
@@ -78,9 +107,18 @@ def autocast(device: torch.device, enabled: bool):  # type: ignore[no-untyped-de
 # --------------------------------------------------------------------------------------------------------------
 # 1. The loss of one mini-batch
 # --------------------------------------------------------------------------------------------------------------
-def compute_losses(main: RecNet, target: RecNet | None, batch: dict[str, torch.Tensor], *, framework: str,
-                   variant: dict[str, Any], gamma: float = 0.5, advantage_clip: float = 10.0,
-                   weighted_ce: bool = False, target_dropout: bool = True) -> dict[str, torch.Tensor]:
+def compute_losses(
+    main: RecNet,
+    target: RecNet | None,
+    batch: dict[str, torch.Tensor],
+    *,
+    framework: str,
+    variant: dict[str, Any],
+    gamma: float = 0.5,
+    advantage_clip: float = 10.0,
+    weighted_ce: bool = False,
+    target_dropout: bool = True,
+) -> dict[str, torch.Tensor]:
     """Per-term batch means and ``total`` (Eq. 15) for one step; ``main`` gets the gradient.
 
     batch: state, length, action, next_state, next_length, done, neg_items [B, K], pos_reward [B],
@@ -160,37 +198,52 @@ class Trainer:
         self.rec = {**REC_DEFAULTS, **self.rec}
         self.variant = {**VARIANT_DEFAULTS, **self.variant}
         torch.manual_seed(self.seed)
-        self.gen = torch.Generator().manual_seed(self.seed)
+        self.gen = torch.Generator().manual_seed(self.seed)  # batch order and the coin
+        self.negatives = NegativeSampler(self.seed)  # the negatives' own stream (lea.rl.negatives)
         r = self.rec
         n_nets = 1 if self.framework == "normal" else 2
-        self.nets = [RecNet(self.backbone, self.n_items, r["hidden"], r["window"], r["dropout"],
-                            self.variant["state"], self.le_dim).to(self.device) for _ in range(n_nets)]
+        self.nets = [
+            RecNet(
+                self.backbone, self.n_items, r["hidden"], r["window"], r["dropout"], self.variant["state"], self.le_dim
+            ).to(self.device)
+            for _ in range(n_nets)
+        ]
         self.opt1 = [torch.optim.Adam(n.parameters(), lr=r["lr"]) for n in self.nets]
-        self.opt2 = ([torch.optim.Adam(n.parameters(), lr=r["sa2c_lr"]) for n in self.nets]
-                     if self.framework == "sa2c" else [])
+        self.opt2 = (
+            [torch.optim.Adam(n.parameters(), lr=r["sa2c_lr"]) for n in self.nets] if self.framework == "sa2c" else []
+        )
         self.step = 0
-
-    def sample_negatives(self, action: torch.Tensor, k: int) -> torch.Tensor:
-        """Uniform over all items except the observed one (same law as the reference's redraw-if-equal)."""
-        neg = torch.randint(0, self.n_items - 1, (action.shape[0], k), generator=self.gen)
-        return neg + (neg >= action.view(-1, 1)).long()
 
     def make_batch(self, tr: Transitions, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         k = self.rec["negatives"]
         b: dict[str, torch.Tensor] = {
-            "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
-            "next_state": tr.next_state[idx], "next_length": tr.next_length[idx], "done": tr.done[idx],
+            "state": tr.state[idx],
+            "length": tr.length[idx],
+            "action": tr.action[idx],
+            "next_state": tr.next_state[idx],
+            "next_length": tr.next_length[idx],
+            "done": tr.done[idx],
         }
-        if self.variant["reward"] == "le":  # Eq. 5, 10: r^e for the positive and the LE-scored negatives
-            assert tr.pos_reward is not None and tr.neg_items is not None and tr.neg_reward is not None
-            b["pos_reward"] = tr.pos_reward[idx]
-            b["neg_items"] = tr.neg_items[idx][:, :k]
-            b["neg_reward"] = tr.neg_reward[idx][:, :k]
-        else:  # fixed: 1 for the observed item, 0 for negatives (paper 4.5)
-            b["pos_reward"] = torch.ones(idx.shape[0])
-            b["neg_items"] = self.sample_negatives(b["action"], k) if self.framework != "normal" else \
-                torch.zeros(idx.shape[0], k, dtype=torch.long)
+        le_reward = self.variant["reward"] == "le"
+        if self.framework == "normal":  # no Q-head: no negatives, the stream is not touched
+            b["neg_items"] = torch.zeros(idx.shape[0], k, dtype=torch.long)
             b["neg_reward"] = torch.zeros(idx.shape[0], k)
+        else:  # one draw per step from the shared pool, the same whatever the reward switch
+            if tr.pool is None:
+                raise ValueError("Q-head frameworks need the negative pool: attach_pool first")
+            pool = tr.pool[idx]
+            cols = self.negatives.columns(idx.shape[0], pool.shape[1], k)
+            b["neg_items"] = pool.gather(1, cols)
+            if le_reward:  # Eq. 5, 10: r^e of the drawn pool items
+                assert tr.pool_reward is not None
+                b["neg_reward"] = tr.pool_reward[idx].gather(1, cols)
+            else:  # fixed: 0 for negatives (paper 4.5)
+                b["neg_reward"] = torch.zeros(idx.shape[0], k)
+        if le_reward:  # Eq. 5, 10: r^e for the positive
+            assert tr.pos_reward is not None
+            b["pos_reward"] = tr.pos_reward[idx]
+        else:  # fixed: 1 for the observed item
+            b["pos_reward"] = torch.ones(idx.shape[0])
         if self.variant["state"] != "h":
             assert tr.le_table is not None and tr.le_idx is not None and tr.le_next_idx is not None
             b["le"] = tr.le_table[tr.le_idx[idx]].float()
@@ -212,9 +265,17 @@ class Trainer:
         if target is not None:
             target.train()
         with autocast(self.device, r["bf16_autocast"]):
-            terms = compute_losses(main, target, batch, framework=self.framework, variant=self.variant,
-                                   gamma=r["gamma"], advantage_clip=r["advantage_clip"], weighted_ce=phase2,
-                                   target_dropout=r["target_dropout"])
+            terms = compute_losses(
+                main,
+                target,
+                batch,
+                framework=self.framework,
+                variant=self.variant,
+                gamma=r["gamma"],
+                advantage_clip=r["advantage_clip"],
+                weighted_ce=phase2,
+                target_dropout=r["target_dropout"],
+            )
         opt = (self.opt2 if phase2 else self.opt1)[i_main]  # SA2C: a separate Adam after the warm-up
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
@@ -233,18 +294,25 @@ class Trainer:
         return out
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {f"net{i}.{k}": v.detach().cpu().clone() for i, n in enumerate(self.nets)
-                for k, v in n.state_dict().items()}
+        return {
+            f"net{i}.{k}": v.detach().cpu().clone() for i, n in enumerate(self.nets) for k, v in n.state_dict().items()
+        }
 
     def load_state_dict(self, sd: dict[str, torch.Tensor]) -> None:
         for i, n in enumerate(self.nets):
-            n.load_state_dict({k[len(f"net{i}."):]: v for k, v in sd.items() if k.startswith(f"net{i}.")})
+            n.load_state_dict({k[len(f"net{i}.") :]: v for k, v in sd.items() if k.startswith(f"net{i}.")})
 
     def training_state(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue bit-for-bit: weights, optimizers, RNGs, step."""
-        return {"nets": self.state_dict(), "opt1": [o.state_dict() for o in self.opt1],
-                "opt2": [o.state_dict() for o in self.opt2], "gen": self.gen.get_state(),
-                "torch_rng": torch.get_rng_state(), "step": self.step}
+        return {
+            "nets": self.state_dict(),
+            "opt1": [o.state_dict() for o in self.opt1],
+            "opt2": [o.state_dict() for o in self.opt2],
+            "gen": self.gen.get_state(),
+            "neg_gen": self.negatives.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "step": self.step,
+        }
 
     def load_training_state(self, st: dict[str, Any]) -> None:
         self.load_state_dict(st["nets"])
@@ -253,6 +321,7 @@ class Trainer:
         for o, s in zip(self.opt2, st["opt2"]):
             o.load_state_dict(s)
         self.gen.set_state(st["gen"])
+        self.negatives.gen.set_state(st["neg_gen"])
         torch.set_rng_state(st["torch_rng"])
         self.step = int(st["step"])
 
@@ -276,8 +345,13 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(1, n // batch_size)  # as the authors' code: int(rows / batch_size) batches per epoch
 
 
-def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
-        progress: bool | None = None, checkpoint: Path | None = None) -> dict[str, Any]:
+def fit(
+    trainer: Trainer,
+    train: Transitions,
+    valid: Transitions | None = None,
+    progress: bool | None = None,
+    checkpoint: Path | None = None,
+) -> dict[str, Any]:
     """Train for ``epochs`` (or ``max_steps``); validate every ``eval_every`` steps and at the end.
     Returns the log rows, the selected state dict and its step.
 
@@ -295,20 +369,35 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
     metric = r["selection_metric"]
     perm = torch.randperm(len(train), generator=trainer.gen)
     cursor, start = 0, 1
-    fingerprint = config_hash({"rec": r, "variant": trainer.variant, "backbone": trainer.backbone,
-                               "framework": trainer.framework, "seed": trainer.seed, "n": len(train)})
+    fingerprint = config_hash(
+        {
+            "rec": r,
+            "variant": trainer.variant,
+            "backbone": trainer.backbone,
+            "framework": trainer.framework,
+            "seed": trainer.seed,
+            "n": len(train),
+            "negatives": "shared-pool",
+        }
+    )  # checkpoints of the per-step uniform law do not resume
     loop = load_checkpoint(checkpoint, trainer, fingerprint) if checkpoint is not None else None
     if loop is not None:
         perm, cursor, start, rows, acc = loop["perm"], loop["cursor"], loop["step"] + 1, loop["rows"], loop["acc"]
         best = (loop["best_value"], loop["best_step"], loop["best_sd"])
     show = progress if progress is not None else sys.stderr.isatty()
-    bar = tqdm(total=total, desc=f"train {trainer.backbone}/{trainer.framework}", disable=not show,
-               leave=False, mininterval=2.0, initial=start - 1)
+    bar = tqdm(
+        total=total,
+        desc=f"train {trainer.backbone}/{trainer.framework}",
+        disable=not show,
+        leave=False,
+        mininterval=2.0,
+        initial=start - 1,
+    )
     for step in range(start, total + 1):
         if cursor + r["batch_size"] > len(train) and cursor > 0:
             perm = torch.randperm(len(train), generator=trainer.gen)  # a new epoch
             cursor = 0
-        idx = perm[cursor:cursor + r["batch_size"]]
+        idx = perm[cursor : cursor + r["batch_size"]]
         cursor += r["batch_size"]
         terms = trainer.train_step(trainer.make_batch(train, idx))
         for k, v in terms.items():
@@ -325,13 +414,29 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
                     best = (m[metric], step, trainer.state_dict())
                 bar.set_postfix({metric: f"{m[metric]:.4f}"})
                 if not show:  # a line per validation in logs (no progress bar there)
-                    print(f"step {step}/{total} epoch {row['epoch']:.2f} loss {row.get('total', float('nan')):.4f} "
-                          f"valid " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), file=sys.stderr, flush=True)
+                    print(
+                        f"step {step}/{total} epoch {row['epoch']:.2f} loss {row.get('total', float('nan')):.4f} "
+                        f"valid " + " ".join(f"{k}={v:.4f}" for k, v in m.items()),
+                        file=sys.stderr,
+                        flush=True,
+                    )
             rows.append(row)
         if checkpoint is not None and step % r["checkpoint_every"] == 0 and step < total:
-            save_checkpoint(checkpoint, trainer, {
-                "fingerprint": fingerprint, "step": step, "perm": perm, "cursor": cursor, "rows": rows, "acc": acc,
-                "best_value": best[0], "best_step": best[1], "best_sd": best[2]})
+            save_checkpoint(
+                checkpoint,
+                trainer,
+                {
+                    "fingerprint": fingerprint,
+                    "step": step,
+                    "perm": perm,
+                    "cursor": cursor,
+                    "rows": rows,
+                    "acc": acc,
+                    "best_value": best[0],
+                    "best_step": best[1],
+                    "best_sd": best[2],
+                },
+            )
     bar.close()
     if r["selection"] == "best_val" and best[2] is not None:
         selected_step, sd = best[1], best[2]
@@ -345,41 +450,86 @@ def fit(trainer: Trainer, train: Transitions, valid: Transitions | None = None,
 # --------------------------------------------------------------------------------------------------------------
 def model_metadata(trainer: Trainer, extra: dict[str, Any] | None = None) -> dict[str, str]:
     r = trainer.rec
-    meta = {"format": "lea-recnet-1", "backbone": trainer.backbone, "framework": trainer.framework,
-            "n_items": str(trainer.n_items), "hidden": str(r["hidden"]), "window": str(r["window"]),
-            "dropout": str(r["dropout"]), "state_mode": trainer.variant["state"], "le_dim": str(trainer.le_dim),
-            "networks": str(len(trainer.nets))}
+    meta = {
+        "format": "lea-recnet-1",
+        "backbone": trainer.backbone,
+        "framework": trainer.framework,
+        "n_items": str(trainer.n_items),
+        "hidden": str(r["hidden"]),
+        "window": str(r["window"]),
+        "dropout": str(r["dropout"]),
+        "state_mode": trainer.variant["state"],
+        "le_dim": str(trainer.le_dim),
+        "networks": str(len(trainer.nets)),
+    }
     meta.update({k: str(v) for k, v in (extra or {}).items()})
     return meta
 
 
-def load_inputs(data_dir: str | Path, variant: dict[str, Any], window: int, negatives: int,
-                le_states: str | Path | None = None, le_rewards: str | Path | None = None,
-                le_augment: str | Path | None = None) -> tuple[pl.DataFrame, Transitions, Transitions, Transitions]:
+def load_inputs(
+    data_dir: str | Path,
+    variant: dict[str, Any],
+    window: int,
+    negatives: int,
+    le_states: str | Path | None = None,
+    le_rewards: str | Path | None = None,
+    le_augment: str | Path | None = None,
+    framework: str = "sa2c",
+    pool: str | Path | None = None,
+) -> tuple[pl.DataFrame, Transitions, Transitions, Transitions]:
+    """The data, the training transitions with what the variant reads attached, and the evaluation cases.
+
+    ``pool``: the negative pool (default ``{data_dir}/negatives.parquet``); every framework with a Q-head reads it."""
     items, inter, splits = load_data(data_dir)
     n_items = items.height
     trs = [build_transitions(inter, splits, s, n_items, window) for s in ("train", "valid", "test")]
     need = variant_needs({**VARIANT_DEFAULTS, **variant})
     le_name = variant.get("le") or "?"
-    for kind, path, stage in (("states", le_states, "le-precompute (states)"),
-                              ("rewards", le_rewards, "le-precompute (rewards)"),
-                              ("augment", le_augment, "le-precompute (augment)")):
+    for kind, path, stage in (
+        ("states", le_states, "le-precompute (states)"),
+        ("rewards", le_rewards, "le-precompute (rewards)"),
+        ("augment", le_augment, "le-precompute (augment)"),
+    ):
         if need[kind] and (path is None or not Path(path).exists()):
             what = path if path is not None else f"<--le-{kind} not given: the {kind} precompute of LE '{le_name}'>"
             raise MissingInputError(what, f"{stage} of LE setting '{le_name}' (variant '{variant.get('name')}')")
+    if framework != "normal":
+        pool_path = Path(pool) if pool is not None else Path(data_dir) / "negatives.parquet"
+        if not pool_path.exists():
+            raise MissingInputError(pool_path, NEGATIVES_STAGE)
+        attach_pool(trs[0], pool_path)
+        width = 0 if trs[0].pool is None else int(trs[0].pool.shape[1])
+        if len(trs[0]) and negatives > width:
+            raise ConfigError(
+                "rec.negatives",
+                f"{negatives} negatives per step need a pool of at least {negatives} "
+                f"per transition; {pool_path} has {width} (precompute.negatives)",
+            )
     if need["states"]:
         attach_le_states(trs[0], le_states)  # type: ignore[arg-type]
     if need["rewards"]:
-        attach_le_rewards(trs[0], le_rewards, negatives)  # type: ignore[arg-type]
+        if framework == "normal":
+            raise ConfigError("variant.reward", "the normal framework has no Q-head to take LE rewards")
+        attach_le_rewards(trs[0], le_rewards)  # type: ignore[arg-type]
     if need["augment"]:
         attach_augment(trs[0], le_augment)  # type: ignore[arg-type]
     return items, trs[0], trs[1], trs[2]
 
 
-def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framework: str, seed: int,
-        data_dir: str | Path, out_dir: str | Path, le_states: str | Path | None = None,
-        le_rewards: str | Path | None = None, le_augment: str | Path | None = None,
-        progress: bool | None = None) -> dict[str, Any]:
+def run(
+    settings: dict[str, Any],
+    variant: dict[str, Any],
+    backbone: str,
+    framework: str,
+    seed: int,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    le_states: str | Path | None = None,
+    le_rewards: str | Path | None = None,
+    le_augment: str | Path | None = None,
+    progress: bool | None = None,
+    negatives: str | Path | None = None,
+) -> dict[str, Any]:
     """Train and evaluate one run; write model.safetensors, metrics.json, ranks.parquet, train_log.{csv,png}."""
     t0 = time.perf_counter()
     rec = {**REC_DEFAULTS, **settings.get("rec", settings)}
@@ -387,8 +537,9 @@ def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framew
     if rec.get("threads"):
         torch.set_num_threads(int(rec["threads"]))
     device = resolve_device(rec["device"])
-    items, train, valid, test = load_inputs(data_dir, variant, rec["window"], rec["negatives"], le_states,
-                                            le_rewards, le_augment)
+    items, train, valid, test = load_inputs(
+        data_dir, variant, rec["window"], rec["negatives"], le_states, le_rewards, le_augment, framework, negatives
+    )
     trainer = Trainer(backbone, framework, items.height, rec, variant, seed, train.le_dim, device)
     out = Path(out_dir)
     ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
@@ -396,28 +547,50 @@ def run(settings: dict[str, Any], variant: dict[str, Any], backbone: str, framew
     trainer.load_state_dict(res["state_dict"])
     ranks = {"valid": trainer.ranks(valid), "test": trainer.ranks(test)}
     wall = time.perf_counter() - t0
-    chash = config_hash({"rec": rec, "variant": variant, "backbone": backbone, "framework": framework,
-                         "seed": seed})
+    chash = config_hash({"rec": rec, "variant": variant, "backbone": backbone, "framework": framework, "seed": seed})
     metrics = {
-        "test": hr_ndcg(ranks["test"], rec["topk"]), "valid": hr_ndcg(ranks["valid"], rec["topk"]),
+        "test": hr_ndcg(ranks["test"], rec["topk"]),
+        "valid": hr_ndcg(ranks["valid"], rec["topk"]),
         "selection": rec["selection"] if rec["selection"] == "last" else f"best_val:{rec['selection_metric']}",
-        "selected_step": res["selected_step"], "steps": res["steps"], "wall_time_s": round(wall, 2),
-        "device": str(device), "config_hash": chash, "backbone": backbone, "framework": framework,
-        "variant": variant.get("name"), "seed": seed, "cases": {k: len(v) for k, v in ranks.items()},
-        "transitions": len(train), "settings": {"rec": rec, "variant": variant},
+        "selected_step": res["selected_step"],
+        "steps": res["steps"],
+        "wall_time_s": round(wall, 2),
+        "device": str(device),
+        "config_hash": chash,
+        "backbone": backbone,
+        "framework": framework,
+        "variant": variant.get("name"),
+        "seed": seed,
+        "cases": {k: len(v) for k, v in ranks.items()},
+        "transitions": len(train),
+        "settings": {"rec": rec, "variant": variant},
     }
     items_path = Path(data_dir) / "items.parquet"
-    leaio.write_safetensors(res["state_dict"], out / "model.safetensors",
-                            metadata=model_metadata(trainer, {"items": str(items_path), "config_hash": chash}))
+    leaio.write_safetensors(
+        res["state_dict"],
+        out / "model.safetensors",
+        metadata=model_metadata(trainer, {"items": str(items_path), "config_hash": chash}),
+    )
     frames = []
     for split, tr in (("valid", valid), ("test", test)):
-        frames.append(pl.DataFrame({
-            "split": [split] * len(tr), "sequence": tr.sequence.numpy().astype(np.int32),
-            "position": tr.position.numpy().astype(np.int32), "item": tr.action.numpy().astype(np.int32),
-            "rank": ranks[split].numpy().astype(np.int32)}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "split": [split] * len(tr),
+                    "sequence": tr.sequence.numpy().astype(np.int32),
+                    "position": tr.position.numpy().astype(np.int32),
+                    "item": tr.action.numpy().astype(np.int32),
+                    "rank": ranks[split].numpy().astype(np.int32),
+                }
+            )
+        )
     leaio.write_parquet(pl.concat(frames), out / "ranks.parquet")
-    write_log(res["rows"], out / "train_log.csv", out / "train_log.png",
-              title=f"{backbone}/{framework}/{variant.get('name')}/seed{seed}")
+    write_log(
+        res["rows"],
+        out / "train_log.csv",
+        out / "train_log.png",
+        title=f"{backbone}/{framework}/{variant.get('name')}/seed{seed}",
+    )
     leaio.write_json(metrics, out / "metrics.json")  # last: its presence marks a complete run
     ckpt.unlink(missing_ok=True)
     return metrics
