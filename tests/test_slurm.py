@@ -219,18 +219,21 @@ def test_dag_through_sbatch_cancel_and_rerun_equals_local(cluster, tmp_path):
     by_rule: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by_rule.setdefault(r["Comment"].split("_wildcards_")[0].removeprefix("rule_"), []).append(r)
-    assert {k: len(v) for k, v in by_rule.items()} == {"preprocess": 1, "item_tokens": 1, "train": 4}, rows
+    assert {k: len(v) for k, v in by_rule.items()} == {"preprocess": 1, "negatives": 1, "item_tokens": 1, "train": 4}, (
+        rows
+    )
     assert sorted(r["State"].split()[0] for r in by_rule["train"]) == [
         "CANCELLED",
         "COMPLETED",
         "COMPLETED",
         "COMPLETED",
     ], rows
-    assert all(r["State"] == "COMPLETED" for r in by_rule["preprocess"] + by_rule["item_tokens"]), rows
+    assert all(r["State"] == "COMPLETED" for k in ("preprocess", "negatives", "item_tokens") for r in by_rule[k]), rows
     expect = {
         "preprocess": ("600M", "00:04:00", False),
         "item_tokens": ("1500M", "00:09:00", True),
         "train": ("1000M", "00:07:00", False),
+        "negatives": ("500M", "00:05:00", False),  # the profile's default-resources
     }
     for rule, (mem, limit, gpu) in expect.items():
         for r in by_rule[rule]:

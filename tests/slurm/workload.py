@@ -1,5 +1,6 @@
 """The small workload tests/test_slurm.py sends through SLURM: a RecBole-format raw log, a random-weight tiny LLM
-(tests/test_env_fixtures.py) and a config whose DAG is one preprocess, one item_tokens and three train jobs.
+(tests/test_env_fixtures.py) and a config whose DAG is one preprocess, one item_tokens, the
+negatives pool the Q-head runs share, and three train jobs.
 
     python tests/slurm/workload.py DIR     # writes DIR/raw, DIR/tiny_llm, DIR/config.yaml (for trying it by hand)
 """
@@ -97,6 +98,7 @@ def targets(results_dir: Path) -> dict[str, list[str]]:
     runs = [f"{DATASET}/runs/{BACKBONE}/{fw}/base/seed{SEED}" for fw in FRAMEWORKS]
     return {
         "preprocess": [f"{DATASET}/data/{n}" for n in ("items.parquet", "interactions.parquet", "splits.parquet")],
+        "negatives": [f"{DATASET}/data/negatives.parquet"],  # the Q-head runs' shared negative pool
         "item_tokens": [f"{DATASET}/le/{LLM}/item_tokens.safetensors", f"{DATASET}/le/{LLM}/item_tokens.parquet"],
         "train": [f"{r}/{n}" for r in runs for n in ("metrics.json", "ranks.parquet", "model.safetensors")],
     }
