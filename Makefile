@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MISTRAL_TOKENIZER := resources/tokenizers/mistral7b/tokenizer.model.v1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint bench full shared-data report clean-demo
+.PHONY: setup demo test lint smk-lint bench full shared-data report clean-demo
 
 setup: $(STAMP)
 
@@ -26,7 +26,8 @@ demo: setup
 	$(BIN)/lea summary --configfile config/demo.yaml
 	@echo "report: results/demo/report.html"
 
-## The test suite (no network but the one-time tokenizer fetch, no GPU; tests on ../shared/data skip when absent).
+## The test suite (no network but the one-time tokenizer fetch, no GPU; tests on ../shared/data skip when absent,
+## the SLURM test where SLURM is not installed: .ci/run installs it). tests/test_lint.py runs `snakemake --lint`.
 test: setup $(MISTRAL_TOKENIZER)
 	$(BIN)/ruff check
 	$(BIN)/pytest
@@ -34,10 +35,16 @@ test: setup $(MISTRAL_TOKENIZER)
 $(MISTRAL_TOKENIZER): | $(STAMP)
 	$(BIN)/lea fetch --known mistral7b-tokenizer --out-dir $(@D) --wheel-cache resources/wheels
 
+## `snakemake --lint` alone (make test runs it too).
+smk-lint: setup
+	$(SMK) --lint --configfile config/demo.yaml || true
+	$(BIN)/pytest -q tests/test_lint.py
+
 lint: setup
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 
+## Every benchmarks/bench_*.py in quick mode, then their speed ratios (a first look; see benchmarks/run_all.py).
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
 

@@ -8,6 +8,12 @@ conda: "envs/lea.yaml"
 
 
 include: "workflow/rules/common.smk"
+# the functions the rules call, apart from the rules (snakemake --lint: no rules and functions in one file)
+include: "workflow/rules/data_helpers.smk"
+include: "workflow/rules/le_helpers.smk"
+include: "workflow/rules/rec_helpers.smk"
+include: "workflow/rules/report_helpers.smk"
+include: "workflow/rules/control_helpers.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/le.smk"

@@ -271,6 +271,29 @@ def test_lastfm1k_time_window(tmp_path: Path) -> None:
     assert set(sequences_as_raw(tables)) == {"u2"}
 
 
+def test_lastfm_gap_shorter_than_spacing_says_how_many_sessions_and_how_long(tmp_path: Path) -> None:
+    from lea.errors import ConfigError
+
+    # three users, events an hour apart: the 30-minute gap makes every event a session of its own
+    rows = [(f"u{u}", f"2009-05-04T{h:02d}:00:00Z", "", "Björk", "", f"Song {h}") for u in range(3) for h in range(4)]
+    write(tmp_path / "raw" / "hourly.tsv", tsv(*rows))
+    common = {
+        "reader": "lastfm1k",
+        "files": {"events": "hourly.tsv"},
+        "sentence_template": "{S}",
+        "filter": {"min_seq_len": 3, "min_item_count": 1, "iterate": True},
+    }
+    with pytest.raises(ConfigError) as err:
+        run(tmp_path / "raw", tmp_path / "a", **common, session_gap_minutes=30)
+    msg = str(err.value)
+    assert err.value.key == "datasets.t.session_gap_minutes", msg
+    assert "30-minute session gap (session_gap_minutes) made 12 sessions of 3 users, 1 to 1 events long" in msg
+    assert "12 of a single event" in msg and "min_seq_len is 3" in msg
+    _, stats = run(tmp_path / "raw", tmp_path / "b", **common, session_gap_minutes=90)  # the log's spacing: kept
+    assert stats["sessions"]["sequences"] == 3
+    assert stats["sessions"]["events_per_session"] == {"min": 4, "median": 4.0, "max": 4}
+
+
 def test_lfm1b_layout(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write(

@@ -2,7 +2,7 @@
 import json
 import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the Snakefile side needs only lea.config (yaml, jsonschema)
 
@@ -96,14 +96,18 @@ def llm_settings(llm):
     return config["llms"][llm]
 
 
+REP_PART = "rep"  # replicate r > 0 lives in a sub-folder rep<r> beside replicate 0's files
+REP_ROOT = PurePosixPath("/")  # the `rep` wildcard starts with a slash (pathlib: --lint reads quoted /rep as absolute)
+
+
 def rep_dir(r):
-    """The path part of LE replicate r (the `rep` wildcard): '' for replicate 0, '/rep<r>' otherwise."""
-    return "" if int(r) == 0 else f"/rep{int(r)}"
+    """The path part of LE replicate r (the `rep` wildcard): '' for replicate 0, else a slash and rep<r>."""
+    return "" if int(r) == 0 else str(REP_ROOT / f"{REP_PART}{int(r)}")
 
 
 def rep_index(rep):
     """The replicate number of a `rep` wildcard value."""
-    return int(rep[len("/rep"):]) if rep else 0
+    return int(PurePosixPath(rep).name.removeprefix(REP_PART)) if rep else 0
 
 
 def le_seed(rep):

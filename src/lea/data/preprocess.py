@@ -315,6 +315,12 @@ def apply_filters(events: pl.DataFrame, settings: dict[str, Any], stats: dict[st
             break
     stats["filter"] = {**rules, "rounds": rounds}
     if events.height == 0:
+        if "sessions" in stats:  # a sessionized log: the usual cause is a gap shorter than the log's spacing
+            from lea.data.lastfm import explain_sessions
+
+            why, gap_is_cause = explain_sessions(stats["sessions"], rules["min_seq_len"])
+            key = "session_gap_minutes" if gap_is_cause else "filter"
+            raise ConfigError(f"datasets.{settings['name']}.{key}", f"the filters leave no interactions: {why}")
         raise ConfigError(f"datasets.{settings['name']}.filter", "the filters leave no interactions")
     return events
 
@@ -452,13 +458,10 @@ def run(raw: RawData, settings: dict[str, Any], report: Report) -> tuple[dict[st
     }
     events = time_window(events, settings, stats)
     if raw.sessionize:
-        from lea.data.lastfm import sessionize
+        from lea.data.lastfm import session_summary, sessionize
 
         events = sessionize(events, settings["session_gap_minutes"])
-        stats["sessions"] = {
-            "gap_minutes": settings["session_gap_minutes"],
-            "sequences": events["sequence_raw"].n_unique(),
-        }
+        stats["sessions"] = session_summary(events, settings["session_gap_minutes"])
     events = apply_caps(order_events(events), settings, stats)
     events = apply_filters(events, settings, stats)
     interactions, sequence_ids, item_ids = index_events(events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -105,62 +106,119 @@ def bars(
     _save(fig, out)
 
 
+# train_log.csv columns (lea.rl.train: total, l_h, l_p, l_n, l_ah, l_aq, valid_*; lea.env.train: loss, loss_rm,
+# loss_sm, loss_choice, acc_rm, acc_choice) by panel. Counters and rates (tokens, tokens_per_s, lr, advantage) are
+# not curves of the fit and stay off the figure.
+LOSS_COLUMNS = ("total", "loss")
+LOSS_PREFIXES = ("l_", "loss_")
+METRIC_PREFIXES = ("valid_", "val_", "hr@", "ndcg@", "acc", "auc")
+
+
+def log_panels(columns: Sequence[str]) -> dict[str, list[str]]:
+    """Which train_log.csv columns the loss panel and the validation panel of :func:`loss_curves` draw."""
+    losses = [c for c in columns if c in LOSS_COLUMNS or c.startswith(LOSS_PREFIXES)]
+    metrics = [c for c in columns if c.startswith(METRIC_PREFIXES)]
+    return {"loss": losses, "validation": metrics}
+
+
+def _minor_label(v: float, _pos: int) -> str:
+    mantissa = round(v / 10 ** math.floor(math.log10(v)), 6)
+    return f"{v:g}" if mantissa in (2, 3, 5) else ""
+
+
+def _curve_style(column: str, i: int) -> dict[str, Any]:
+    """The total loss in black beneath its terms; HR@k and NDCG@k of one k in one colour (NDCG dashed)."""
+    if column in LOSS_COLUMNS:
+        return {"color": "black", "linewidth": 2.2, "alpha": 0.55, "zorder": 1}
+    m = re.search(r"(hr|ndcg)@(\d+)$", column)
+    if m:
+        k = {"5": 0, "10": 1, "20": 2}.get(m.group(2), 3 + i)
+        return {"color": plt.cm.tab10(k % 10), "linestyle": "--" if m.group(1) == "ndcg" else "-", "linewidth": 1.2}
+    return {"color": plt.cm.tab10((i + 3) % 10), "linewidth": 1.2, "zorder": 2}
+
+
 def loss_curves(logs: Sequence[Mapping[str, str]], out: str | Path, title: str = "Loss curves") -> None:
-    """One panel per log (train_log.csv of a run or of an LE fit): every numeric column against ``step``."""
+    """One row per log (train_log.csv of a run or of an LE fit): its losses on the left, its validation metrics
+    (and training accuracies) on the right, each panel on one scale (log for losses when all are positive, else
+    linear), legends beside the panels so no curve is hidden."""
+    _save(loss_figure(logs, title), out)
+
+
+def loss_figure(logs: Sequence[Mapping[str, str]], title: str = "Loss curves") -> Any:
+    """The matplotlib figure :func:`loss_curves` saves (rows of [losses, validation] axes)."""
     logs = [e for e in logs if not (e.get("optional") and not Path(e["path"]).exists())]
     if not logs:
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.text(0.5, 0.5, "no training logs found", ha="center", va="center")
         ax.axis("off")
-        _save(fig, out)
-        return
-    ncols = 2 if len(logs) > 1 else 1
-    nrows = (len(logs) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5 * ncols, 3.2 * nrows), squeeze=False, layout="constrained")
-    for ax in axes.flat[len(logs) :]:
-        ax.axis("off")
-    for ax, entry in zip(axes.flat, logs, strict=False):
+        return fig
+    frames = []
+    for entry in logs:
         path = Path(entry["path"])
         if not path.exists():
             raise MissingInputError(path, entry.get("stage", "train"))
         try:
-            df = pl.read_csv(path, infer_schema_length=None)
+            frames.append(pl.read_csv(path, infer_schema_length=None))
         except Exception as exc:
             raise InputError(path, f"not a readable CSV ({exc.__class__.__name__}: {exc})") from None
+    fig, axes = plt.subplots(len(logs), 2, figsize=(13, 3.0 * len(logs)), squeeze=False, layout="constrained")
+    for (ax_loss, ax_val), entry, df in zip(axes, logs, frames, strict=True):
         xcol = next((c for c in ("step", "iteration", "epoch") if c in df.columns), None)
-        x = df[xcol].to_list() if xcol else list(range(df.height))
-        twin = None
-        series = 0
-        for c in df.columns:
-            if c in (xcol, "epoch") or not df.schema[c].is_numeric():
+        x = df[xcol].cast(pl.Float64).to_list() if xcol else list(range(df.height))
+        label = entry.get("label", str(entry["path"]))
+        for ax, kind in ((ax_loss, "loss"), (ax_val, "validation")):
+            drawn: list[float] = []
+            for i, c in enumerate(log_panels(df.columns)[kind]):
+                if not df.schema[c].is_numeric():
+                    continue
+                pts = [
+                    (a, b)
+                    for a, b in zip(x, df[c].cast(pl.Float64).to_list(), strict=True)
+                    if b is not None and not math.isnan(b)
+                ]
+                if not pts:
+                    continue
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    label=c,
+                    marker="." if len(pts) < 30 else None,
+                    **_curve_style(c, i),
+                )
+                drawn += [min(p[1] for p in pts), max(p[1] for p in pts)]
+            ax.set_xlabel(xcol or "row")
+            ax.grid(alpha=0.3)
+            if not drawn:
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"no {kind} columns in this log",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="gray",
+                )
+                ax.set_yticks([])
                 continue
-            s = df[c].cast(pl.Float64)
-            pts = [(a, b) for a, b in zip(x, s.to_list(), strict=True) if b is not None and not math.isnan(b)]
-            if not pts:
-                continue
-            metric = c.startswith(("valid", "val_", "hr@", "ndcg@", "acc", "auc"))
-            if metric and twin is None:
-                twin = ax.twinx()
-                twin.set_ylabel("validation (dashed)")
-            target = twin if metric else ax
-            target.plot(
-                [p[0] for p in pts],
-                [p[1] for p in pts],
-                label=c,
-                linestyle="--" if metric else "-",
-                marker="." if len(pts) < 30 else None,
-                color=plt.cm.tab20(series % 20),
-            )
-            series += 1
-        ax.set_title(entry.get("label", str(path)), fontsize=9)
-        ax.set_xlabel(xcol or "row")
-        ax.set_ylabel("loss")
-        ax.set_yscale("symlog", linthresh=1e-3)
-        ax.grid(alpha=0.3)
-        handles, labels = ax.get_legend_handles_labels()
-        if twin is not None:
-            h2, l2 = twin.get_legend_handles_labels()
-            handles, labels = handles + h2, labels + l2
-        ax.legend(handles, labels, fontsize=6, loc="best", ncol=2)
+            if kind == "loss":
+                positive = min(drawn) > 0
+                ax.set_yscale("log" if positive else "linear")
+                ax.set_ylabel("loss (log scale)" if positive else "loss")
+                if positive:  # plain numbers (0.5, 1, 2) on the ticks; 2, 3 and 5 between powers of ten when the
+                    # curves span under ~1.5 decades (otherwise a decade holds too little to need them)
+                    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                    narrow = math.log10(max(drawn) / min(drawn)) < 1.5
+                    ax.yaxis.set_minor_formatter(
+                        matplotlib.ticker.FuncFormatter(_minor_label) if narrow else matplotlib.ticker.NullFormatter()
+                    )
+            else:  # valid_* are validation metrics; acc_* are accuracies on the training batches (LE fit)
+                cols = log_panels(df.columns)["validation"]
+                train_acc = all(c.startswith("acc") for c in cols)
+                ax.set_ylabel("training-batch accuracy" if train_acc else "validation metric")
+                ax.set_title(f"{label}: {'training accuracy' if train_acc else 'validation'}", fontsize=9)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
+        ax_loss.set_title(f"{label}: losses", fontsize=9)
+        if not ax_val.get_title():
+            ax_val.set_title(f"{label}: validation", fontsize=9)
     fig.suptitle(title, fontsize=11)
-    _save(fig, out)
+    return fig

@@ -604,32 +604,9 @@ def write_log(rows: list[dict[str, Any]], csv_path: Path, png_path: Path, title:
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
         w.writerows(rows)
-    import matplotlib
+    from lea.report.figures import loss_curves  # the report's figure: losses and validation in separate panels
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    steps = [r["step"] for r in rows]
-    for c in cols:
-        if c in ("total", "l_h", "l_p", "l_n", "l_ah", "l_aq"):
-            ax1.plot(steps, [r.get(c, float("nan")) for r in rows], label=c)
-    ax1.set_xlabel("step")
-    ax1.set_ylabel("loss")
-    ax1.set_yscale("log")
-    ax1.legend(fontsize=7)
-    for c in cols:
-        if c.startswith("valid_") and c.endswith("@10"):
-            pts = [(r["step"], r[c]) for r in rows if c in r]
-            ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c[6:])
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("validation")
-    ax2.legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    with leaio.atomic_path(png_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    loss_curves([{"path": str(csv_path), "label": title or csv_path.parent.name}], png_path, title=title or "training")
 
 
 def settings_json(obj: dict[str, Any]) -> str:

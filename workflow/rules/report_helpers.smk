@@ -1,0 +1,126 @@
+# Functions of the report rules (workflow/rules/report.smk); included before the rule files.
+
+
+REPORT_TABLES = ["table2", "table3", "table4", "table5"]
+REPORT_FIGURES = ["fig4a", "fig4b", "fig5a", "fig5b"]
+PAPER_RESULTS = "config/paper_results.yaml"
+
+
+def dataset_note(dataset):
+    ds = config["datasets"][dataset]
+    where = f"`{dataset}` (reader {ds['reader']}, source {ds['source']})"
+    if not ds.get("paper_name"):
+        return f"{where} has no counterpart in the paper: the paper columns stay empty."
+    return (f"{where} stands in for the paper's {ds['paper_name']} dataset; a different dataset, so only the "
+            "trends are comparable, not the numbers.")
+
+
+def report_rows(name, dataset):
+    rows = []
+    for r in leaexp.rows(config, name):
+        runs = [run_dir(dataset, r["backbone"], r["framework"], r["variant"], s) for s in SEEDS]
+        rows.append({**r, "runs": runs})
+    return rows
+
+
+def report_spec(name, dataset):
+    return {"name": name, "dataset": dataset, "paper_dataset": config["datasets"][dataset].get("paper_name"),
+            "dataset_note": dataset_note(dataset), "rows": report_rows(name, dataset)}
+
+
+def report_run_files(name, dataset):
+    files = []
+    for r in report_rows(name, dataset):
+        for d in r["runs"]:
+            files += [f"{d}/metrics.json", f"{d}/ranks.parquet"]
+    return files
+
+
+def le_settings_used(dataset):
+    """LE settings that the enabled experiments' runs on a dataset read."""
+    used = []
+    for d, _bb, fw, v in sorted(leaexp.all_runs(config)):
+        vs = variant_settings(v, fw)
+        if d == dataset and any(leacfg.variant_needs(vs).values()) and vs["le"] not in used:
+            used.append(vs["le"])
+    return used
+
+
+def le_augment_used(dataset):
+    """(LE setting, backbone) pairs whose augment table the enabled experiments' runs on a dataset read."""
+    used = []
+    for d, bb, fw, v in sorted(leaexp.all_runs(config)):
+        vs = variant_settings(v, fw)
+        if d == dataset and leacfg.variant_needs(vs)["augment"] and (vs["le"], bb) not in used:
+            used.append((vs["le"], bb))
+    return used
+
+
+def augment_entries(dataset):
+    """lea.report.augment's entries: each augment table with the warm-up top-5 it chose from (le_augment's input)."""
+    inter = data_files(dataset)["interactions"]
+    return [{"dataset": dataset, "le": le, "backbone": bb, "augment": le_augment_file(dataset, le, bb),
+             "top5": warmup_file(dataset, bb, SEEDS[0]), "interactions": inter}
+            for le, bb in le_augment_used(dataset)]
+
+
+def le_quality_file(dataset, le):
+    return f"{le_dir(dataset, le)}/le_quality.json"
+
+
+def run_label(d):
+    """backbone/framework/variant/seedN of a run folder."""
+    return "{}/{}/{}/{}".format(*Path(d).parts[-4:])
+
+
+def loss_curve_runs(dataset):
+    """The first seed of the base and the LEASR run of each backbone/framework (where enabled)."""
+    runs = sorted(leaexp.all_runs(config))
+    keep = [r for r in runs if r[0] == dataset and r[3] in ("base", "LEASR")]
+    return [run_dir(d, bb, fw, v, SEEDS[0]) for d, bb, fw, v in keep]
+
+
+def environments_spec(dataset):
+    """lea.report.environments' spec: its rows with the run folders of every seed, and each environment's quality."""
+    rows = []
+    for r in leaenvs.rows(config):
+        b, f = r["backbone"], r["framework"]
+        rows.append({**r, "base": [run_dir(dataset, b, f, "base", s) for s in SEEDS],
+                     "cells": {le: [run_dir(dataset, b, f, v, s) for s in SEEDS] for le, v in r["cells"].items()}})
+    envs = [{"le": le, "env": le_setting(le)["env"], "quality": le_quality_file(dataset, le)}
+            for le in leaenvs.section(config)["envs"]]
+    return {"dataset": dataset, "envs": envs, "rows": rows}
+
+
+def environments_inputs(wildcards):
+    spec = environments_spec(wildcards.dataset)
+    runs = sorted({d for r in spec["rows"] for d in [*r["base"], *sum(r["cells"].values(), [])]})
+    return [f"{d}/{f}" for d in runs for f in ("metrics.json", "ranks.parquet")] + [e["quality"] for e in spec["envs"]]
+
+
+def report_targets():
+    """The report files of every enabled table and figure (paths), as all_targets adds them."""
+    out = [f"{RES}/{d}/tables/table1.md" for d in leaexp.datasets(config, "table1")]
+    out += [f"{RES}/{d}/tables/environments.md" for d in leaenvs.datasets(config)]
+    for name in REPORT_TABLES:
+        out += [f"{RES}/{d}/tables/{name}.md" for d in leaexp.datasets(config, name)]
+    for name in REPORT_FIGURES:
+        out += [f"{RES}/{d}/figures/{name}.png" for d in leaexp.datasets(config, name)]
+    if leaexp.all_runs(config):
+        out += [f"{RES}/{d}/figures/loss_curves.png" for d in DATASETS]
+        out += [f"{RES}/{d}/tables/le_quality.md" for d in DATASETS if le_settings_used(d)]
+        out += [f"{RES}/{d}/tables/augment.md" for d in DATASETS if le_augment_used(d)]
+        out.append(f"{RES}/reports/runtimes.md")
+    return out
+
+
+RUN_PRODUCERS = {"train", "warmup", "fit_le", "le_states", "le_rewards", "le_augment"}
+
+
+def report_targets_if_runs_exist():
+    """all_targets adds the tables and figures once rules make the runs they read (train and the LE rules)."""
+    producers = {r.name for r in workflow.rules}
+    if RUN_PRODUCERS <= producers:
+        return report_targets()
+    return [f"{RES}/{d}/tables/table1.md" for d in leaexp.datasets(config, "table1")]
+
