@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from lea.env.quality import above_chance, auc
+from lea.env.quality import diagnostics
 from lea.env.train import Transition, choice_example, le_subset, load_sequences, sample_negatives, transitions
 from lea.errors import InputError
 
@@ -105,32 +105,9 @@ def measure(env: ControlEnv, valid: list[Transition], n_items: int, seed: int = 
     ex = [choice_example(t, n_items, rng) for t in valid]
     chosen, _, r5 = env.choose(keys, hist, [c for c, _ in ex])
     truth = torch.tensor([p for _, p in ex])
-    hr_chance = min(1.0, k / n_items)
-    return {
-        "transitions": len(valid),
-        "reward": {
-            "pairwise_accuracy": float((r_pos > r_neg).float().mean()),
-            **above_chance(r_pos > r_neg, 0.5),
-            "auc": auc(r_pos, r_neg),
-            "chance": 0.5,
-            "mean_positive": float(r_pos.mean()),
-            "mean_negative": float(r_neg.mean()),
-        },
-        "state": {
-            f"hr@{k}": float((rank <= k).float().mean()),
-            "mrr": float((1.0 / rank.float()).mean()),
-            "chance": hr_chance,
-            **above_chance(rank <= k, hr_chance),
-        },
-        "choice": {
-            "accuracy": float((chosen == truth).float().mean()),
-            "chance": 0.2,
-            **above_chance(chosen == truth, 0.2),
-            "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
-            "rule": env.choice_rule,
-            "reward_argmax_accuracy": float((r5.argmax(1) == truth).float().mean()),
-        },
-    }
+    q = diagnostics(r_pos, r_neg, rank, chosen, truth, n_items, k)
+    q["choice"].update(rule=env.choice_rule, reward_argmax_accuracy=float((r5.argmax(1) == truth).float().mean()))
+    return q
 
 
 def history(items: Sequence[int], p: int, window: int) -> list[int]:
@@ -204,14 +181,6 @@ def augment_frame(
         rew = reward.numpy()
     else:
         chosen, rew = [], np.zeros(0, dtype=np.float32)
-    truth = [seqs[s][p] for s, p in keys]
-    return pl.DataFrame(
-        {
-            "sequence": pl.Series([s for s, _ in keys], dtype=pl.Int32),
-            "position": pl.Series([p for _, p in keys], dtype=pl.Int32),
-            "candidates": pl.Series(cands, dtype=pl.List(pl.Int32)),
-            "chosen": pl.Series(chosen, dtype=pl.Int32),
-            "reward": pl.Series(rew, dtype=pl.Float32),
-            "hit": pl.Series([c == t for c, t in zip(chosen, truth, strict=True)], dtype=pl.Boolean),
-        }
-    )
+    from lea.env.precompute import augment_table
+
+    return augment_table(seqs, keys, cands, chosen, rew)

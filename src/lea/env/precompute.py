@@ -123,6 +123,14 @@ def compute_augment(inf, seqs: Mapping[int, list[int]], ids: list[int], top5: pl
         reward = r.numpy()
     else:
         chosen, reward = [], np.zeros(0, dtype=np.float32)
+    return augment_table(seqs, keys, cands, chosen, reward)
+
+
+def augment_table(
+    seqs: Mapping[int, list[int]], keys: list[tuple[int, int]], cands: list[list[int]], chosen: list[int], reward
+) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """``augment_{backbone}.parquet`` rows (any environment): the candidates, the chosen a^e_t, its r^e, and whether
+    it is the true next item."""
     truth = [seqs[s][p] for s, p in keys]
     return pl.DataFrame(
         {

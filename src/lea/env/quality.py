@@ -29,24 +29,20 @@ def above_chance(hits: torch.Tensor, chance: float) -> dict[str, float]:
     return {"p_value_vs_chance": float(p), "ci95": [float(ci.low), float(ci.high)]}
 
 
-def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
-    rng = random.Random(seed)
-    hist = [t.history for t in valid]
-    target = torch.tensor([t.target for t in valid])
-    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]
-    r = inf.rewards_shared(hist, [[t.target, a] for t, a in zip(valid, negs, strict=True)])
-    r_pos, r_neg = r[:, 0], r[:, 1]
-    states = inf.states(hist)
-    scores = states @ inf.le.item_tokens.float().cpu().T  # [N, n_items]
-    rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
-    ex = [choice_example(t, n_items, rng) for t in valid]
-    logp, r5 = inf.choice_scores(hist, [c for c, _ in ex])
-    assert r5 is not None
-    chosen = (logp + r5).argmax(1) if inf.reward_prior else logp.argmax(1)  # the rule le_augment uses
-    truth = torch.tensor([p for _, p in ex])
+def diagnostics(
+    r_pos: torch.Tensor,
+    r_neg: torch.Tensor,
+    rank: torch.Tensor,
+    chosen: torch.Tensor,
+    truth: torch.Tensor,
+    n_items: int,
+    k: int = 10,
+) -> dict[str, Any]:
+    """The statistics of ``le_quality.json`` (any environment): reward pairwise accuracy and AUC (Eq. 1), state HR@k
+    and MRR of the next item's rank (Eq. 2), the 5-way choice accuracy, each with chance, p-value and interval."""
     hr_chance = min(1.0, k / n_items)
     return {
-        "transitions": len(valid),
+        "transitions": int(r_pos.numel()),
         "reward": {
             "pairwise_accuracy": float((r_pos > r_neg).float().mean()),
             **above_chance(r_pos > r_neg, 0.5),
@@ -66,10 +62,31 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
             "chance": 0.2,
             **above_chance(chosen == truth, 0.2),
             "chosen_position_histogram": torch.bincount(chosen, minlength=5).tolist(),
-            "rule": ("calibrated label reading" if bool(inf.le.label_bias.abs().sum() > 0) else "label reading")
-            + (" + reward of each item" if inf.reward_prior else ""),
-            # the two experts alone, on the same examples
-            "label_reading_accuracy": float((logp.argmax(1) == truth).float().mean()),
-            "reward_argmax_accuracy": float((r5.argmax(1) == truth).float().mean()),
         },
     }
+
+
+def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
+    rng = random.Random(seed)
+    hist = [t.history for t in valid]
+    target = torch.tensor([t.target for t in valid])
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]
+    r = inf.rewards_shared(hist, [[t.target, a] for t, a in zip(valid, negs, strict=True)])
+    r_pos, r_neg = r[:, 0], r[:, 1]
+    states = inf.states(hist)
+    scores = states @ inf.le.item_tokens.float().cpu().T  # [N, n_items]
+    rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
+    ex = [choice_example(t, n_items, rng) for t in valid]
+    logp, r5 = inf.choice_scores(hist, [c for c, _ in ex])
+    assert r5 is not None
+    chosen = (logp + r5).argmax(1) if inf.reward_prior else logp.argmax(1)  # the rule le_augment uses
+    truth = torch.tensor([p for _, p in ex])
+    q = diagnostics(r_pos, r_neg, rank, chosen, truth, n_items, k)
+    q["choice"].update(
+        rule=("calibrated label reading" if bool(inf.le.label_bias.abs().sum() > 0) else "label reading")
+        + (" + reward of each item" if inf.reward_prior else ""),
+        # the two experts alone, on the same examples
+        label_reading_accuracy=float((logp.argmax(1) == truth).float().mean()),
+        reward_argmax_accuracy=float((r5.argmax(1) == truth).float().mean()),
+    )
+    return q
