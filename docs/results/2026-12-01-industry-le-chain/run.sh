@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The Industry CPU LE chain (config/industry_le_cpu.yaml) with the control environments beside it, on a 2-core
+# machine: the single-process LLM stages first with both cores, then everything else (1 thread per job).
+# Run from the repository root with the shared data at ../shared/data. Every stage resumes (Snakemake + checkpoints).
+set -euo pipefail
+CONF=(--configfile config/config.yaml config/industry_le_cpu.yaml config/industry_control_cpu.yaml
+      --config data_dir=../shared/data)
+SM=(snakemake --cores 2 --rerun-triggers mtime --set-threads item_tokens=2 fit_le=2 "${CONF[@]}")
+R=results/cpu-le/industry/le/smollm2
+"${SM[@]}" -- "$R/item_tokens.json"
+"${SM[@]}" -- "$R/frac0.1/le_quality.json"
+"${SM[@]}" -- all environments_table
