@@ -27,6 +27,7 @@ leaexp.add_generated_variants(config)  # sweep/ablation variants of Figures 4-5 
 import lea.report.environments as leaenvs
 
 leaenvs.add_generated_variants(config)  # {variant}_{setting} runs of the table "what the environment adds"
+import lea.report.claims as leaclaims  # the claims table (config experiments.claims)
 
 RES = config["results_dir"]
 # GPU rules run through this wrapper: it gives each local GPU job its own device (docs/cluster.md)

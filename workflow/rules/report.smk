@@ -1,7 +1,7 @@
 # Report stage: the paper's Tables 1-5 and Figures 4-5 (ours beside the paper's), LE quality, loss curves, run
 # times. Which runs each target needs is config `experiments` (lea.report.experiments); logic: lea.report.
-# Named targets: table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, augment_table, environments_table,
-# loss_curves, runtimes, results.
+# Named targets: claims_table, table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, augment_table,
+# environments_table, loss_curves, runtimes, results.
 import lea.report.experiments as leaexp
 
 report: "../report/workflow.rst"
@@ -10,6 +10,26 @@ report: "../report/workflow.rst"
 localrules:
     report_table1,
     report_runtimes,
+
+
+rule report_claims:
+    input:
+        claims_inputs,
+    output:
+        md=f"{RES}/tables/claims.md",
+        # category "Claims ..." sorts first among the report's categories (the report sorts them by name)
+        csv=report(f"{RES}/tables/claims.csv", caption="../report/claims.rst", category="Claims of the paper",
+                   labels={"table": "claims"}),
+        detail=f"{RES}/tables/claims_detail.csv",
+    log:
+        log("report/claims"),
+    benchmark:
+        bench("report/claims")
+    params:
+        spec=lambda w: as_json(claims_spec()),
+    shell:
+        "lea report-claims --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv}"
+        " --out-detail-csv {output.detail} > {log} 2>&1"
 
 
 rule report_table1:
@@ -207,6 +227,12 @@ rule loss_curves:
 rule runtimes:
     input:
         f"{RES}/reports/runtimes.md",
+
+
+rule claims_table:
+    """The claims table over every dataset config experiments.claims enables."""
+    input:
+        claims_targets(),
 
 
 rule environments_table:

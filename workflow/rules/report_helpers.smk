@@ -98,9 +98,35 @@ def environments_inputs(wildcards):
     return [f"{d}/{f}" for d in runs for f in ("metrics.json", "ranks.parquet")] + [e["quality"] for e in spec["envs"]]
 
 
+CLAIMS_SPEC = {}  # the claims table's spec, resolved once (the input function and the params both need it)
+
+
+def claims_spec():
+    """lea.report.claims' spec: its plan (rows, sub-comparisons as run keys), the run folders of every seed of each
+    run key, and the le_quality.json of each LE setting the rows name (replicate 0)."""
+    if not CLAIMS_SPEC:
+        plan = leaclaims.plan(config)
+        runs = {k: [[s, run_dir(*leaclaims.split_key(k), s)] for s in SEEDS] for k in leaclaims.run_keys(plan)}
+        quality = {f"{d}/{le}": le_quality_file(d, le) for d, le in leaclaims.quality_keys(plan)}
+        CLAIMS_SPEC.update({**plan, "runs": runs, "quality": quality})
+    return CLAIMS_SPEC
+
+
+def claims_inputs(wildcards):
+    spec = claims_spec()
+    runs = sorted({d for seeds in spec["runs"].values() for _, d in seeds})
+    return [f"{d}/{f}" for d in runs for f in ("metrics.json", "ranks.parquet")] + sorted(set(spec["quality"].values()))
+
+
+def claims_targets():
+    """The claims table, once the config enables it and some experiment has runs."""
+    return [f"{RES}/tables/claims.md"] if leaclaims.datasets(config) and leaexp.all_runs(config) else []
+
+
 def report_targets():
     """The report files of every enabled table and figure (paths), as all_targets adds them."""
-    out = [f"{RES}/{d}/tables/table1.md" for d in leaexp.datasets(config, "table1")]
+    out = claims_targets()
+    out += [f"{RES}/{d}/tables/table1.md" for d in leaexp.datasets(config, "table1")]
     out += [f"{RES}/{d}/tables/environments.md" for d in leaenvs.datasets(config)]
     for name in REPORT_TABLES:
         out += [f"{RES}/{d}/tables/{name}.md" for d in leaexp.datasets(config, name)]

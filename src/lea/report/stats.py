@@ -108,3 +108,117 @@ def rank_marks(
         out[best]["p"] = p
         out[best]["sig"] = bool(not math.isnan(p) and p < alpha)
     return out
+
+
+# --- effects with confidence intervals (the claims table, lea.report.claims) -------------------------------------
+# The same conventions as paired_p: fewer than 2 pairs -> NaN; every difference 0 -> p = 1; every difference the same
+# nonzero value -> p = 0 (the t statistic is undefined, the shift is certain).
+
+CI_LEVEL = 0.95
+
+
+def paired_differences(
+    a: pl.DataFrame, b: pl.DataFrame, metric: str, keys: Sequence[str] = KEYS, metric_b: str | None = None
+) -> pl.DataFrame:
+    """``keys`` + ``diff`` = a[metric] - b[metric_b or metric] over the keys both tables have, sorted by the keys."""
+    mb = metric_b or metric
+    joined = a.select(*keys, pl.col(metric).alias("_a")).join(b.select(*keys, pl.col(mb).alias("_b")), on=list(keys))
+    return joined.select(*keys, (pl.col("_a") - pl.col("_b")).alias("diff")).sort(list(keys))
+
+
+def _degenerate(diff: np.ndarray) -> dict[str, float] | None:
+    n = int(diff.size)
+    if n < 2:
+        mean = float(diff.mean()) if n else math.nan
+        return {"mean": mean, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "t": math.nan, "n": n}
+    if np.allclose(diff, diff[0]):
+        c = float(diff[0])
+        p = 1.0 if math.isclose(c, 0.0, abs_tol=1e-12) else 0.0
+        t = 0.0 if p == 1.0 else math.copysign(math.inf, c)
+        return {"mean": c, "ci_low": c, "ci_high": c, "p": p, "t": t, "n": n}
+    return None
+
+
+def difference_summary(diff: Sequence[float] | np.ndarray, level: float = CI_LEVEL) -> dict[str, float]:
+    """Mean paired difference, its ``level`` confidence interval from the t distribution (n - 1 df), and the
+    two-sided p-value of the one-sample t-test of the differences (= scipy.stats.ttest_rel of the two columns)."""
+    from scipy import stats
+
+    d = np.asarray(diff, dtype=float)
+    out = _degenerate(d)
+    if out is not None:
+        return out
+    res = stats.ttest_1samp(d, 0.0)
+    ci = res.confidence_interval(level)
+    return {
+        "mean": float(d.mean()),
+        "ci_low": float(ci.low),
+        "ci_high": float(ci.high),
+        "p": float(res.pvalue),
+        "t": float(res.statistic),
+        "n": int(d.size),
+    }
+
+
+def margin_test(diff: Sequence[float] | np.ndarray, margin: float) -> tuple[float, str]:
+    """Whether the mean difference lies within (-margin, +margin): (p, side).
+
+    side ``within`` (the estimate lies inside the band): p of the two one-sided tests (TOST, the larger of
+    H0: mean <= -margin and H0: mean >= +margin); side ``above`` / ``below`` (outside): p of the one-sided test
+    against the near edge, doubled since the side is read from the data (as a two-sided test splits alpha). A
+    margin <= 0 or NaN leaves no band: p = 1, side ``within``.
+    """
+    from scipy import stats
+
+    d = np.asarray(diff, dtype=float)
+    if not margin > 0 or d.size < 2:
+        return (1.0 if d.size >= 2 else math.nan), "within"
+    mean = float(d.mean())
+    side = "within" if -margin < mean < margin else ("above" if mean >= margin else "below")
+    se = float(d.std(ddof=1)) / math.sqrt(d.size)
+    if se == 0.0:
+        return (0.0, side) if side == "within" or abs(mean) > margin else (1.0, side)
+    df = d.size - 1
+    if side == "within":
+        p_low = float(stats.t.sf((mean + margin) / se, df))  # H0: mean <= -margin
+        p_high = float(stats.t.cdf((mean - margin) / se, df))  # H0: mean >= +margin
+        return max(p_low, p_high), side
+    edge = margin if side == "above" else -margin
+    t = (mean - edge) / se
+    p_one = float(stats.t.sf(t, df)) if side == "above" else float(stats.t.cdf(t, df))
+    return min(1.0, 2.0 * p_one), side
+
+
+def welch_summary(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, level: float = CI_LEVEL
+) -> dict[str, float]:
+    """mean(x) - mean(y) of two independent samples, its ``level`` CI and the two-sided p of Welch's t-test
+    (scipy.stats.ttest_ind, equal_var=False)."""
+    from scipy import stats
+
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = int(a.size + b.size)
+    if a.size < 2 or b.size < 2:
+        return {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "t": math.nan, "n": n}
+    mean = float(a.mean() - b.mean())
+    if np.allclose(a, a[0]) and np.allclose(b, b[0]):
+        p = 1.0 if math.isclose(mean, 0.0, abs_tol=1e-12) else 0.0
+        return {"mean": mean, "ci_low": mean, "ci_high": mean, "p": p, "t": math.nan, "n": n}
+    res = stats.ttest_ind(a, b, equal_var=False)
+    ci = res.confidence_interval(level)
+    return {"mean": mean, "ci_low": float(ci.low), "ci_high": float(ci.high), "p": float(res.pvalue),
+            "t": float(res.statistic), "n": n}  # fmt: skip
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down: the i-th smallest of m times m - i + 1, made monotone, capped
+    at 1). NaN p-values (no test) are left NaN and do not count in m."""
+    idx = [i for i, p in enumerate(pvalues) if p is not None and not math.isnan(p)]
+    order = sorted(idx, key=lambda i: pvalues[i])
+    m = len(order)
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+        out[i] = running
+    return out

@@ -1,4 +1,4 @@
-"""``lea summary``: print the results tables of a config and the wall time of each pipeline stage.
+"""``lea summary``: print the claims table, the results tables of a config and the wall time of each pipeline stage.
 
 Stage times come from the ``benchmark:`` TSVs Snakemake writes under ``results/benchmarks/<rule>/...tsv``
 (column ``s``: wall-clock seconds of the job); a stage is the first folder under ``benchmarks/``.
@@ -90,6 +90,13 @@ def main(args: argparse.Namespace) -> int:
     config = load_config(args.configfile or ["config/config.yaml"])
     res = Path(args.results_dir or config["results_dir"])
     missing = []
+    from lea.report.claims import datasets as claims_datasets
+
+    claims_md = res / "tables" / "claims.md"
+    if claims_md.exists():  # the verdict first: the tables it rests on follow
+        print(claims_md.read_text())
+    elif claims_datasets(config):
+        missing.append(str(claims_md))
     for name in TARGETS:
         if not enabled(config, name):
             continue
