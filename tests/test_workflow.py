@@ -26,6 +26,7 @@ EXPECTED_DEMO_RULES = {
     "report_table",
     "report_figure",
     "report_augment",
+    "report_claims",
     "all",
 }
 

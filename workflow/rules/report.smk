@@ -26,7 +26,7 @@ rule report_claims:
     benchmark:
         bench("report/claims")
     params:
-        spec=lambda w: as_json(claims_spec()),
+        spec=lambda w: claims_spec_json(),
     shell:
         "lea report-claims --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv}"
         " --out-detail-csv {output.detail} > {log} 2>&1"

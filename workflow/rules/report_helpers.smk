@@ -112,6 +112,11 @@ def claims_spec():
     return CLAIMS_SPEC
 
 
+def claims_spec_json():
+    """The spec without spaces: the rule's shell line is one argument, under the kernel's 128 KiB limit on one."""
+    return json.dumps(claims_spec(), sort_keys=True, separators=(",", ":"))
+
+
 def claims_inputs(wildcards):
     spec = claims_spec()
     runs = sorted({d for seeds in spec["runs"].values() for _, d in seeds})

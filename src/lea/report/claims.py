@@ -306,7 +306,9 @@ class _Resolver:
             "terms": [[1, self.metric]],
             **extra,
         }
-        c["envs"] = self._envs(c) if kind in ("greater", "k_gain") else {}
+        envs = self._envs(c) if kind in ("greater", "k_gain") else {}
+        if envs:
+            c["envs"] = envs
         self.comparisons.append(c)
         return c["cid"]
 
@@ -504,7 +506,7 @@ def plan(config: dict[str, Any]) -> dict[str, Any]:
                             les.append(le)
         r["le"] = les
         r["le_replicates"] = le_replicates_used(config, seeds) if les else 0
-    env_les = sorted({le for c in res.comparisons for le in c["envs"]})
+    env_les = sorted({le for c in res.comparisons for le in c.get("envs", {})})
     used = {split_key(k)[3] for k in run_keys({"comparisons": res.comparisons})}
     labels = {v: config["variants"][v].get("label") or v for v in sorted(used) if v != "base"}
     env_kinds = {le: le_setting(config, le)["env"] for le in config.get("le", {}).get("settings", {})}
@@ -517,7 +519,7 @@ def run_keys(p: Mapping[str, Any]) -> list[str]:
     keys: set[str] = set()
     for c in p["comparisons"]:
         keys |= {c[s] for s in ("a", "b", "c", "d") if c.get(s)}
-        for e in c["envs"].values():
+        for e in c.get("envs", {}).values():
             keys |= {e["a"], e["b"]}
     return sorted(keys)
 
@@ -525,7 +527,7 @@ def run_keys(p: Mapping[str, Any]) -> list[str]:
 def quality_keys(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(dataset, LE setting) of every le_quality.json the rows show: their LE settings and the environments'."""
     out = {(r["dataset"], le) for r in p["rows"] for le in r["le"]}
-    out |= {(c["dataset"], le) for c in p["comparisons"] for le in c["envs"]}
+    out |= {(c["dataset"], le) for c in p["comparisons"] for le in c.get("envs", {})}
     return sorted(out)
 
 
@@ -704,7 +706,7 @@ def build(spec: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame, list[dic
         r["direction"] = _direction(comps[cid], r, alpha)
     env_results: dict[tuple[str, str], dict[str, Any]] = {}
     for c in spec["comparisons"]:
-        for le, e in c["envs"].items():
+        for le, e in c.get("envs", {}).items():
             env_results[(c["cid"], le)] = _compute(c, e["a"], e["b"], spec, cache)
     diag = _diagnostics(spec)
     rows, detail = [], []
