@@ -263,7 +263,7 @@ class _Resolver:
 
     def rows(self, exp: str, dataset: str, backbone: str) -> list[dict[str, Any]]:
         if dataset not in leaexp.datasets(self.config, exp):
-            why = "not configured" if not leaexp.enabled(self.config, exp) else f"not enabled on {dataset}"
+            why = "not configured or disabled" if not leaexp.enabled(self.config, exp) else f"not enabled on {dataset}"
             raise _Untested(f"experiments.{exp} {why}")
         return [r for r in leaexp.rows(self.config, exp) if r["backbone"] == backbone]
 
@@ -344,7 +344,7 @@ class _Resolver:
         metrics = list(CASE_METRICS) if part.metrics == "all" else [self.metric]
         cids: list[str | None] = []
         if not leaexp.enabled(self.config, exp):
-            raise _Untested(f"experiments.{exp} not configured")
+            raise _Untested(f"experiments.{exp} not configured or disabled")
         backbones = self.backbones(exp)
         if part.kind == "cross_gain":
             lfm = [d for d, p in self.paper.items() if p == "LFM" and d in self._claim_datasets]
@@ -538,6 +538,8 @@ def _load_side(
     k: str, spec: Mapping[str, Any], cache: dict[str, Any], metrics: Sequence[str]
 ) -> tuple[pl.DataFrame | None, list[str]]:
     """The per-case metrics of every seed of one run key (column ``seed`` added), and the missing files."""
+    from pathlib import Path
+
     import polars as pl
 
     from lea.report.tables import load_run
@@ -546,8 +548,6 @@ def _load_side(
         return cache[k]
     frames, missing = [], []
     for seed, d in spec["runs"].get(k, []):
-        from pathlib import Path
-
         files = [Path(d) / "metrics.json", Path(d) / "ranks.parquet"]
         absent = [str(f) for f in files if not f.exists()]
         if absent:
@@ -920,7 +920,8 @@ def to_markdown(df: pl.DataFrame, detail: pl.DataFrame, diag: Sequence[Mapping[s
         "Relative gain (claim 3, Industry): per case (A − B) / mean(B) on each dataset, compared by Welch's "
         't-test (the cases of two datasets are not paired). "Flattens" (claim 8): each larger LE subset '
         "differs from 10% by less than the gain from the smallest subset to 10% (two one-sided tests against "
-        "that band; significant against when the estimate lies outside the band, doubled one-sided p).",
+        "that band; significant against when the estimate lies outside the band, doubled one-sided p; no band, so "
+        "never significant, when that gain is not positive).",
         f"Per-seed Δ: each seed's mean difference, mean ± sample std over the seeds. {spread}",
     ]
     if diag:
