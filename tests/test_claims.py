@@ -173,6 +173,7 @@ def test_a_clearly_better_agrees_and_the_table_has_its_columns(tmp_path: Path) -
     # LEAR at rank 1 or 2, LEA never in the top 10: the NDCG@10 gain is 1 or 1/log2(3) per case
     hand = np.mean([1.0 if (i + s) % 2 == 0 else 1 / math.log2(3) for s in (0, 1) for i in range(N)])
     assert lear["effect"] == pytest.approx(hand) and lear["direction"] == "for"
+    assert lear["seeds"] == 2 and lear["seed_p"] == 0.0  # both seeds move by the same amount: a certain shift
     assert len(diag) == 2 and {q["le"] for q in diag} == {"frac0.1", "oracle"}
 
 

@@ -623,6 +623,7 @@ def _compute(c: Mapping[str, Any], a_key: str, b_key: str, spec: Mapping[str, An
         out.update(s)
         out.update({"status": "ok", "seeds": [sd for sd, _ in per_seed], "seed_diffs": [v for _, v in per_seed]})
         out["seed_mean"], out["seed_std"] = mean_std(out["seed_diffs"])
+        out["seed_p"] = difference_summary(out["seed_diffs"])["p"]
         return out
     if a is None or b is None:
         return {**out, "status": "missing"}
@@ -634,6 +635,8 @@ def _compute(c: Mapping[str, Any], a_key: str, b_key: str, spec: Mapping[str, An
     per_seed = _seed_diffs(paired)
     out.update({"status": "ok", "seeds": [s for s, _ in per_seed], "seed_diffs": [v for _, v in per_seed]})
     out["seed_mean"], out["seed_std"] = mean_std(out["seed_diffs"])
+    # the seeds as the unit (S - 1 df): a check on the (seed, case) pairing, which takes the cases as independent
+    out["seed_p"] = difference_summary(out["seed_diffs"])["p"]
     if c["kind"] == "sweep_flat":
         out["margin"] = margin if margin is not None and not math.isnan(margin) else math.nan
         out["p"], out["side"] = margin_test(diff, out["margin"] if out["margin"] > 0 else 0.0)
@@ -806,7 +809,7 @@ def _shown_columns(c: Mapping[str, Any] | None, r: Mapping[str, Any] | None, spe
     labels = spec.get("labels", {})
     if c is None or r is None:
         keys = ["comparison", "a", "b", "metric", "effect", "ci_low", "ci_high", "p", "p_holm", "n_pairs",
-                "seeds", "seed_diff_mean", "seed_diff_std", "seed_diffs"]  # fmt: skip
+                "seeds", "seed_diff_mean", "seed_diff_std", "seed_diffs", "seed_p"]  # fmt: skip
         return dict.fromkeys(keys)
     ok = r["status"] == "ok"
     return {
@@ -824,6 +827,7 @@ def _shown_columns(c: Mapping[str, Any] | None, r: Mapping[str, Any] | None, spe
         "seed_diff_mean": r.get("seed_mean") if ok else None,
         "seed_diff_std": r.get("seed_std") if ok else None,
         "seed_diffs": " ".join(f"{v:+.4f}" for v in r.get("seed_diffs", [])) if ok else "",
+        "seed_p": r.get("seed_p") if ok else None,
     }
 
 
@@ -887,7 +891,8 @@ def to_markdown(df: pl.DataFrame, detail: pl.DataFrame, diag: Sequence[Mapping[s
             metric = " − ".join(metric_label(x) for x in metric.split("-")) if metric else "–"
             eff = f"{_num(r['effect'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
             seeds = (
-                f"{_num(r['seed_diff_mean'])} ± {_num(r['seed_diff_std'], '.4f')} ({r['seeds']} seeds)"
+                f"{_num(r['seed_diff_mean'])} ± {_num(r['seed_diff_std'], '.4f')} ({r['seeds']} seeds, "
+                f"p {_p(r['seed_p'])})"
                 if r["seeds"]
                 else "–"
             )
@@ -922,7 +927,9 @@ def to_markdown(df: pl.DataFrame, detail: pl.DataFrame, diag: Sequence[Mapping[s
         "differs from 10% by less than the gain from the smallest subset to 10% (two one-sided tests against "
         "that band; significant against when the estimate lies outside the band, doubled one-sided p; no band, so "
         "never significant, when that gain is not positive).",
-        f"Per-seed Δ: each seed's mean difference, mean ± sample std over the seeds. {spread}",
+        "Per-seed Δ: each seed's mean difference, mean ± sample std over the seeds, and the p of the one-sample "
+        "t-test of those differences (the seeds as the unit, S − 1 degrees of freedom; it takes no part in the "
+        f"verdicts, which pair the cases of every seed). {spread}",
     ]
     if diag:
         lines += ["", "## The LE settings' diagnostics (le_quality.json, LE replicate 0)", ""]
