@@ -196,6 +196,8 @@ def test_missing_runs_are_not_tested(tmp_path: Path) -> None:
     # parts a and b still stand; part c has no LEA runs: the row is partly tested, the reason names the file
     assert r["partial"] and "runs missing" in r["reason"] and "LEA/seed0/metrics.json" in r["reason"]
     assert r["n_comparisons"] == 10
+    detail = claims.build(spec)[1]
+    assert detail.filter(pl.col("p_holm").is_not_null()).height == 10  # LEAR > LEA takes no part in Holm's m
     spec["runs"]["demo/sasrec/sa2c/LER"] = []
     spec["runs"]["demo/sasrec/sa2c/LEAR"] = []
     r = _row(claims.build(spec)[0], "5")

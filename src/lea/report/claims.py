@@ -701,8 +701,13 @@ def build(spec: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame, list[dic
             g = results.get(c["margin_of"], {})
             margin = g.get("mean", math.nan) if g.get("status") == "ok" else math.nan
             results[c["cid"]] = _compute(c, c["a"], c["b"], spec, cache, margin=margin)
-    # Holm over every sub-comparison the table computed (all rows, all datasets)
-    cids = [cid for cid, r in results.items() if r["status"] == "ok"]
+    # Holm over every sub-comparison a verdict rests on (all rows, all datasets): those of the parts whose every
+    # sub-comparison has its runs (a part with runs missing is not tested, so its others take no part either)
+    complete = [
+        p["cids"] for row in spec["rows"] for p in row["parts"]
+        if p["status"] == "planned" and all(results[cid]["status"] == "ok" for cid in p["cids"])
+    ]  # fmt: skip
+    cids = [cid for part in complete for cid in part]
     for cid, p in zip(cids, holm([results[cid]["p"] for cid in cids]), strict=True):
         results[cid]["p_holm"] = p
     for cid, r in results.items():
