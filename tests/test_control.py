@@ -199,3 +199,68 @@ def test_state_loss_off_and_bad_model(tiny_data: Path, tmp_path: Path) -> None: 
     control_run(control_settings("random"), tiny_data, tmp_path / "rnd")
     with pytest.raises(InputError, match="not an idrec environment"):
         run("states", s, tiny_data, tmp_path / "rnd" / "model.safetensors")
+
+
+def test_recommender_recipe_switches(tmp_path: Path) -> None:
+    """le.control.state_objective softmax + reward_head state_dot (+ reward_gap): the reward is the state's own score
+    of the action, both learn the easy pattern, the gap calibration holds on the training transitions, and the model
+    file round-trips."""
+    from lea.control.base import load_data
+    from lea.control.cli import fit
+    from lea.control.idrec import IDRecLE, calibrate_gap
+
+    data = make_data(tmp_path / "data", n_items=40, n_seq=200)
+    s = control_settings("oracle", epochs=4, valid_transitions=200)
+    s["control"] = {**CONTROL, "hidden": 32, "state_objective": "softmax", "reward_head": "state_dot"}
+    q = fit(s, data, tmp_path / "rec", progress=False)
+    assert q["reward_head"] == "state_dot" and q["state_objective"] == "softmax"
+    assert q["reward"]["pairwise_accuracy"] > 0.7 and q["state"]["hr@10"] > 3 * q["state"]["chance"]
+    log = pl.read_csv(tmp_path / "rec" / "train_log.csv")
+    assert log["valid_reward_auc"].drop_nulls().len() == 4  # the learning curve: one validation row per epoch
+
+    m = IDRecLE.load(tmp_path / "rec" / "model.safetensors", 40)
+    assert m.reward_head == "state_dot"
+    hist, acts = [[1, 2, 3], [7]], [[4, 9], [8, 30]]
+    r = m.rewards([(0, 3), (1, 1)], hist, acts, [4, 8])
+    st = m.states([(0, 3), (1, 1)], hist)
+    e = m.item_vectors().detach()
+    want = (st[:, None, :] * e[torch.tensor(acts)]).sum(-1) / 32**0.5 * m.reward_mult + m.score.bias.detach()
+    assert torch.allclose(r, want, atol=1e-5)
+
+    # reward_gap: mean r^e(observed) = anchor, mean r^e(other item) = anchor - gap on the same seeded sample
+    d = load_data(s, data, 0, every_train_sequence=True)
+    before = m.rewards([(0, 0)] * 2, hist, acts, [4, 8])
+    cal = calibrate_gap(m, d.train, anchor=1.0, gap=1.0)
+    after = m.rewards([(0, 0)] * 2, hist, acts, [4, 8])
+    assert cal["reward_multiplier"] > 0
+    assert torch.equal(before.argsort(1), after.argsort(1))  # an increasing affine map: the ranking is kept
+    again = calibrate_gap(m, d.train, anchor=1.0, gap=1.0)  # already calibrated: the identity
+    assert abs(again["reward_multiplier"] - 1.0) < 1e-4 and abs(again["reward_shift"]) < 1e-4
+    m.save(tmp_path / "cal.safetensors")
+    m2 = IDRecLE.load(tmp_path / "cal.safetensors", 40)
+    assert torch.allclose(m2.rewards([(0, 0)] * 2, hist, acts, [4, 8]), after)
+
+    s["control"]["reward_gap"] = 1.0
+    q2 = fit(s, data, tmp_path / "gap", progress=False)
+    assert q2["reward_gap"] == 1.0 and q2["reward"]["mean_positive"] > q2["reward"]["mean_negative"]
+
+
+def test_default_recipe_is_the_le_recipe(tmp_path: Path) -> None:
+    """Without the new switches, idrec is Eq. 1's linear head on G^e(x, a) and a model file written before them
+    (no reward_head metadata, no reward_mult) still loads as that."""
+    from safetensors.torch import save_file
+
+    from lea.control.idrec import IDRecLE
+
+    torch.manual_seed(0)
+    m = IDRecLE(12, 8, 4).eval()
+    assert m.reward_head == "linear"
+    hist, acts = [[1, 2], [3]], [[4, 5], [6, 7]]
+    x = m.encode([[*h, a] for h, row in zip(hist, acts) for a in row])
+    want = m.score(x).squeeze(-1).reshape(2, 2)
+    assert torch.allclose(m.rewards([(0, 2), (1, 1)], hist, acts, [4, 6]), want.detach(), atol=1e-6)
+    sd = {k: v for k, v in m.state_dict().items() if k != "reward_mult"}
+    save_file(sd, str(tmp_path / "old.safetensors"), metadata={"env": "idrec", "n_items": "12", "hidden": "8",
+                                                              "window": "4"})  # fmt: skip
+    old = IDRecLE.load(tmp_path / "old.safetensors", 12)
+    assert old.reward_head == "linear" and torch.allclose(old.rewards([(0, 2), (1, 1)], hist, acts, [4, 6]), want)

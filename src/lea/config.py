@@ -196,6 +196,14 @@ def finetune_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return with_recipe(ft, s["recipe"])
 
 
+def control_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``le.control`` with LE setting ``name``'s own ``control`` overrides (a control environment's recipe)."""
+    settings = config["le"]["settings"]
+    if name not in settings:
+        raise ConfigError("le.settings", f"no LE setting named '{name}' (have: {', '.join(settings)})")
+    return {**config["le"].get("control", {}), **(settings[name].get("control") or {})}
+
+
 def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """An LE setting with its LLM and its recipe resolved (name and loading options)."""
     settings = config["le"]["settings"]

@@ -8,7 +8,7 @@ def control_stage_settings(le):
     return {
         "le": le_setting(le),
         "finetune": leacfg.finetune_settings(config, le),
-        "control": config["le"]["control"],
+        "control": leacfg.control_settings(config, le),
         "history": config["le"]["history"],
         "precompute": config["precompute"],
     }

@@ -39,7 +39,11 @@ def fit(s: dict, data_dir: str | Path, out_dir: str | Path, seed: int = 0, progr
     out.mkdir(parents=True, exist_ok=True)
     env.save(out / "model.safetensors")
     with atomic_path(out / "train_log.csv") as p:
-        (pl.DataFrame(log) if log else pl.DataFrame({"step": pl.Series([], dtype=pl.Int64)})).write_csv(p)
+        (
+            pl.DataFrame(log, infer_schema_length=None)
+            if log
+            else pl.DataFrame({"step": pl.Series([], dtype=pl.Int64)})
+        ).write_csv(p)
     q = measure(env, data.valid, data.n_items, seed=seed)
     q.update(
         setting=s["le"].get("name"),

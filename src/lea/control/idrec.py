@@ -18,6 +18,18 @@ Everything but the LLM is the LE's (lea.env.model, lea.env.train):
 Trained by Adam for ``le.finetune.epochs`` epochs of ``le.finetune.batch_size`` (``le.control`` may override both)
 on the LE subset, with the learning rate ``le.control.lr`` (the LE's lr is for LoRA on a pretrained model; these
 weights start from scratch).
+
+Two switches of ours (``le.control``, defaults = the LE's recipe above) make the ``recommender`` recipe: the objective
+and the reward of the recommender the environment is meant to inform (a stronger oracle, issue 13):
+
+- ``state_objective: softmax``: Eq. 2's in-batch pairs replaced by the recommender's cross-entropy over every item,
+  -log softmax_i(s_t . e_i / sqrt(d))[a+] (Eq. 8's form on Eq. 2's scores);
+- ``reward_head: state_dot``: r^e(p_t, a) = s^e_t . e_a / sqrt(d) + b, the state's own score of the action (the
+  recommender's logit) instead of Eq. 1's separate head on G^e(x, a); the Bradley-Terry loss (Eq. 1) trains it too.
+
+``le.control.reward_gap`` (null = off) rescales r^e after training: r^e <- anchor + g * (r^e - m+) / (m+ - m-), with
+m+ / m- the mean r^e of observed / uniformly drawn items on the training transitions, so the mean reward gap equals
+the fixed reward's (1 vs 0 for g = 1) whatever the head's scale.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +46,29 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from lea.control.base import Data, Key
+from lea.control.base import Data, Key, measure
 from lea.env.train import Transition, sample_negatives
 from lea.errors import InputError, MissingInputError
 from lea.rec.backbones import SASRecBackbone
 
 CHOICE_RULE = "highest reward r^e(p_t, x_k) of the 5 candidates"
 EVAL_BATCH = 2048
+REWARD_HEADS = ("linear", "state_dot")
+STATE_OBJECTIVES = ("eq2", "softmax")
 
 
 class IDRecLE(nn.Module):
-    def __init__(self, n_items: int, hidden: int = 64, window: int = 10, dropout: float = 0.1) -> None:
+    def __init__(
+        self, n_items: int, hidden: int = 64, window: int = 10, dropout: float = 0.1, reward_head: str = "linear"
+    ) -> None:
         super().__init__()
-        self.n_items, self.window, self.dim = n_items, window, hidden
+        if reward_head not in REWARD_HEADS:
+            raise ValueError(f"reward_head must be one of {REWARD_HEADS}, not '{reward_head}'")
+        self.n_items, self.window, self.dim, self.reward_head = n_items, window, hidden, reward_head
         self.encoder = SASRecBackbone(n_items, hidden, window + 1, dropout)  # +1: Eq. 1's input ends with the action
-        self.score = nn.Linear(hidden, 1)  # theta of Eq. 1
+        self.score = nn.Linear(hidden, 1)  # theta of Eq. 1 (state_dot: its bias only, the anchor's shift)
+        # reward_gap's multiplier of r^e - bias (1: the head as trained); a buffer so that it is saved with the weights
+        self.register_buffer("reward_mult", torch.ones(()))
         self.choice_rule = CHOICE_RULE
 
     def _pack(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,9 +93,14 @@ class IDRecLE(nn.Module):
         return self.encode([list(h)[-self.window :] for h in histories])
 
     def reward_batch(self, histories: Sequence[Sequence[int]], actions: Sequence[int]) -> torch.Tensor:
-        return self.score(
-            self.encode([[*list(h)[-self.window :], a] for h, a in zip(histories, actions, strict=True)])
-        ).squeeze(-1)
+        if self.reward_head == "state_dot":  # the state's score of the action, s^e_t . e_a / sqrt(d)
+            s = self.state_batch(histories)
+            raw = (s * self.item_vectors()[torch.as_tensor(list(actions), dtype=torch.long)]).sum(-1)
+            raw = raw / math.sqrt(self.dim)
+        else:  # Eq. 1: w . G^e(x, a)
+            x = self.encode([[*list(h)[-self.window :], a] for h, a in zip(histories, actions, strict=True)])
+            raw = x @ self.score.weight[0]
+        return self.reward_mult * raw + self.score.bias[0]
 
     # --- Eq. 1 and Eq. 2 ---
     def reward_loss(self, batch: Sequence[Transition], negatives: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,6 +108,11 @@ class IDRecLE(nn.Module):
         r_pos = self.reward_batch(hist, [t.target for t in batch])
         r_neg = self.reward_batch(hist, negatives)
         return -F.logsigmoid(r_pos - r_neg).mean(), (r_pos > r_neg).float().mean()
+
+    def softmax_state_loss(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """state_objective softmax: the recommender's cross-entropy over every item on Eq. 2's scores."""
+        logits = states @ self.item_vectors().T / math.sqrt(states.shape[-1])  # [B, n_items]
+        return F.cross_entropy(logits, targets)
 
     def state_loss(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         a = self.item_vectors()[targets]
@@ -129,7 +159,13 @@ class IDRecLE(nn.Module):
     def save(self, path: str | Path) -> None:
         from lea.io import write_safetensors
 
-        meta = {"env": "idrec", "n_items": str(self.n_items), "hidden": str(self.dim), "window": str(self.window)}
+        meta = {
+            "env": "idrec",
+            "n_items": str(self.n_items),
+            "hidden": str(self.dim),
+            "window": str(self.window),
+            "reward_head": self.reward_head,
+        }
         write_safetensors(self.state_dict(), path, metadata=meta)
 
     @classmethod
@@ -144,8 +180,10 @@ class IDRecLE(nn.Module):
             meta = f.metadata() or {}
         if meta.get("env") != "idrec" or int(meta.get("n_items", -1)) != n_items:
             raise InputError(p, f"not an idrec environment for {n_items} items (metadata {meta}): rerun control_fit")
-        m = cls(n_items, int(meta["hidden"]), int(meta["window"]))
-        m.load_state_dict(load_file(str(p)))
+        m = cls(n_items, int(meta["hidden"]), int(meta["window"]), reward_head=meta.get("reward_head", "linear"))
+        sd = load_file(str(p))
+        sd.setdefault("reward_mult", torch.ones(()))  # files written before reward_gap: the head as trained
+        m.load_state_dict(sd)
         m.eval()
         return m
 
@@ -166,8 +204,14 @@ def fit(
     state_loss: bool = True,
     seed: int = 0,
     progress: bool = True,
+    on_epoch: Callable[[int], dict[str, float]] | None = None,
 ) -> list[dict[str, float]]:
-    """Adam on Eq. 1 (+ Eq. 2): one sampled negative per transition per step, as lea.env.train.fit."""
+    """Adam on Eq. 1 (+ Eq. 2, or the softmax state objective): one sampled negative per transition per step, as
+    lea.env.train.fit. ``on_epoch(epoch)`` (eval mode, after each epoch) returns values added to that epoch's last
+    log row (the validation diagnostics of ``le.control.select``); it must not draw from the training streams."""
+    objective = ctl.get("state_objective", "eq2")
+    if objective not in STATE_OBJECTIVES:
+        raise ValueError(f"le.control.state_objective must be one of {STATE_OBJECTIVES}, not '{objective}'")
     rng = random.Random(seed)
     opt = torch.optim.Adam(model.parameters(), lr=ctl.get("lr", 1e-3))
     bs, epochs = ctl["batch_size"], ctl["epochs"]
@@ -187,9 +231,8 @@ def fit(
             loss = l_rm
             row = {"epoch": epoch, "step": step, "loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
             if state_loss:
-                l_sm = model.state_loss(
-                    model.state_batch([t.history for t in batch]), torch.tensor([t.target for t in batch])
-                )
+                sm = model.softmax_state_loss if objective == "softmax" else model.state_loss
+                l_sm = sm(model.state_batch([t.history for t in batch]), torch.tensor([t.target for t in batch]))
                 loss = loss + l_sm
                 row["loss_sm"] = l_sm.item()
             opt.zero_grad(set_to_none=True)
@@ -200,6 +243,10 @@ def fit(
             log.append(row)
             bar.update(1)
         bar.set_postfix(loss=f"{log[-1]['loss']:.3f}" if log else "-", refresh=False)
+        if on_epoch is not None and log:
+            model.eval()
+            log[-1].update(on_epoch(epoch))
+            model.train()
     bar.close()
     model.eval()
     return log
@@ -217,23 +264,86 @@ def anchor_rewards(model: IDRecLE, train: list[Transition], anchor: float, n: in
     return shift
 
 
+def calibrate_gap(model: IDRecLE, train: list[Transition], anchor: float, gap: float, n: int = 200) -> dict:
+    """``le.control.reward_gap``: an affine map of r^e so that, on (up to ``n``, seeded) training transitions, the
+    mean r^e of the observed items is ``anchor`` and the mean r^e of one uniformly drawn other item per transition is
+    ``anchor - gap``; the ranking of any two actions is unchanged. Returns the multiplier and the shift."""
+    sample = train if len(train) <= n else random.Random(3).sample(train, n)
+    rng = random.Random(4)
+    negs = [sample_negatives(t, model.n_items, 1, rng)[0] for t in sample]
+    keys = [(t.sequence, t.position) for t in sample]
+    r = model.rewards(
+        keys, [t.history for t in sample], [[t.target, a] for t, a in zip(sample, negs, strict=True)], [-1] * len(keys)
+    )
+    m_pos, m_neg = float(r[:, 0].mean()), float(r[:, 1].mean())
+    if m_pos - m_neg <= 1e-6:
+        raise ValueError(
+            f"reward_gap: the trained reward does not rank observed items above others (mean {m_pos:.4f} vs "
+            f"{m_neg:.4f} on {len(sample)} training transitions); it cannot be rescaled to a positive gap"
+        )
+    factor = gap / (m_pos - m_neg)
+    with torch.no_grad():
+        b = float(model.score.bias[0])
+        model.reward_mult *= factor
+        # r' = factor * (r - m_pos) + anchor, i.e. bias' = factor * (b - m_pos) + anchor
+        model.score.bias.fill_(factor * (b - m_pos) + anchor)
+    return {"reward_multiplier": factor, "reward_shift": float(model.score.bias[0]) - b}
+
+
 def train_env(s: Mapping[str, Any], data: Data, seed: int = 0, progress: bool = True) -> tuple[IDRecLE, list, dict]:
     """Build and train the environment on ``data.train``; returns (model, log, facts for le_quality.json)."""
     ctl = control_settings(s)
     torch.manual_seed(seed)
-    model = IDRecLE(data.n_items, ctl.get("hidden", 64), s.get("history", 10), ctl.get("dropout", 0.1))
+    model = IDRecLE(
+        data.n_items,
+        ctl.get("hidden", 64),
+        s.get("history", 10),
+        ctl.get("dropout", 0.1),
+        ctl.get("reward_head", "linear"),
+    )
     t0 = time.perf_counter()
-    log = fit(model, data.train, data.n_items, ctl, s.get("le", {}).get("state_loss", True), seed, progress)
+
+    def on_epoch(epoch: int) -> dict[str, float]:
+        # the validation diagnostics of le_quality.json after each epoch (a learning curve for choosing the
+        # epochs); measure draws its negatives from its own seeded generator, not the training streams
+        q = measure(model, data.valid, data.n_items, seed=seed)
+        return {
+            "valid_reward_acc": q["reward"]["pairwise_accuracy"],
+            "valid_reward_auc": q["reward"]["auc"],
+            "valid_state_hr@10": q["state"]["hr@10"],
+            "valid_choice_acc": q["choice"]["accuracy"],
+        }
+
+    log = fit(
+        model,
+        data.train,
+        data.n_items,
+        ctl,
+        s.get("le", {}).get("state_loss", True),
+        seed,
+        progress,
+        on_epoch if data.valid else None,
+    )
     anchor = s.get("finetune", {}).get("reward_anchor", 1.0)
-    shift = anchor_rewards(model, data.train, anchor) if anchor is not None else None
+    gap = ctl.get("reward_gap")
+    if gap is not None:
+        cal = calibrate_gap(model, data.train, 1.0 if anchor is None else anchor, gap)
+        shift = cal["reward_shift"]
+    else:
+        cal = {}
+        shift = anchor_rewards(model, data.train, anchor) if anchor is not None else None
     facts = {
         "steps": len(log),
         "epochs": ctl["epochs"],
         "batch_size": ctl["batch_size"],
         "lr": ctl.get("lr", 1e-3),
+        "state_objective": ctl.get("state_objective", "eq2"),
+        "reward_head": model.reward_head,
+        "reward_gap": gap,
         "train_time_s": round(time.perf_counter() - t0, 1),
         "final_train_loss": log[-1]["loss"] if log else None,
         "reward_shift": shift,
+        **cal,
     }
     return model, log, facts
 
