@@ -232,6 +232,11 @@ VARIANTS = {
     "shared-nockpt-compile": {"step": "shared", "activation_checkpointing": False, "compile": True},
     # approximation: LoRA in the top 6 blocks only (not the same model: its losses differ from the naive step's)
     "shared-top6": {"step": "shared", "activation_checkpointing": True, "lora_top_layers": 6},
+    # the same without activation checkpointing: the 6 adapted blocks alone keep activations, so memory stays small
+    "shared-top6-nockpt": {"step": "shared", "activation_checkpointing": False, "lora_top_layers": 6},
+    "shared-top6-nockpt-compile": {
+        "step": "shared", "activation_checkpointing": False, "lora_top_layers": 6, "compile": True,
+    },
 }
 
 
