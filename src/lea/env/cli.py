@@ -127,10 +127,12 @@ def main(args: argparse.Namespace) -> int:
     ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
     every = ft.get("curve_every", DEFAULT_EVERY)
     curve = None
-    if every > 0 and valid:  # the first curve_transitions of the validation sample, the same rows at every point
+    if every > 0 and valid:
+        # the first curve_transitions of the validation sample in a seeded random order (the sample itself is in
+        # sequence order when it holds every validation transition: its first rows would be the first few users)
         curve = LearningCurve(
             prompter,
-            valid,
+            random.Random(args.seed + 4).sample(valid, len(valid)),
             n_items,
             every,
             ft.get("curve_transitions", DEFAULT_TRANSITIONS),

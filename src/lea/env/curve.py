@@ -87,7 +87,7 @@ class LearningCurve:
     ) -> None:
         if every < 1:
             raise ValueError(f"curve_every must be >= 1 for a curve (0 = no curve), got {every}")
-        # the first n of the validation transitions fit-le draws (already a seeded random sample): the same rows,
+        # the first n of ``valid`` (fit-le passes its validation sample in a seeded random order): the same rows,
         # negatives and choice lists at every point, so the points differ only by the LE
         self.p, self.sample, self.n_items, self.every = prompter, list(valid[:n]), n_items, every
         self.reward_prior, self.seed, self.bs = reward_prior, seed, batch_size
@@ -129,11 +129,12 @@ class LearningCurve:
         import torch
         from tqdm import tqdm
 
+        from lea.env.inference import LEInference
+        from lea.env.quality import measure
+
         t0 = time.perf_counter()
         since = self.rows[-1]["step"] if self.rows else self.start
         losses = [r["loss"] for r in log if r["step"] >= since]  # log row k is the (k + 1)-th step
-        from lea.env.inference import LEInference
-        from lea.env.quality import measure
 
         cpu_rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if le.device.type == "cuda" else None
