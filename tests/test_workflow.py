@@ -26,6 +26,7 @@ EXPECTED_DEMO_RULES = {
     "report_table",
     "report_figure",
     "report_augment",
+    "report_le_curve",
     "report_claims",
     "all",
 }

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "control-precompute": ("lea.control.precompute", "write a control environment's states, rewards or augmentation"),
     "report-envs": ("lea.report.environments", "the table 'what the environment adds' (control environments)"),
     "report-claims": ("lea.report.claims", "the claims table: each claim of the paper tested on the runs"),
+    "report-le-curve": ("lea.report.le_curve", "the LE's learning curve (learning_curve.csv of fit-le) as a PNG"),
     "report": ("lea.report.cli", "tables, figures and the summary of the results"),
     "summary": ("lea.report.summary", "print the results tables and per-stage wall times"),
 }

@@ -57,6 +57,7 @@ rule fit_le:
         score_head=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/score_head.safetensors",
         quality=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/le_quality.json",
         train_log=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/train_log.csv",
+        curve=f"{RES}/{{dataset}}/le/{{llm}}{{rep}}/{{le}}/learning_curve.csv",
     log:
         log("fit_le/{dataset}/{llm}{rep}/{le}"),
     benchmark:

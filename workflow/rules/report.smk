@@ -1,6 +1,6 @@
 # Report stage: the paper's Tables 1-5 and Figures 4-5 (ours beside the paper's), LE quality, loss curves, run
 # times. Which runs each target needs is config `experiments` (lea.report.experiments); logic: lea.report.
-# Named targets: claims_table, table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, augment_table,
+# Named targets: claims_table, table1 .. table5, fig4a, fig4b, fig5a, fig5b, le_quality, le_curves, augment_table,
 # environments_table, loss_curves, runtimes, results.
 import lea.report.experiments as leaexp
 
@@ -114,6 +114,23 @@ rule report_le_quality:
         "lea report le-quality --spec {params.spec:q} --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
 
 
+rule report_le_curve:
+    input:
+        lambda w: f"{le_dir(w.dataset, w.le)}/learning_curve.csv",
+    output:
+        report(f"{RES}/{{dataset}}/figures/le_curve_{{le}}.png", caption="../report/le_curve.rst",
+               category="LE quality", subcategory="{dataset}",
+               labels={"dataset": "{dataset}", "le": "{le}", "figure": "learning curve"}),
+    log:
+        log("report/{dataset}_le_curve_{le}"),
+    benchmark:
+        bench("report/{dataset}_le_curve_{le}")
+    params:
+        title=lambda w: f"LE learning curve: {w.le} on {w.dataset}",
+    shell:
+        "lea report-le-curve --csv {input} --out-png {output} --title {params.title:q} > {log} 2>&1"
+
+
 rule report_augment:
     input:
         lambda w: sorted({e[k] for e in augment_entries(w.dataset) for k in ("augment", "top5", "interactions")}),
@@ -212,6 +229,12 @@ rule results:
 rule le_quality:
     input:
         lambda w: [f"{RES}/{d}/tables/le_quality.md" for d in DATASETS if le_settings_used(d)],
+
+
+rule le_curves:
+    """The learning curve of every LLM LE setting of every enabled dataset (replicate 0), runs or not."""
+    input:
+        [le_curve_png(d, le) for d in DATASETS for le in le_curve_settings(d, list(config["le"]["settings"]))],
 
 
 rule augment_table:

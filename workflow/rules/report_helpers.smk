@@ -68,6 +68,17 @@ def le_quality_file(dataset, le):
     return f"{le_dir(dataset, le)}/le_quality.json"
 
 
+def le_curve_settings(dataset, settings=None):
+    """LLM LE settings (of ``settings``, default: those the enabled runs read) whose fit writes a learning curve."""
+    names = le_settings_used(dataset) if settings is None else settings
+    return [le for le in names
+            if le_setting(le)["env"] == "llm" and leacfg.finetune_settings(config, le)["curve_every"] > 0]
+
+
+def le_curve_png(dataset, le):
+    return f"{RES}/{dataset}/figures/le_curve_{le}.png"
+
+
 def run_label(d):
     """backbone/framework/variant/seedN of a run folder."""
     return "{}/{}/{}/{}".format(*Path(d).parts[-4:])
@@ -140,6 +151,7 @@ def report_targets():
     if leaexp.all_runs(config):
         out += [f"{RES}/{d}/figures/loss_curves.png" for d in DATASETS]
         out += [f"{RES}/{d}/tables/le_quality.md" for d in DATASETS if le_settings_used(d)]
+        out += [le_curve_png(d, le) for d in DATASETS for le in le_curve_settings(d)]
         out += [f"{RES}/{d}/tables/augment.md" for d in DATASETS if le_augment_used(d)]
         out.append(f"{RES}/reports/runtimes.md")
     return out

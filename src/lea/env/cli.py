@@ -91,6 +91,7 @@ def build(
 
 
 def main(args: argparse.Namespace) -> int:
+    from lea.env.curve import DEFAULT_EVERY, DEFAULT_TRANSITIONS, LearningCurve, write_curve
     from lea.env.inference import LEInference
     from lea.env.quality import measure
     from lea.env.train import anchor_rewards, fit, label_prior, le_subset, load_sequences, transitions
@@ -124,6 +125,22 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"  # not a rule output: Snakemake leaves it when a killed job's outputs are removed
+    every = ft.get("curve_every", DEFAULT_EVERY)
+    curve = None
+    if every > 0 and valid:
+        # the first curve_transitions of the validation sample in a seeded random order (the sample itself is in
+        # sequence order when it holds every validation transition: its first rows would be the first few users)
+        curve = LearningCurve(
+            prompter,
+            random.Random(args.seed + 4).sample(valid, len(valid)),
+            n_items,
+            every,
+            ft.get("curve_transitions", DEFAULT_TRANSITIONS),
+            reward_prior=ft["choice_reward_prior"],
+            seed=args.seed,
+        )
+    elif every > 0:
+        print("no validation transitions: learning_curve.csv gets no rows", flush=True)
     t0 = time.perf_counter()
     log = fit(
         le,
@@ -135,8 +152,11 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
         checkpoint=ckpt,
         context={k: s.get(k) for k in ("llm", "le", "history", "domain")},  # what shapes the model and its prompts
+        curve=curve,
     )
-    train_s = time.perf_counter() - t0
+    # the curve's points have their own seconds (curve_time_s: every point of the run, a resumed one's too)
+    train_s = time.perf_counter() - t0 - (curve.seconds_here if curve is not None else 0.0)
+    curve_s = sum(r["measure_s"] for r in curve.rows) if curve is not None else 0.0
     tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out))
     le.peft.save_pretrained(str(tmp))
     if (out / "adapter").exists():
@@ -150,6 +170,7 @@ def main(args: argparse.Namespace) -> int:
     le.save_score_head(out / "score_head.safetensors")
     with atomic_path(out / "train_log.csv") as p:
         pl.DataFrame(log).write_csv(p)
+    write_curve(curve.rows if curve is not None else [], out / "learning_curve.csv")
     t1 = time.perf_counter()
     inf = LEInference(le, prompter, batch_size=32, reward_prior=ft["choice_reward_prior"])
     q = measure(inf, valid, n_items, seed=args.seed)
@@ -164,11 +185,14 @@ def main(args: argparse.Namespace) -> int:
         final_train_loss=log[-1]["loss"] if log else None,
         train_transitions_per_s=round(log[-1]["transitions_per_s"], 2) if log else None,
         train_peak_rss_mb=round(log[-1]["peak_rss_mb"], 1) if log else None,
+        curve_points=len(curve.rows) if curve is not None else 0,
+        curve_time_s=round(curve_s, 1),
         reward_shift=shift,
         recipe=ft["recipe"],
         switches={k: ft[k] for k in RECIPES["paper"]},
         # share of Eq. 2's pairs with |s.a+ - s.a_j| > 10 (no gradient), over all steps: is the form trainable?
-        state_loss_saturated=(sum(sat) / len(sat)) if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])
+        state_loss_saturated=(sum(sat) / len(sat))
+        if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])
         else None,
     )
     write_json(q, out / "le_quality.json")

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from lea.checkpoint import load_checkpoint, save_checkpoint
 from lea.config import config_hash, with_recipe
+from lea.env.curve import CURVE_SETTINGS, LearningCurve
 from lea.env.model import LE
 from lea.env.pack import pack
 from lea.env.prompts import LABELS, Prompt, Prompter
@@ -232,12 +233,16 @@ def fit(
     progress: bool = True,
     checkpoint: Path | None = None,
     context: Any = None,
+    curve: LearningCurve | None = None,
 ) -> list[dict[str, float]]:
     """Train LoRA + score head; returns one log row per step (losses, accuracies, tokens/s).
 
     With ``checkpoint``, the whole state (parameters, Adam, RNGs, the epoch's order and position, the log) is saved
     every ``checkpoint_every`` steps and a rerun after a kill resumes from it with the same result; ``context`` (the
-    caller's other settings: LLM, prompts) joins the checkpoint's fingerprint. The caller deletes it when done."""
+    caller's other settings: LLM, prompts) joins the checkpoint's fingerprint. The caller deletes it when done.
+    With ``curve`` (lea.env.curve), its points are measured before the first step, at its due steps and after the
+    last, and kept in the checkpoint; the training (losses, parameters) is the same with or without it, and its
+    seconds are left out of the log's wall-clock rates."""
     s = with_recipe(s, s.get("recipe", "paper"))  # switches missing from ``s`` take the (paper) recipe's values
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -260,7 +265,8 @@ def fit(
     first_epoch, first_i, order = 0, 0, None
     fingerprint = config_hash(
         {
-            "finetune": dict(s),
+            # the curve settings shape no step (tests/test_le_curve.py)
+            "finetune": {k: v for k, v in s.items() if k not in CURVE_SETTINGS},
             "state_loss": state_loss,
             "seed": seed,
             "n_items": n_items,
@@ -285,6 +291,8 @@ def fit(
         step, tokens, elapsed, log = ck["step"], ck["tokens"], ck["wall"], ck["log"]
         if log:
             done, computed = log[-1]["transitions"], log[-1]["computed_tokens"]
+        if curve is not None:
+            curve.restore(ck.get("curve"), step)
     t0 = time.perf_counter() - elapsed
     le.train()
     if s.get("activation_checkpointing", True):
@@ -297,6 +305,15 @@ def fit(
     # torch.compile of the decoder for the shared step (an option, measured in bench_le.py; the rows' shapes change
     # from step to step, hence dynamic shapes)
     body = torch.compile(le.body, dynamic=True) if s.get("compile", False) and step_kind == "shared" else None
+
+    def curve_point(epoch_done: float) -> None:
+        nonlocal t0
+        t = time.perf_counter()
+        curve.point(le, step, epoch_done, done, t - t0, log)  # type: ignore[union-attr]
+        t0 += time.perf_counter() - t  # the log's rates (tokens/s, transitions/s) count training seconds only
+
+    if curve is not None and step == 0:
+        curve_point(0.0)
     bar = tqdm(total=total, desc="fit LE (steps)", disable=not progress, mininterval=5, initial=step)
     for epoch in range(first_epoch, epochs):
         if order is None:  # a new epoch; a resumed one goes on in the checkpoint's order (the rng is past its shuffle)
@@ -307,7 +324,15 @@ def fit(
             negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
             choice = choice_batch(batch, n_items, rng, s["choice_rotations"]) if aug_task else None
             loss, row, n_tok, n_comp = step_loss(
-                le, prompter, batch, negs, choice, state_loss, step_kind, row_tokens, body,
+                le,
+                prompter,
+                batch,
+                negs,
+                choice,
+                state_loss,
+                step_kind,
+                row_tokens,
+                body,
                 state_form=(s["state_scale"], s["state_same_item"]),
             )
             row = {"epoch": epoch, "step": step, **row}
@@ -331,6 +356,8 @@ def fit(
             log.append(row)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{row['tokens_per_s']:.0f}", refresh=False)
+            if curve is not None and curve.due(step, total):
+                curve_point(done / len(train))
             if checkpoint is not None and step % every == 0 and step < total:
                 save_checkpoint(
                     checkpoint,
@@ -348,6 +375,7 @@ def fit(
                         "tokens": tokens,
                         "wall": time.perf_counter() - t0,
                         "log": log,
+                        "curve": curve.state() if curve is not None else None,
                     },
                 )
         order, first_i = None, 0
