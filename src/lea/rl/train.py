@@ -11,6 +11,11 @@ One file, read top to bottom:
 The LE switches (``variant``): ``state`` h | le+h (Eq. 4) | le (Eq. 3) is the Q-head's input; ``reward`` fixed (1
 for the observed item, 0 for negatives) | le (r^e from ``rewards.parquet`` for the positive *and* the negatives, Eq.
 5, 10); ``augment`` none | sv (w_ah * L_ah, Eq. 13) | q (w_aq * L_aq, Eq. 14) | sv+q.
+RL-side switches of ours (``rec``, docs/departures.md; defaults = the paper and the authors' code):
+``le_reward_negatives`` le | fixed (with ``reward: le``, ``fixed`` keeps r^e for the positive and the augmented
+action but gives the sampled negatives the fixed reward 0 instead of Eq. 10's r^e(p_t, a-)); ``q_backbone_grad``
+true | false (``false``: the Q-head reads a detached h_t, or s^e_t || detached h_t for Eq. 4, so that L_p, L_n and
+L_aq train the Q-head only and the shared backbone learns from the supervised head's losses alone).
 Negatives: every variant draws the step's ``rec.negatives`` negatives from the transition's shared pool
 (``negatives.parquet``, ``lea.rl.negatives``) with a generator of their own, so variants at one seed differ in the
 switches only, never in their negatives.
@@ -90,6 +95,19 @@ VARIANT_DEFAULTS: dict[str, Any] = {
     "w_aq": 0.01,
 }
 FRAMEWORKS = ("normal", "snqn", "sa2c")
+# The RL-side switches of ours (``rec.le_reward_negatives``, ``rec.q_backbone_grad``) and their defaults (the
+# paper's Eq. 10 and the authors' shared network). Kept out of REC_DEFAULTS (and of the schema's defaults) so that a
+# config that does not set them has the same ``rec`` dict, run hash and checkpoint fingerprint as before they existed.
+RL_SWITCHES: dict[str, tuple[Any, ...]] = {"le_reward_negatives": ("le", "fixed"), "q_backbone_grad": (True, False)}
+
+
+def rl_switch(rec: dict[str, Any], key: str) -> Any:
+    """The value of RL-side switch ``key`` in ``rec`` (its default, the first allowed value, when absent)."""
+    allowed = RL_SWITCHES[key]
+    value = rec.get(key, allowed[0])
+    if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+        raise ConfigError(f"rec.{key}", f"{value!r} is not one of {', '.join(map(repr, allowed))}")
+    return value
 
 
 def resolve_device(name: str) -> torch.device:
@@ -118,19 +136,26 @@ def compute_losses(
     advantage_clip: float = 10.0,
     weighted_ce: bool = False,
     target_dropout: bool = True,
+    q_backbone_grad: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Per-term batch means and ``total`` (Eq. 15) for one step; ``main`` gets the gradient.
 
     batch: state, length, action, next_state, next_length, done, neg_items [B, K], pos_reward [B],
     neg_reward [B, K]; optional le, le_next [B, d] (LE states), aug_item, aug_reward [B].
-    ``weighted_ce``: SA2C after its warm-up (L_h <- A * L_h, Eq. 11)."""
+    ``weighted_ce``: SA2C after its warm-up (L_h <- A * L_h, Eq. 11).
+    ``q_backbone_grad`` false (``rec.q_backbone_grad``, ours): the Q-head reads a detached h_t, so the TD losses
+    (L_p, L_n of Eq. 10, L_aq of Eq. 14) update the Q-head only; the values, hence every loss, are unchanged."""
     aug = variant.get("augment", "none")
     use_sv, use_q = aug in ("sv", "sv+q"), aug in ("q", "sv+q")
     s, ln, a = batch["state"], batch["length"], batch["action"]
     le, le_next = batch.get("le"), batch.get("le_next")
     with_q = framework != "normal"
     # h_t = G(x_{1:t}); logits = W_u h_t + b_u (Eq. 7); Q(s_t, .) = W_q s_t + b_q (Eq. 9), s_t per the state switch
-    _, logits, q = main(s, ln, le, with_q=with_q)
+    if q_backbone_grad or not with_q:
+        _, logits, q = main(s, ln, le, with_q=with_q)
+    else:  # one backbone pass (same dropout draw); the Q-head's input is cut from the backbone's graph
+        h, logits, _ = main(s, ln, le, with_q=False)
+        q = main.q_head(main.q_input(h.detach(), le))
     out: dict[str, torch.Tensor] = {}
     l_h = L.cross_entropy(logits, a)  # Eq. 8
     total = l_h
@@ -197,6 +222,8 @@ class Trainer:
             raise ConfigError("framework", f"'{self.framework}' is not one of {FRAMEWORKS}")
         self.rec = {**REC_DEFAULTS, **self.rec}
         self.variant = {**VARIANT_DEFAULTS, **self.variant}
+        for key in RL_SWITCHES:
+            rl_switch(self.rec, key)  # a bad value fails before any training
         torch.manual_seed(self.seed)
         self.gen = torch.Generator().manual_seed(self.seed)  # batch order and the coin
         self.negatives = NegativeSampler(self.seed)  # the negatives' own stream (lea.rl.negatives)
@@ -225,6 +252,7 @@ class Trainer:
             "done": tr.done[idx],
         }
         le_reward = self.variant["reward"] == "le"
+        le_neg_reward = le_reward and rl_switch(self.rec, "le_reward_negatives") == "le"
         if self.framework == "normal":  # no Q-head: no negatives, the stream is not touched
             b["neg_items"] = torch.zeros(idx.shape[0], k, dtype=torch.long)
             b["neg_reward"] = torch.zeros(idx.shape[0], k)
@@ -234,10 +262,10 @@ class Trainer:
             pool = tr.pool[idx]
             cols = self.negatives.columns(idx.shape[0], pool.shape[1], k)
             b["neg_items"] = pool.gather(1, cols)
-            if le_reward:  # Eq. 5, 10: r^e of the drawn pool items
+            if le_neg_reward:  # Eq. 5, 10: r^e of the drawn pool items
                 assert tr.pool_reward is not None
                 b["neg_reward"] = tr.pool_reward[idx].gather(1, cols)
-            else:  # fixed: 0 for negatives (paper 4.5)
+            else:  # fixed: 0 for negatives (paper 4.5; with reward le, rec.le_reward_negatives: fixed)
                 b["neg_reward"] = torch.zeros(idx.shape[0], k)
         if le_reward:  # Eq. 5, 10: r^e for the positive
             assert tr.pos_reward is not None
@@ -275,6 +303,7 @@ class Trainer:
                 advantage_clip=r["advantage_clip"],
                 weighted_ce=phase2,
                 target_dropout=r["target_dropout"],
+                q_backbone_grad=rl_switch(r, "q_backbone_grad"),
             )
         opt = (self.opt2 if phase2 else self.opt1)[i_main]  # SA2C: a separate Adam after the warm-up
         opt.zero_grad(set_to_none=True)
