@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--train-variants", default="naive,shared,shared-nockpt", help=f"of {', '.join(VARIANTS)}")
     ap.add_argument("--warmup-steps", type=int, default=1, help="training steps left out of the timing")
     ap.add_argument("--train-variant", default=None, help=argparse.SUPPRESS)  # internal: one child run
+    ap.add_argument("--recipe", choices=["paper", "extended"], default="paper", help="the LE recipe of the steps")
     ap.add_argument("--titles", action="store_true", help="-IT prompts (item titles as text) in the training part")
     ap.add_argument("--domain", default=None, help="JSON domain words of the prompts (default: movies)")
     ap.add_argument("--out", default=None)
@@ -235,7 +236,10 @@ VARIANTS = {
     # the same without activation checkpointing: the 6 adapted blocks alone keep activations, so memory stays small
     "shared-top6-nockpt": {"step": "shared", "activation_checkpointing": False, "lora_top_layers": 6},
     "shared-top6-nockpt-compile": {
-        "step": "shared", "activation_checkpointing": False, "lora_top_layers": 6, "compile": True,
+        "step": "shared",
+        "activation_checkpointing": False,
+        "lora_top_layers": 6,
+        "compile": True,
     },
 }
 
@@ -259,7 +263,7 @@ def train_one(a: argparse.Namespace, model, tok, items: pl.DataFrame) -> dict:  
 
     seqs, splits, n_items = load_sequences(a.data_dir)
     # LoRA dropout off: both steps then compute the same function, so their losses can be compared step by step
-    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4, "head_lr": 1e-2, **VARIANTS[a.train_variant]}
+    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4, "head_lr": 1e-2, "recipe": a.recipe, **VARIANTS[a.train_variant]}
     lora = {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "lora_top_layers": ft.get("lora_top_layers")}
     le, prompter = build_le(a, model, tok, items, lora)
     train = transitions(seqs, le_subset(splits, 1.0), 10)
@@ -291,7 +295,13 @@ def train_variants(a: argparse.Namespace) -> dict:
     import subprocess
     import sys
 
-    out: dict = {"transitions": 20 * a.train_steps, "batch_size": 20, "titles": a.titles, "variants": {}}
+    out: dict = {
+        "transitions": 20 * a.train_steps,
+        "batch_size": 20,
+        "titles": a.titles,
+        "recipe": a.recipe,
+        "variants": {},
+    }
     args = [x for x in sys.argv[1:]]
     if "--out" in args:  # the child writes no file
         k = args.index("--out")

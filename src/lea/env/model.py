@@ -102,7 +102,7 @@ class LE(nn.Module):
         emb = self.embed(p.ids.to(self.device), p.item_at.to(self.device))
         mask = torch.zeros(p.mask.shape, dtype=emb.dtype, device=self.device)
         mask.masked_fill_(~p.mask.to(self.device), torch.finfo(emb.dtype).min)
-        out = (body or self.body)(
+        out = (body if body is not None else self.body)(  # a compiled module has no truth value (__len__ raises)
             inputs_embeds=emb, attention_mask=mask, position_ids=p.position_ids.to(self.device), use_cache=False
         )
         return out.last_hidden_state.float()
