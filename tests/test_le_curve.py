@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import torch
-from test_env_fixtures import llm_settings, tiny_data, tiny_llm  # noqa: F401
+from test_env_fixtures import DOMAIN, llm_settings, tiny_data, tiny_llm  # noqa: F401
 from test_le_checkpoint import FT, Killed, _le, _losses, _same, dies_at_call
 
 from lea.env.curve import COLUMNS, LearningCurve, frame, read_curve, write_curve
@@ -164,13 +164,7 @@ def _settings(llm: Path, **finetune) -> dict:
         "le": {"fraction": 1.0, "state_loss": True, "item_tokens": True, "name": "t"},
         "finetune": {"epochs": 1, "batch_size": 8, "lr": 0.005, "valid_transitions": 40, **finetune},
         "history": 4,
-        "domain": {
-            "item": "movie",
-            "items": "movies",
-            "history": "has watched these movies",
-            "next": "be the next movie to be watched",
-            "continue": "continue to watch",
-        },
+        "domain": DOMAIN,
     }
 
 
