@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--attn", default="sdpa", help="attn_implementation of every part but the *-eager train variants")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--random-weights", action="store_true", help="the --llm folder's architecture, random weights")
     ap.add_argument("--arch", choices=["mistral-7b"], default=None, help="a named architecture, random weights")
@@ -74,12 +75,15 @@ def main() -> None:
         "device": torch.cuda.get_device_name() if a.device.startswith("cuda") else "cpu",
         "threads": torch.get_num_threads(),
         "dtype": a.dtype,
+        "attn_implementation": a.attn,
         "weights": "random" if (a.random_weights or a.arch) else "pretrained",
         "arch": a.arch or Path(a.llm).name,
         "load_in_4bit": a.load_in_4bit,
         "versions": {"torch": torch.__version__, "transformers": _version("transformers"), "peft": _version("peft")},
     }
     settings = {"path": a.llm, "gguf_file": a.gguf_file, "dtype": a.dtype, "device": a.device}
+    attn = VARIANTS[a.train_variant].get("attn") if a.train_variant else None
+    settings["attn_implementation"] = attn or a.attn
     if a.random_weights or a.arch:
         model, tok = random_llm(a, settings)
     else:
@@ -241,6 +245,17 @@ VARIANTS = {
         "lora_top_layers": 6,
         "compile": True,
     },
+    # the same steps with transformers' eager attention (plain matmuls) instead of SDPA: on this CPU in bf16, SDPA's
+    # flash kernel costs more than the rest of a short-row backward pass (docs/results.md); same function
+    "naive-eager": {"step": "naive", "activation_checkpointing": False, "attn": "eager"},
+    "shared-eager": {"step": "shared", "activation_checkpointing": True, "attn": "eager"},
+    "shared-nockpt-eager": {"step": "shared", "activation_checkpointing": False, "attn": "eager"},
+    "shared-top6-nockpt-eager": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "lora_top_layers": 6,
+        "attn": "eager",
+    },
 }
 
 
@@ -263,7 +278,8 @@ def train_one(a: argparse.Namespace, model, tok, items: pl.DataFrame) -> dict:  
 
     seqs, splits, n_items = load_sequences(a.data_dir)
     # LoRA dropout off: both steps then compute the same function, so their losses can be compared step by step
-    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4, "head_lr": 1e-2, "recipe": a.recipe, **VARIANTS[a.train_variant]}
+    fit_keys = {k: v for k, v in VARIANTS[a.train_variant].items() if k != "attn"}  # attn: applied at load (main)
+    ft = {"epochs": 1, "batch_size": 20, "lr": 5e-4, "head_lr": 1e-2, "recipe": a.recipe, **fit_keys}
     lora = {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "lora_top_layers": ft.get("lora_top_layers")}
     le, prompter = build_le(a, model, tok, items, lora)
     train = transitions(seqs, le_subset(splits, 1.0), 10)
@@ -359,7 +375,9 @@ def random_llm(a: argparse.Namespace, settings: dict):  # type: ignore[no-untype
     if a.num_layers:
         cfg.num_hidden_layers = a.num_layers
     with torch.device(a.device):
-        model = AutoModelForCausalLM.from_config(cfg, dtype=DTYPES[a.dtype])
+        model = AutoModelForCausalLM.from_config(
+            cfg, dtype=DTYPES[a.dtype], attn_implementation=settings.get("attn_implementation") or "sdpa"
+        )
     if a.load_in_4bit:
         # through the pipeline's own loader, as a real 7B run loads it
         with tempfile.TemporaryDirectory() as tmp:

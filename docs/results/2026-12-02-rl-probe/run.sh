@@ -5,7 +5,7 @@
 # preprocessing and everything downstream).
 set -euo pipefail
 DATA=${DATA:-/work/shared/data}
-CF="config/config.yaml config/industry_le_cpu.yaml config/industry_control_cpu.yaml
+CF="config/config.yaml config/industry_le_slice_cpu.yaml config/industry_control_cpu.yaml
     docs/results/2026-12-01-oracle-probe/probe.yaml docs/results/2026-12-01-oracle-probe/seeds012.yaml"
 targets() {  # results dir, envs, variants
   for e in $2; do for v in $3; do for s in 0 1 2; do
