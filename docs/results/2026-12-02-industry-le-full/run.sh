@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The full-Industry LE chain on a 2-core CPU (issue 12), stage by stage; each stage resumes from its checkpoint
+# (rerun the same line after a kill or at the start of a new session, after `resume.sh restore` if results/ is gone).
+# Repository root, the shared data beside it, `make setup` done. Stages 1 and 3 need the machine otherwise idle (they
+# time things).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH=$PWD/.venv/bin:$PATH
+D=docs/results/2026-12-02-industry-le-full
+SMK=(snakemake --cores 2 --rerun-triggers mtime --configfile config/config.yaml config/industry_le_cpu.yaml
+     --config data_dir=../shared/data)
+LE=results/cpu-le-full/industry/le/smollm2
+DOMAIN='{"item": "product", "items": "products", "history": "has purchased these products", "next": "be the next product to be purchased", "continue": "continue to purchase"}'
+
+stage=${1:-all}
+
+# 1. the item-token recipe curve: own-vs-other against iterations on a seeded 200-item sample (400 pairs), bf16
+if [[ $stage == all || $stage == curve ]]; then
+  "${SMK[@]}" -- results/cpu-le-full/industry/data/items.parquet resources/llm/smollm2/hf/config.json
+  python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12 --threads 2 --recipe tm_lr0.2_mt8:text_mean:0.2:12:8 \
+    --recipe tm_lr0.2_mt12:text_mean:0.2:12:12 --recipe tm_lr0.1_mt16:text_mean:0.1:12:16 \
+    --curve-csv $D/itok_curve_200items.csv --out $D/itok_curve_200items.json
+  python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12,16 --threads 2 --recipe tm_lr0.2_mt24:text_mean:0.2:16:24 \
+    --recipe tm_lr0.2_mt32:text_mean:0.2:12:32 \
+    --curve-csv $D/itok_curve_200items_eager.csv --out $D/itok_curve_200items_eager.json
+fi
+
+# 2. item tokens of the whole catalogue (4,385 products), the chosen recipe, 2 threads
+if [[ $stage == all || $stage == item_tokens ]]; then
+  "${SMK[@]}" --set-threads item_tokens=2 -- $LE/item_tokens.json
+fi
+
+# 3. the LE training step, bf16, idle machine: naive (the reference) vs the exact fast paths and the top-6 approximation
+if [[ $stage == all || $stage == bench ]]; then
+  python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --dtype bf16 \
+    --data-dir results/cpu-le-full/industry/data --sections train --train-steps 5 --threads 2 --recipe paper \
+    --train-variants naive,shared-nockpt,naive-eager,shared-nockpt-eager,shared-top6-nockpt-eager \
+    --domain "$DOMAIN" --out benchmarks/measured/cpu_idle_bench_le_train_industry_full_bf16_2threads_paper.json
+fi
+
+# 4. the LE in both recipes, 10 epochs over the 10% subset, one thread each, both at once
+if [[ $stage == all || $stage == fit ]]; then
+  "${SMK[@]}" -- $LE/frac0.1/le_quality.json $LE/ext0.1/le_quality.json
+  "${SMK[@]}" -- le_curves
+fi
