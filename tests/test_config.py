@@ -85,3 +85,32 @@ def test_le_recipe_expands_to_switches(repo: Path) -> None:
     ext = finetune_settings(cfg, "ext")
     assert ext["recipe"] == "extended" and ext["augment_task"] and ext["state_scale"] == "inv_sqrt_d"
     assert ext["reward_anchor"] == 2.0 and finetune_settings(cfg, "frac0.1")["reward_anchor"] == 2.0
+
+
+# the configs each CPU overlay stacks on (its header's command)
+OVERLAY_BASES = {
+    "ml100k_le_cpu.yaml": ["demo.yaml"],
+    "industry_control_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
+    "industry_le_recipes_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
+}
+
+
+@pytest.mark.parametrize(
+    "overlay", sorted(p.name for p in (Path(__file__).parent.parent / "config").glob("*_cpu.yaml")), ids=str
+)
+def test_cpu_overlays_validate_on_their_bases(repo, overlay: str) -> None:
+    bases = OVERLAY_BASES.get(overlay, ["config.yaml"])
+    cfg = load_config([repo / "config" / b for b in [*bases, overlay]])
+    assert cfg["datasets_enabled"] and all(d in cfg["datasets"] for d in cfg["datasets_enabled"])
+
+
+def test_industry_le_cpu_is_the_full_stand_in_in_both_recipes(repo) -> None:
+    cfg = load_config([repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml"])
+    ind = dataset_settings(cfg, "industry")
+    assert ind.get("keep_top_items") is None and ind.get("max_sequences") is None  # every product and sequence
+    ft = cfg["le"]["finetune"]
+    assert ft["epochs"] == 10 and ft["batch_size"] == 20 and ft["max_transitions"] is None  # the paper's schedule
+    assert cfg["le"]["recipe"] == "paper"
+    paper, ext = cfg["le"]["settings"]["frac0.1"], cfg["le"]["settings"]["ext0.1"]
+    assert paper["fraction"] == ext["fraction"] == 0.1
+    assert paper["recipe"] is None and ext["recipe"] == "extended"  # None: le.recipe
