@@ -75,8 +75,11 @@ def test_gguf_load_and_convert(tmp_path: Path) -> None:
     assert not any(p.requires_grad for p in model.parameters())
     ids = torch.tensor([tok.encode("the movie", add_special_tokens=False)])
     out = model(ids).logits
-    convert(s, tmp_path / "hf")  # GGUF models save once the quantizer is removed
+    # GGUF models save once the quantizer is removed; the folder holds float32 weights whatever dtype the LLM's
+    # settings ask the stages for (bf16 here would round them)
+    convert({**s, "dtype": "bf16"}, tmp_path / "hf")
     again, _ = load_llm({"path": str(tmp_path / "hf"), "dtype": "fp32", "device": "cpu"}, verbose=False)
+    assert next(again.parameters()).dtype == torch.float32
     assert torch.allclose(again(ids).logits, out, atol=1e-5)
 
 

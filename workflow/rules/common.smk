@@ -97,6 +97,11 @@ def llm_settings(llm):
     return config["llms"][llm]
 
 
+def llm_convert_settings(llm):
+    """What the GGUF -> HF conversion depends on: not the dtype, attention or device a stage loads it with."""
+    return {k: v for k, v in llm_settings(llm).items() if k not in ("dtype", "attn_implementation", "device")}
+
+
 REP_PART = "rep"  # replicate r > 0 lives in a sub-folder rep<r> beside replicate 0's files
 REP_ROOT = PurePosixPath("/")  # the `rep` wildcard starts with a slash (pathlib: --lint reads quoted /rep as absolute)
 

@@ -13,7 +13,7 @@ rule llm_convert:
     log:
         log("llm_convert/{llm}"),
     params:
-        settings=lambda w: as_json(llm_settings(w.llm)),
+        settings=lambda w: as_json(llm_convert_settings(w.llm)),
         out_dir=lambda w: f"{RESOURCES}/llm/{w.llm}/hf",
     shell:
         "python -c 'import json, sys; from lea.llm.load import convert; convert(json.loads(sys.argv[1]), sys.argv[2])'"

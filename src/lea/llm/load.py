@@ -128,13 +128,15 @@ def decoder(model):  # type: ignore[no-untyped-def]
 
 
 def convert(settings: Mapping[str, Any], out_dir: str | Path) -> None:
-    """Load (e.g. a GGUF file, ~12 s) once and save an HF folder that reloads in well under a second."""
+    """Load (e.g. a GGUF file, ~12 s) once and save an HF folder that reloads in well under a second. The folder holds
+    the dequantised weights in float32 whatever ``settings["dtype"]`` says: each stage loads it in its own dtype, so
+    the same config gives the same weights on a CPU with bf16 kernels and on one without."""
     import shutil
     import tempfile
 
     from lea.io import atomic_path  # noqa: F401  (folders are written to a temp name and renamed below)
 
-    model, tok = load_llm({**settings, "device": "cpu", "load_in_4bit": False})
+    model, tok = load_llm({**settings, "dtype": "fp32", "device": "cpu", "load_in_4bit": False})
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
