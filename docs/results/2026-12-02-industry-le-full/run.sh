@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full-Industry LE chain on a 2-core CPU (issue 12), stage by stage; each stage resumes from its checkpoint
-# (rerun the same line after a kill or at the start of a new session, after `resume.sh restore` if results/ is gone).
+# (rerun the same line after a kill; in a new session, where results/ is gone, run `item_tokens` again before `fit`).
 # Repository root, the shared data beside it, `make setup` done. Stages 1 and 3 need the machine otherwise idle (they
 # time things).
 set -euo pipefail
