@@ -92,6 +92,7 @@ OVERLAY_BASES = {
     "ml100k_le_cpu.yaml": ["demo.yaml"],
     "industry_control_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
     "industry_le_recipes_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
+    "industry_le_ext_cpu.yaml": ["config.yaml", "industry_le_cpu.yaml"],
 }
 
 
@@ -114,3 +115,17 @@ def test_industry_le_cpu_is_the_full_stand_in_in_both_recipes(repo) -> None:
     paper, ext = cfg["le"]["settings"]["frac0.1"], cfg["le"]["settings"]["ext0.1"]
     assert paper["fraction"] == ext["fraction"] == 0.1
     assert paper["recipe"] is None and ext["recipe"] == "extended"  # None: le.recipe
+
+
+def test_industry_le_ext_overlay_changes_only_the_epochs_and_the_curve(repo) -> None:
+    base = load_config([repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml"])
+    ext = load_config(
+        [repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml", repo / "config/industry_le_ext_cpu.yaml"]
+    )
+    fb, fe = base["le"]["finetune"], ext["le"]["finetune"]
+    assert fe["epochs"] == 4 and fe["curve_every"] == 116
+    assert {k: v for k, v in fb.items() if k not in ("epochs", "curve_every")} == {
+        k: v for k, v in fe.items() if k not in ("epochs", "curve_every")
+    }
+    assert ext["le"]["settings"]["ext0.1"] == base["le"]["settings"]["ext0.1"]
+    assert ext["le"]["item_tokens"] == base["le"]["item_tokens"] and ext["results_dir"] == base["results_dir"]

@@ -168,3 +168,37 @@ def test_fit_le_checkpoint_of_other_settings_is_ignored(
     log = fit(le, prompter, train, n, FT, seed=5, progress=False, checkpoint=ckpt)
     assert "belongs to other settings" in capsys.readouterr().err
     assert len(log) == 10 and log[0]["step"] == 0  # trained from the start
+
+
+def test_fit_le_max_grad_norm_clips_the_step_and_logs_the_norm(
+    tiny_llm: Path,  # noqa: F811
+    tiny_data: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    le, prompter, train, n = _le(tiny_llm, tiny_data, tmp_path)
+    plain = fit(le, prompter, train, n, FT, seed=5, progress=False)
+    assert all(row["grad_norm"] > 0 for row in plain)  # measured even without clipping
+    # a bound above every step's norm is no clipping at all: the same run, bit for bit
+    loose, prompter, _, _ = _le(tiny_llm, tiny_data, tmp_path)
+    big = max(row["grad_norm"] for row in plain) * 10
+    assert _losses(fit(loose, prompter, train, n, {**FT, "max_grad_norm": big}, seed=5, progress=False)) == _losses(
+        plain
+    )
+    _same(loose, le)
+    # a tight bound: every step Adam takes sees a gradient of at most that norm, and the run differs
+    seen: list[float] = []
+    step = torch.optim.Adam.step
+
+    def recording(self, *a, **kw):  # type: ignore[no-untyped-def]
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        seen.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in grads])).item())
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording)
+    tight, prompter, _, _ = _le(tiny_llm, tiny_data, tmp_path)
+    bound = min(row["grad_norm"] for row in plain) / 4
+    log = fit(tight, prompter, train, n, {**FT, "max_grad_norm": bound}, seed=5, progress=False)
+    assert len(seen) == 10 and all(x <= bound * (1 + 1e-4) for x in seen)
+    assert log[0]["grad_norm"] == pytest.approx(plain[0]["grad_norm"], rel=1e-5)  # step 0: same grads
+    assert any(abs(a["loss"] - b["loss"]) > 1e-6 for a, b in zip(log, plain))

@@ -251,6 +251,8 @@ def fit(
     body = [p for n, p in le.named_parameters() if p.requires_grad and not n.startswith("score.")]
     # the score head is one linear layer trained from scratch: its own (larger) lr lets Eq. 1 learn in few steps
     opt = torch.optim.Adam([{"params": body, "lr": lr}, {"params": head, "lr": s.get("head_lr") or lr}])
+    trainable = body + head
+    clip = s.get("max_grad_norm") or float("inf")  # inf: the norm is measured, nothing is rescaled
     bs = s.get("batch_size", 20)
     aug_task = s["augment_task"]  # paper: L_rm + L_sm only (section 3.2); extended: + the 5-way choice
     every = s.get("checkpoint_every", 50)
@@ -338,6 +340,9 @@ def fit(
             row = {"epoch": epoch, "step": step, **row}
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            # the gradient's global norm before any clipping (the log's grad_norm: a divergence shows here first);
+            # max_grad_norm (ours, null = none: the paper is silent) rescales the step to at most that norm
+            row["grad_norm"] = torch.nn.utils.clip_grad_norm_(trainable, clip).item()
             opt.step()
             tokens += n_tok
             step += 1
