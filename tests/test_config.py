@@ -123,7 +123,7 @@ def test_industry_le_ext_overlay_changes_only_the_epochs_and_the_curve(repo) -> 
         [repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml", repo / "config/industry_le_ext_cpu.yaml"]
     )
     fb, fe = base["le"]["finetune"], ext["le"]["finetune"]
-    assert fe["epochs"] == 4 and fe["curve_every"] == 116
+    assert fe["epochs"] == 6 and fe["curve_every"] == 116
     assert {k: v for k, v in fb.items() if k not in ("epochs", "curve_every")} == {
         k: v for k, v in fe.items() if k not in ("epochs", "curve_every")
     }

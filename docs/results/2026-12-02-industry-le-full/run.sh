@@ -50,7 +50,7 @@ if [[ $stage == all || $stage == fit ]]; then
   "${SMK[@]}" --set-threads fit_le=2 -- $LE/frac0.1/le_quality.json
 fi
 
-# 5. the LE in the extended recipe: the 4 epochs that fit in a session (config/industry_le_ext_cpu.yaml), 2 threads
+# 5. the LE in the extended recipe: the 6 epochs that fit in a session (config/industry_le_ext_cpu.yaml), 2 threads
 if [[ $stage == all || $stage == fit_ext ]]; then
   "${SMK_EXT[@]}" --set-threads fit_le=2 -- $LE/ext0.1/le_quality.json
 fi
