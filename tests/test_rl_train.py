@@ -60,6 +60,15 @@ def test_best_val_selection(data, tmp_path):
     assert m["valid"]["hr@10"] == pytest.approx(best["valid_hr@10"])
 
 
+def test_validates_every_eval_every_steps_when_not_a_multiple_of_the_log_interval(data, tmp_path):
+    d, _ = data
+    rec = {**REC, "epochs": 100, "max_steps": 120, "eval_every": 55}  # training rows every 50 steps
+    run({"rec": rec}, {"name": "base"}, "gru", "normal", 0, d / "data", tmp_path, progress=False)
+    log = pl.read_csv(tmp_path / "train_log.csv")
+    assert log.drop_nulls("valid_hr@10")["step"].to_list() == [55, 110, 120]
+    assert log["step"].to_list() == [50, 55, 100, 110, 120]
+
+
 @pytest.mark.parametrize("backbone", ["gru", "sasrec"])
 def test_learns_successor_rule(data, tmp_path, backbone):
     d, _ = data

@@ -432,11 +432,14 @@ def fit(
         for k, v in terms.items():
             acc.setdefault(k, []).append(v)
         bar.update(1)
-        if step % log_every == 0 or step == total:
+        # a validation step gets its own row even when eval_every is not a multiple of log_every (eval_every 381
+        # with log_every 50 used to validate at the last step only)
+        validate = step % r["eval_every"] == 0 or step == total
+        if step % log_every == 0 or validate:
             row: dict[str, Any] = {"step": step, "epoch": round(step / spe, 3)}
             row.update({k: float(np.mean(v)) for k, v in acc.items()})
             acc = {}
-            if valid is not None and len(valid) and (step % r["eval_every"] == 0 or step == total):
+            if valid is not None and len(valid) and validate:
                 m = hr_ndcg(trainer.ranks(valid), r["topk"])
                 row.update({f"valid_{k}": v for k, v in m.items()})
                 if r["selection"] == "best_val" and m[metric] > best[0]:
