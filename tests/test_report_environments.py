@@ -47,6 +47,23 @@ def test_generated_variants_and_rows() -> None:
         ("snqn", "LER"), ("snqn", "LEA"), ("sa2c", "LER"), ("sa2c", "LEA"), ("sa2c", "LEASprimeR")]  # fmt: skip
     assert rows[0]["cells"] == {"frac0.1": "LER", "idrec0.1": "LER_idrec0.1", "random": "LER_random"}
     assert ("sasrec", "sa2c", "base") in envs.runs(config)
+    # a second row group (GRU's Table 5 rows): its rows follow the first group's, a repeated row appears once
+    grp = {"groups": [{"backbones": ["gru"], "frameworks": ["sa2c"], "variants": ["LESprime", "LER"]},
+                      {"backbones": ["sasrec"], "frameworks": ["sa2c"], "variants": ["LER"]}]}  # fmt: skip
+    more = {**OVERRIDE, "experiments": {"environments": {**OVERRIDE["experiments"]["environments"], **grp}}}
+    config = load_config([REPO / "config" / "demo.yaml"], more)
+    envs.add_generated_variants(config)
+    rows = envs.rows(config)
+    assert [(r["backbone"], r["variant"]) for r in rows][5:] == [("gru", "LESprime"), ("gru", "LER")]
+    assert len(rows) == 7 and rows[5]["cells"]["random"] == "LESprime_random"
+    assert {("gru", "sa2c", "base"), ("gru", "sa2c", "LESprime_idrec0.1")} <= envs.runs(config)
+    bad_grp = {"groups": [{"backbones": ["gru"], "frameworks": ["sa2c"], "variants": ["nope"]}]}
+    config = load_config(
+        [REPO / "config" / "demo.yaml"],
+        {**OVERRIDE, "experiments": {"environments": {**OVERRIDE["experiments"]["environments"], **bad_grp}}},
+    )
+    with pytest.raises(ConfigError, match=r"experiments\.environments\.groups\.0\.variants\.0"):
+        envs.add_generated_variants(config)
     bad = {**OVERRIDE, "experiments": {"environments": {"envs": ["nope"]}}}
     with pytest.raises(ConfigError, match=r"experiments\.environments\.envs\.0"):
         load_config([REPO / "config" / "demo.yaml"], bad)

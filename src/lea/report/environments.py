@@ -52,6 +52,17 @@ def run_variant(config: Mapping[str, Any], variant: str, le: str) -> str:
     return variant if _resolved(config, variant)["le"] == le else sweep_variant_name(variant, "le", le)
 
 
+def groups(exp: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(config key, group) of each row group: the section's own backbones x frameworks x variants, then ``groups``."""
+    first = {
+        "backbones": exp.get("backbones", ["sasrec"]),
+        "frameworks": exp.get("frameworks", ["sa2c"]),
+        "variants": exp.get("variants", []),
+    }
+    extra = [(f"experiments.{NAME}.groups.{i}.", g) for i, g in enumerate(exp.get("groups") or [])]
+    return [(f"experiments.{NAME}.", first), *extra]
+
+
 def generated_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     exp = section(config)
     out: dict[str, dict[str, Any]] = {}
@@ -61,9 +72,10 @@ def generated_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for i, le in enumerate(exp["envs"]):
         if le not in settings:
             raise ConfigError(f"experiments.{NAME}.envs.{i}", f"'{le}' is not a key of le.settings")
-    for j, v in enumerate(exp.get("variants", [])):
+    named = [(f"{key}variants.{j}", v) for key, g in groups(exp) for j, v in enumerate(g["variants"])]
+    for where, v in named:
         if v not in config.get("variants", {}):
-            raise ConfigError(f"experiments.{NAME}.variants.{j}", f"'{v}' is not a key of variants")
+            raise ConfigError(where, f"'{v}' is not a key of variants")
         for le in exp["envs"]:
             name = run_variant(config, v, le)
             if name == v:
@@ -97,14 +109,17 @@ def rows(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     if exp is None:
         return []
     out = []
-    for b in exp.get("backbones", ["sasrec"]):
-        for f in exp.get("frameworks", ["sa2c"]):
-            for v in exp.get("variants", []):
-                if not _applies(config, v, f):
-                    continue
-                cells = {le: run_variant(config, v, le) for le in exp["envs"]}
-                label = config["variants"][v].get("label") or v
-                out.append({"backbone": b, "framework": f, "variant": v, "label": label, "cells": cells})
+    seen: set[tuple[str, str, str]] = set()
+    for _, g in groups(exp):
+        for b in g["backbones"]:
+            for f in g["frameworks"]:
+                for v in g["variants"]:
+                    if not _applies(config, v, f) or (b, f, v) in seen:
+                        continue
+                    seen.add((b, f, v))
+                    cells = {le: run_variant(config, v, le) for le in exp["envs"]}
+                    label = config["variants"][v].get("label") or v
+                    out.append({"backbone": b, "framework": f, "variant": v, "label": label, "cells": cells})
     return out
 
 
