@@ -87,12 +87,37 @@ def test_le_recipe_expands_to_switches(repo: Path) -> None:
     assert ext["reward_anchor"] == 2.0 and finetune_settings(cfg, "frac0.1")["reward_anchor"] == 2.0
 
 
+
+def test_le_setting_finetune_overrides_apply_to_that_setting_only(repo: Path) -> None:
+    """le.settings.<name>.finetune overrides le.finetune for one setting; bad keys and types name the setting."""
+    from lea.config import finetune_settings, load_config
+
+    over = {"le": {"finetune": {"lr": 0.002}, "settings": {
+        "frac0.1": {"fraction": 0.1},
+        "clip": {"fraction": 0.1, "finetune": {"max_grad_norm": 1.0, "head_lr": 0.002}},
+    }}}
+    cfg = load_config([repo / "config" / "config.yaml"], over)
+    clip, plain = finetune_settings(cfg, "clip"), finetune_settings(cfg, "frac0.1")
+    assert (clip["max_grad_norm"], clip["head_lr"], clip["lr"]) == (1.0, 0.002, 0.002)
+    assert plain["max_grad_norm"] is None and plain["head_lr"] is None
+    assert {k: v for k, v in clip.items() if k not in ("max_grad_norm", "head_lr")} == {
+        k: v for k, v in plain.items() if k not in ("max_grad_norm", "head_lr")
+    }
+    for bad, key in (({"max_grad_norm": "one"}, "le.settings.clip.finetune.max_grad_norm"),
+                     ({"learning_rate": 0.1}, "le.settings.clip.finetune"),
+                     ({"recipe": "extended"}, "le.settings.clip.finetune")):
+        over["le"]["settings"]["clip"]["finetune"] = bad
+        with pytest.raises(ConfigError) as err:
+            load_config([repo / "config" / "config.yaml"], over)
+        assert err.value.key == key
+
 # the configs each CPU overlay stacks on (its header's command)
 OVERLAY_BASES = {
     "ml100k_le_cpu.yaml": ["demo.yaml"],
     "industry_control_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
     "industry_le_recipes_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
     "industry_le_ext_cpu.yaml": ["config.yaml", "industry_le_cpu.yaml"],
+    "industry_le_clip_cpu.yaml": ["config.yaml", "industry_le_cpu.yaml"],
 }
 
 
@@ -123,9 +148,24 @@ def test_industry_le_ext_overlay_changes_only_the_epochs_and_the_curve(repo) -> 
         [repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml", repo / "config/industry_le_ext_cpu.yaml"]
     )
     fb, fe = base["le"]["finetune"], ext["le"]["finetune"]
-    assert fe["epochs"] == 6 and fe["curve_every"] == 116
+    assert fe["epochs"] == 4 and fe["curve_every"] == 116
     assert {k: v for k, v in fb.items() if k not in ("epochs", "curve_every")} == {
         k: v for k, v in fe.items() if k not in ("epochs", "curve_every")
     }
     assert ext["le"]["settings"]["ext0.1"] == base["le"]["settings"]["ext0.1"]
+    from lea.config import finetune_settings
+
+    full, top6 = finetune_settings(ext, "ext0.1"), finetune_settings(ext, "ext0.1top6")
+    assert top6["lora_top_layers"] == 6 and {**top6, "lora_top_layers": None} == full  # the approximation only
     assert ext["le"]["item_tokens"] == base["le"]["item_tokens"] and ext["results_dir"] == base["results_dir"]
+
+
+def test_industry_le_clip_overlay_is_the_paper_le_with_clipping_only(repo) -> None:
+    from lea.config import finetune_settings
+
+    files = [repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml"]
+    base, clip = load_config(files), load_config([*files, repo / "config/industry_le_clip_cpu.yaml"])
+    paper, clipped = finetune_settings(base, "frac0.1"), finetune_settings(clip, "clip0.1")
+    assert paper["max_grad_norm"] is None and clipped["max_grad_norm"] == 1.0
+    assert {**clipped, "max_grad_norm": None} == paper  # same recipe, schedule, lr and switches otherwise
+    assert finetune_settings(clip, "frac0.1") == paper  # the overlay leaves the unclipped LE as it was

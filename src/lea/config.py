@@ -68,6 +68,19 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _check_overrides(overrides: Mapping[str, Any], schema_path: tuple[str, ...], key: str) -> None:
+    """Check a partial override of a schema object (its keys and value types, no defaults filled in)."""
+    sub = load_schema()
+    for part in schema_path:
+        sub = sub["properties"][part]
+    props = {k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in sub["properties"].items()}
+    props.pop("recipe", None)  # a setting's recipe is le.settings.<name>.recipe
+    try:
+        jsonschema.validate(dict(overrides), {"type": "object", "additionalProperties": False, "properties": props})
+    except jsonschema.ValidationError as err:
+        raise ConfigError(".".join([key, *map(str, err.absolute_path)]), _explain(err)) from None
+
+
 def _explain(err: jsonschema.ValidationError) -> str:
     if err.validator == "additionalProperties":
         return f"unknown key ({err.message})"
@@ -89,6 +102,8 @@ def _check_references(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"le.settings.{sname}", "names rep<N> are the LE replicates' folders; rename it")
         if setting.get("llm") is not None and setting["llm"] not in llms:
             raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
+        if setting.get("finetune"):
+            _check_overrides(setting["finetune"], ("le", "finetune"), f"le.settings.{sname}.finetune")
     for name in llms:
         if name in CONTROL_ENVS:  # results/{dataset}/le/{llm or env}/{setting}: an LLM of that name would share paths
             raise ConfigError(f"llms.{name}", f"'{name}' names a control environment; rename the LLM")
@@ -190,10 +205,11 @@ def with_recipe(finetune: Mapping[str, Any], recipe: str = "paper") -> dict[str,
 
 
 def finetune_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The resolved fine-tuning switches of LE setting ``name`` (its recipe, else le.recipe, expanded)."""
+    """The resolved fine-tuning switches of LE setting ``name``: le.finetune, then the setting's own ``finetune``
+    overrides, with its recipe (else le.recipe) filling in the recipe switches neither sets."""
     s = le_setting(config, name)
     ft = {k: v for k, v in config["le"].get("finetune", {}).items() if k != "recipe"}
-    return with_recipe(ft, s["recipe"])
+    return with_recipe({**ft, **(s.get("finetune") or {})}, s["recipe"])
 
 
 def control_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -12,6 +12,9 @@ SMK=(snakemake --cores 2 --rerun-triggers mtime --configfile config/config.yaml 
 SMK_EXT=(snakemake --cores 2 --rerun-triggers mtime
          --configfile config/config.yaml config/industry_le_cpu.yaml config/industry_le_ext_cpu.yaml
          --config data_dir=../shared/data)
+SMK_CLIP=(snakemake --cores 2 --rerun-triggers mtime
+          --configfile config/config.yaml config/industry_le_cpu.yaml config/industry_le_clip_cpu.yaml
+          --config data_dir=../shared/data)
 LE=results/cpu-le-full/industry/le/smollm2
 DOMAIN='{"item": "product", "items": "products", "history": "has purchased these products", "next": "be the next product to be purchased", "continue": "continue to purchase"}'
 
@@ -50,7 +53,19 @@ if [[ $stage == all || $stage == fit ]]; then
   "${SMK[@]}" --set-threads fit_le=2 -- $LE/frac0.1/le_quality.json
 fi
 
-# 5. the LE in the extended recipe: the 6 epochs that fit in a session (config/industry_le_ext_cpu.yaml), 2 threads
+# 5. the LE in the extended recipe: the 4 epochs that fit in a session (config/industry_le_ext_cpu.yaml), 2 threads
 if [[ $stage == all || $stage == fit_ext ]]; then
-  "${SMK_EXT[@]}" --set-threads fit_le=2 -- $LE/ext0.1/le_quality.json
+  "${SMK_EXT[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/ext0.1/le_quality.json
+fi
+
+# 5b. the same with LoRA in the top 6 blocks only (an approximation, ext0.1top6), for le_quality against ext0.1
+if [[ $stage == all || $stage == fit_ext_top6 ]]; then
+  "${SMK_EXT[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/ext0.1top6/le_quality.json
+fi
+
+# 6. the LE in the paper recipe with each step's gradient clipped to norm 1 (config/industry_le_clip_cpu.yaml);
+#    two fits at once (each a snakemake of its own in this folder): THREADS=1 NOLOCK=1 run.sh fit_ext & and the same
+#    for fit_clip, one thread each (two 2-thread torch processes on 2 cores oversubscribe; workflow/rules/le.smk)
+if [[ $stage == all || $stage == fit_clip ]]; then
+  "${SMK_CLIP[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/clip0.1/le_quality.json
 fi
