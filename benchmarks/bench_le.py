@@ -256,6 +256,42 @@ VARIANTS = {
         "lora_top_layers": 6,
         "attn": "eager",
     },
+    # the exact eager step with shorter packed rows: eager attention keeps R x T^2 scores per layer for the backward
+    # pass, so rows of half the nodes hold half the attention memory (and compute) for the same nodes; same function
+    "shared-nockpt-eager-row256": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "attn": "eager",
+        "row_tokens": 256,
+    },
+    # memory: micro-batches of 10 or 5 transitions, gradients accumulated (exact, tests/test_env_fast_step.py)
+    "shared-nockpt-eager-row256-micro10": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "attn": "eager",
+        "row_tokens": 256,
+        "micro_batch": 10,
+    },
+    "shared-nockpt-eager-row256-micro5": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "attn": "eager",
+        "row_tokens": 256,
+        "micro_batch": 5,
+    },
+    "shared-top6-nockpt-eager-row256": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "lora_top_layers": 6,
+        "attn": "eager",
+        "row_tokens": 256,
+    },
+    "shared-nockpt-eager-row128": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "attn": "eager",
+        "row_tokens": 128,
+    },
 }
 
 

@@ -142,16 +142,15 @@ def test_industry_le_cpu_is_the_full_stand_in_in_both_recipes(repo) -> None:
     assert paper["recipe"] is None and ext["recipe"] == "extended"  # None: le.recipe
 
 
-def test_industry_le_ext_overlay_changes_only_the_epochs_and_the_curve(repo) -> None:
+def test_industry_le_ext_overlay_changes_only_the_epochs_the_curve_and_the_rows(repo) -> None:
     base = load_config([repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml"])
     ext = load_config(
         [repo / "config/config.yaml", repo / "config/industry_le_cpu.yaml", repo / "config/industry_le_ext_cpu.yaml"]
     )
     fb, fe = base["le"]["finetune"], ext["le"]["finetune"]
-    assert fe["epochs"] == 4 and fe["curve_every"] == 116
-    assert {k: v for k, v in fb.items() if k not in ("epochs", "curve_every")} == {
-        k: v for k, v in fe.items() if k not in ("epochs", "curve_every")
-    }
+    assert fe["epochs"] == 4 and fe["curve_every"] == 116 and fe["row_tokens"] == 256  # row_tokens: exact
+    changed = ("epochs", "curve_every", "row_tokens")
+    assert {k: v for k, v in fb.items() if k not in changed} == {k: v for k, v in fe.items() if k not in changed}
     assert ext["le"]["settings"]["ext0.1"] == base["le"]["settings"]["ext0.1"]
     from lea.config import finetune_settings
 
@@ -167,5 +166,7 @@ def test_industry_le_clip_overlay_is_the_paper_le_with_clipping_only(repo) -> No
     base, clip = load_config(files), load_config([*files, repo / "config/industry_le_clip_cpu.yaml"])
     paper, clipped = finetune_settings(base, "frac0.1"), finetune_settings(clip, "clip0.1")
     assert paper["max_grad_norm"] is None and clipped["max_grad_norm"] == 1.0
-    assert {**clipped, "max_grad_norm": None} == paper  # same recipe, schedule, lr and switches otherwise
+    assert paper["row_tokens"] == 512 and clipped["row_tokens"] == 256  # an exact speed switch (same function)
+    # same recipe, schedule, lr and switches otherwise
+    assert {**clipped, "max_grad_norm": None, "row_tokens": 512} == paper
     assert finetune_settings(clip, "frac0.1") == paper  # the overlay leaves the unclipped LE as it was

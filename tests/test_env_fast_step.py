@@ -190,3 +190,76 @@ def test_unknown_step(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
     seqs, splits, _ = load_sequences(tiny_data)
     with pytest.raises(ConfigError, match=r"le\.finetune\.step"):
         fit(le, prompter, transitions(seqs, le_subset(splits, 1.0), 4)[:4], n_items, {"step": "fast"}, progress=False)
+
+
+def micro_grads(le, prompter, batch, negs, choice, kind: str, size: int, state_form):  # type: ignore[no-untyped-def]
+    """The step in micro-batches of ``size`` transitions, each part's loss backpropagated on its own (as fit does)."""
+    from lea.env.train import micro_parts, step_loss
+
+    le.zero_grad(set_to_none=True)
+    parts = micro_parts(batch, choice, size)
+    assert sorted(i for p in parts for i in p[0]) == list(range(len(batch)))  # a partition of the transitions
+    n_choice = len(choice[1]) if choice is not None else 0
+    assert sorted(j for p in parts for j in p[1]) == list(range(n_choice))  # and of the choice prompts
+    loss, row, tok = 0.0, {}, 0
+    for part in parts:
+        l_p, row_p, tok_p, _ = step_loss(le, prompter, batch, negs, choice, True, kind, 512, None, state_form, part)
+        l_p.backward()
+        loss, tok = loss + l_p.item(), tok + tok_p
+        row = {k: row.get(k, 0.0) + v for k, v in row_p.items()}
+    return loss, row, tok, {n: p.grad.detach().clone() for n, p in le.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("kind", ["naive", "shared"])
+@pytest.mark.parametrize("state_form", [("none", "keep"), ("inv_sqrt_d", "drop")], ids=["paper", "extended"])
+@pytest.mark.parametrize("choice", ["rotations", "single", "off"])
+def test_micro_batches_match_the_whole_batch(
+    tiny_llm: Path,  # noqa: F811
+    tiny_data: Path,  # noqa: F811
+    kind: str,
+    state_form: tuple[str, str],
+    choice: str,
+) -> None:
+    """Micro-batches give the whole batch's loss, log row and gradients (Eq. 2 against all of the batch's actions)."""
+    from lea.env.train import choice_batch, le_subset, load_sequences, sample_negatives, step_loss, transitions
+
+    le, prompter, n_items = build_le(tiny_llm, tiny_data, titles=False)
+    le.train()
+    seqs, splits, _ = load_sequences(tiny_data)
+    train = transitions(seqs, le_subset(splits, 1.0), 4)
+    rng = random.Random(5)
+    batch = rng.sample(train, 9)
+    batch[4] = batch[1]  # a repeated action (and history): Eq. 2's "drop" pairs and a choice prompt's first match
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
+    ch = None if choice == "off" else choice_batch(batch, n_items, rng, rotations=choice == "rotations")
+    le.zero_grad(set_to_none=True)
+    l_w, row_w, tok_w, _ = step_loss(le, prompter, batch, negs, ch, True, kind, 512, None, state_form)
+    l_w.backward()
+    g_w = {n: p.grad.detach().clone() for n, p in le.named_parameters() if p.requires_grad}
+    for size in (1, 4):
+        l_m, row_m, tok_m, g_m = micro_grads(le, prompter, batch, negs, ch, kind, size, state_form)
+        assert tok_m == tok_w and abs(l_m - l_w.item()) <= TOL
+        assert row_m.keys() == row_w.keys()
+        for k in row_w:
+            assert abs(row_m[k] - row_w[k]) <= TOL, (size, k)
+        for n in g_w:
+            assert (g_m[n] - g_w[n]).abs().max() <= TOL, (size, n, float((g_m[n] - g_w[n]).abs().max()))
+
+
+def test_fit_micro_batches_equal_the_whole_batch(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """fit with ``micro_batch`` reaches the parameters and losses of the whole-batch step (no dropout, fp32)."""
+    from lea.env.train import fit, le_subset, load_sequences, trainable_state, transitions
+
+    seqs, splits, _ = load_sequences(tiny_data)
+    train = transitions(seqs, le_subset(splits, 1.0), 4)[:24]
+    out = []
+    for micro in (None, 3):
+        le, prompter, n_items = build_le(tiny_llm, tiny_data, titles=False)
+        ft = {"epochs": 1, "batch_size": 8, "lr": 0.01, "recipe": "extended", "micro_batch": micro}
+        out.append((fit(le, prompter, train, n_items, ft, seed=1, progress=False), trainable_state(le)))
+    (ref_log, ref_state), (log, state) = out
+    for r, q in zip(ref_log, log, strict=True):
+        assert abs(r["loss"] - q["loss"]) <= TOL and r["tokens"] == q["tokens"]
+        assert abs(r["grad_norm"] - q["grad_norm"]) <= TOL * max(1.0, r["grad_norm"])
+    for n, v in ref_state.items():
+        assert (state[n] - v).abs().max() <= TOL, n

@@ -48,6 +48,17 @@ if [[ $stage == all || $stage == bench ]]; then
     --domain "$DOMAIN" --out benchmarks/measured/cpu_idle_bench_le_train_industry_full_bf16_2threads_paper.json
 fi
 
+# 3b. the same on this session's machine with the exact row and memory switches (row_tokens 256, micro-batches) and
+#     the top-6 approximation, in both recipes (idle machine)
+if [[ $stage == all || $stage == bench_rows ]]; then
+  for recipe in paper extended; do
+    python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --dtype bf16 \
+      --data-dir results/cpu-le-full/industry/data --sections train --train-steps 9 --threads 2 --recipe $recipe \
+      --train-variants naive,shared-nockpt-eager,shared-nockpt-eager-row256,shared-nockpt-eager-row256-micro10,shared-nockpt-eager-row256-micro5,shared-top6-nockpt-eager-row256 \
+      --domain "$DOMAIN" --out benchmarks/measured/cpu_idle_bench_le_train_industry_full_bf16_2threads_${recipe}_rows.json
+  done
+fi
+
 # 4. the LE in the paper recipe, the paper's 10 epochs over the 10% subset, 2 threads (62 min here)
 if [[ $stage == all || $stage == fit ]]; then
   "${SMK[@]}" --set-threads fit_le=2 -- $LE/frac0.1/le_quality.json

@@ -131,7 +131,12 @@ class LE(nn.Module):
         return -F.logsigmoid(r_pos - r_neg).mean(), (r_pos > r_neg).float().mean()
 
     def state_loss(
-        self, states: torch.Tensor, targets: torch.Tensor, scale: str = "none", same_item: str = "keep"
+        self,
+        states: torch.Tensor,
+        targets: torch.Tensor,
+        scale: str = "none",
+        same_item: str = "keep",
+        batch_targets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 2: -1/B sum_j log sigma(s_t . a+_t - s_t . a_j), a_j the j-th next action of the batch; averaged over
         the batch's B states. Also returns the share of saturated pairs (|difference| > 10: sigma' < 5e-5, the pair
@@ -140,20 +145,32 @@ class LE(nn.Module):
         ``scale="none"``, ``same_item="keep"`` is Eq. 2 as written (the paper recipe; the j = t pair and any a_j equal
         to a+_t contribute the constant log 2). ``inv_sqrt_d`` divides the dot products by sqrt(d) (as attention
         logits): the LLM's last hidden states have a large norm and the raw products saturate the sigmoid; the ranking
-        s . a is unchanged by the scale. ``drop`` leaves out pairs whose batch action equals a+_t (extended recipe)."""
-        a = self.item_tokens[targets.to(self.device)]
-        logits = states @ a.T  # [B, B]
+        s . a is unchanged by the scale. ``drop`` leaves out pairs whose batch action equals a+_t (extended recipe).
+
+        ``batch_targets`` (a micro-batch, lea.env.train.step_loss): the states are some of a batch whose actions a_j
+        are these [B]; ``targets`` [m] are the states' own a+_t. The mean is then over the [m, B] pairs (kept)."""
+        targets = targets.to(self.device)
+        if batch_targets is None:
+            a = self.item_tokens[targets]
+            logits = states @ a.T  # [B, B]
+            pos = logits.diagonal()
+            batch_targets = targets
+        else:
+            batch_targets = batch_targets.to(self.device)
+            logits = states @ self.item_tokens[batch_targets].T  # [m, B]
+            pos = (states * self.item_tokens[targets]).sum(-1)  # s_t . a+_t, the diagonal of the full [B, B]
         if scale == "inv_sqrt_d":
             logits = logits / math.sqrt(states.shape[-1])
+            pos = pos / math.sqrt(states.shape[-1])
         elif scale != "none":
             raise ValueError(f"state_scale must be none or inv_sqrt_d, got {scale!r}")
-        diff = logits.diagonal()[:, None] - logits
+        diff = pos[:, None] - logits
         saturated = (diff.detach().abs() > 10).float().mean()
         if same_item == "keep":
             return -F.logsigmoid(diff).mean(), saturated
         if same_item != "drop":
             raise ValueError(f"state_same_item must be keep or drop, got {same_item!r}")
-        keep = targets[:, None].to(self.device) != targets[None, :].to(self.device)
+        keep = targets[:, None] != batch_targets[None, :]
         if not keep.any():
             return states.sum() * 0.0, saturated
         return -(F.logsigmoid(diff) * keep).sum() / keep.sum(), saturated

@@ -194,32 +194,82 @@ def step_loss(
     row_tokens: int = 512,
     body=None,  # type: ignore[no-untyped-def]
     state_form: tuple[str, str] = ("none", "keep"),
+    part: tuple[list[int], list[int]] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float], int, int]:
     """The loss of one training step: Eq. 1 on (target, negs), Eq. 2 on the batch's states (``state_loss``), the
     choice task on ``choice`` (``choice_batch``'s output; None: off), with the hidden states of the ``kind`` step;
     ``state_form`` = (state_scale, state_same_item) picks Eq. 2's form (``LE.state_loss``).
     Returns (loss, log row, prompt tokens, computed tokens). The prompt tokens (the prompts' own lengths) are the same
     for either step, so tokens/s compares them; the computed tokens are what the step ran (padding included for
-    ``naive``; shared prefixes once and no padding for ``shared``)."""
-    pos_p = [prompter.reward(t.history, t.target) for t in batch]
-    neg_p = [prompter.reward(t.history, a) for t, a in zip(batch, negs, strict=True)]
-    ch_p = [prompter.augment(h, c) for h, (c, _) in zip(*choice, strict=True)] if choice is not None else []
+    ``naive``; shared prefixes once and no padding for ``shared``).
+
+    ``part`` = (transition numbers, choice-prompt numbers): this pass computes only those prompts, and every term is
+    weighted by its share of the whole batch (Eq. 1: m/B; Eq. 2: its share of the batch's [B, B] pairs, against all B
+    of the batch's actions; choice: its share of the prompts), so the losses and gradients of the parts of a
+    partition sum to the whole step's (``micro_parts``): a micro-batch, exact up to summation order."""
+    B, C = len(batch), (len(choice[1]) if choice is not None else 0)
+    t_idx, c_idx = part if part is not None else (list(range(B)), list(range(C)))
+    sub = [batch[i] for i in t_idx]
+    pos_p = [prompter.reward(t.history, t.target) for t in sub]
+    neg_p = [prompter.reward(t.history, negs[i]) for t, i in zip(sub, t_idx, strict=True)]
+    ch_p = [prompter.augment(choice[0][j], choice[1][j][0]) for j in c_idx] if choice is not None else []
+    row: dict[str, float] = {}
+    if not sub and not ch_p:
+        return torch.zeros(()), row, 0, 0
     if kind == "naive":
         h_pos, h_neg, states, h_ch, n_comp = step_hidden_naive(le, prompter, pos_p, neg_p, ch_p)
     else:
         h_pos, h_neg, states, h_ch, n_comp = step_hidden_shared(le, prompter, pos_p, neg_p, ch_p, row_tokens, body)
-    l_rm, acc_rm = le.reward_loss(h_pos, h_neg)
-    loss = l_rm
-    row = {"loss_rm": l_rm.item(), "acc_rm": acc_rm.item()}
+    w_t = len(sub) / B  # this part's share of the batch's transitions
+    loss = torch.zeros((), device=le.device)
+    if sub:
+        l_rm, acc_rm = le.reward_loss(h_pos, h_neg)
+        loss = loss + l_rm * w_t
+        row.update(loss_rm=l_rm.item() * w_t, acc_rm=acc_rm.item() * w_t)
     if state_loss:
-        l_sm, sat = le.state_loss(states, torch.tensor([t.target for t in batch]), *state_form)
-        loss = loss + l_sm
-        row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
-    if choice is not None and h_ch is not None:
-        l_ch, acc_ch = le.choice_loss(h_ch, torch.tensor([p for _, p in choice[1]]))
-        loss = loss + l_ch
-        row.update(loss_choice=l_ch.item(), acc_choice=acc_ch.item())
+        targets = torch.tensor([t.target for t in batch])
+        if not sub:
+            row.update(loss_sm=0.0, sm_saturated=0.0)
+        elif part is None:
+            l_sm, sat = le.state_loss(states, targets, *state_form)
+            loss = loss + l_sm
+            row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
+        else:
+            own = targets[t_idx]
+            l_sm, sat = le.state_loss(states, own, *state_form, batch_targets=targets)
+            w_sm = w_t  # "keep": the mean over m x B of the B x B pairs
+            if state_form[1] == "drop":  # the mean over the kept pairs: this part's share of the batch's kept pairs
+                kept_all = int((targets[:, None] != targets[None, :]).sum())
+                w_sm = int((own[:, None] != targets[None, :]).sum()) / kept_all if kept_all else 0.0
+            loss = loss + l_sm * w_sm
+            row.update(loss_sm=l_sm.item() * w_sm, sm_saturated=sat.item() * w_t)
+    if choice is not None and C:
+        w_c = len(ch_p) / C
+        if ch_p and h_ch is not None:
+            l_ch, acc_ch = le.choice_loss(h_ch, torch.tensor([choice[1][j][1] for j in c_idx]))
+            loss = loss + l_ch * w_c
+            row.update(loss_choice=l_ch.item() * w_c, acc_choice=acc_ch.item() * w_c)
+        else:
+            row.update(loss_choice=0.0, acc_choice=0.0)
     return loss, row, sum(len(p.ids) for p in pos_p + neg_p + ch_p), n_comp
+
+
+def micro_parts(
+    batch: list[Transition], choice: tuple[list[list[int]], list[tuple[list[int], int]]] | None, size: int
+) -> list[tuple[list[int], list[int]]]:
+    """A partition of one step's prompts into micro-batches of ``size`` consecutive transitions (``step_loss``'s
+    ``part``). A choice prompt joins the micro-batch of the first transition with its history, so its p_t is still
+    computed once with that transition's reward prompts (the shared step); one without such a transition joins the
+    first micro-batch."""
+    parts: list[tuple[list[int], list[int]]] = [
+        (list(range(i, min(i + size, len(batch)))), []) for i in range(0, len(batch), size)
+    ]
+    first: dict[tuple[int, ...], int] = {}
+    for i, t in enumerate(batch):
+        first.setdefault(tuple(t.history), i // size)
+    for j, h in enumerate(choice[0] if choice is not None else []):
+        parts[first.get(tuple(h), 0)][1].append(j)
+    return parts
 
 
 def fit(
@@ -262,6 +312,7 @@ def fit(
     if step_kind not in STEPS:
         raise ConfigError("le.finetune.step", f"unknown training step {step_kind!r}; expected one of {STEPS}")
     row_tokens = s.get("row_tokens", 512)
+    micro = s.get("micro_batch")  # None: the whole batch in one forward and backward pass (the paper)
     epochs = s.get("epochs", 10)
     total = epochs * ((len(train) + bs - 1) // bs)
     first_epoch, first_i, order = 0, 0, None
@@ -325,21 +376,30 @@ def fit(
             batch = [train[k] for k in order[i : i + bs]]
             negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
             choice = choice_batch(batch, n_items, rng, s["choice_rotations"]) if aug_task else None
-            loss, row, n_tok, n_comp = step_loss(
-                le,
-                prompter,
-                batch,
-                negs,
-                choice,
-                state_loss,
-                step_kind,
-                row_tokens,
-                body,
-                state_form=(s["state_scale"], s["state_same_item"]),
-            )
-            row = {"epoch": epoch, "step": step, **row}
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # micro-batches (ours, memory): forward and backward one part at a time, the gradients accumulate to the
+            # whole batch's (step_loss's weights), so only one part's activations are alive at once
+            loss, row, n_tok, n_comp = torch.zeros(()), {}, 0, 0
+            for part in micro_parts(batch, choice, micro) if micro else [None]:
+                l_p, row_p, tok_p, comp_p = step_loss(
+                    le,
+                    prompter,
+                    batch,
+                    negs,
+                    choice,
+                    state_loss,
+                    step_kind,
+                    row_tokens,
+                    body,
+                    state_form=(s["state_scale"], s["state_same_item"]),
+                    part=part,
+                )
+                if l_p.requires_grad:
+                    l_p.backward()
+                loss = loss + l_p.detach().cpu()
+                row = {k: row.get(k, 0.0) + v for k, v in row_p.items()}
+                n_tok, n_comp = n_tok + tok_p, n_comp + comp_p
+            row = {"epoch": epoch, "step": step, **row}
             # the gradient's global norm before any clipping (the log's grad_norm: a divergence shows here first);
             # max_grad_norm (ours, null = none: the paper is silent) rescales the step to at most that norm
             row["grad_norm"] = torch.nn.utils.clip_grad_norm_(trainable, clip).item()
