@@ -214,23 +214,17 @@ def step_loss(
     neg_p = [prompter.reward(t.history, negs[i]) for t, i in zip(sub, t_idx, strict=True)]
     ch_p = [prompter.augment(choice[0][j], choice[1][j][0]) for j in c_idx] if choice is not None else []
     row: dict[str, float] = {}
-    if not sub and not ch_p:
-        return torch.zeros(()), row, 0, 0
     if kind == "naive":
         h_pos, h_neg, states, h_ch, n_comp = step_hidden_naive(le, prompter, pos_p, neg_p, ch_p)
     else:
         h_pos, h_neg, states, h_ch, n_comp = step_hidden_shared(le, prompter, pos_p, neg_p, ch_p, row_tokens, body)
     w_t = len(sub) / B  # this part's share of the batch's transitions
-    loss = torch.zeros((), device=le.device)
-    if sub:
-        l_rm, acc_rm = le.reward_loss(h_pos, h_neg)
-        loss = loss + l_rm * w_t
-        row.update(loss_rm=l_rm.item() * w_t, acc_rm=acc_rm.item() * w_t)
+    l_rm, acc_rm = le.reward_loss(h_pos, h_neg)  # every part holds transitions (micro_parts)
+    loss = l_rm * w_t
+    row.update(loss_rm=l_rm.item() * w_t, acc_rm=acc_rm.item() * w_t)
     if state_loss:
         targets = torch.tensor([t.target for t in batch])
-        if not sub:
-            row.update(loss_sm=0.0, sm_saturated=0.0)
-        elif part is None:
+        if part is None:
             l_sm, sat = le.state_loss(states, targets, *state_form)
             loss = loss + l_sm
             row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
