@@ -99,6 +99,11 @@ def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
 
     assert q["recipe"] == "paper" and q["switches"] == RECIPES["paper"] and q["reward_shift"] is None
     assert q["choice"]["rule"] == "label reading" and 0 <= q["state_loss_saturated"] <= 1
+    # the floor beside the LE: context-free scorers fitted on the same LE subset, the same validation examples
+    ref = q["reference"]
+    assert ref["train_transitions"] == q["train_transitions"]
+    for name in ("popularity", "item_vector_linear"):
+        assert ref[name]["transitions"] == q["transitions"] and 0 <= ref[name]["reward"]["auc"] <= 1
 
 
 def test_fit_le_extended_recipe(tiny_llm: Path, tiny_data: Path, tmp_path: Path, fitted: tuple[Path, Path]) -> None:  # noqa: F811

@@ -8,19 +8,18 @@ A key is (sequence, position p): the state / reward / choice of the history befo
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 import torch
 
-from lea.env.quality import diagnostics
-from lea.env.train import Transition, choice_example, le_subset, load_sequences, sample_negatives, transitions
+from lea.env.quality import diagnostics, examples
+from lea.env.train import Data, Transition, load_data
 from lea.errors import InputError
+
+__all__ = ["ControlEnv", "Data", "Key", "load_data", "measure"]
 
 Key = tuple[int, int]
 
@@ -56,55 +55,19 @@ class ControlEnv(Protocol):
         ...
 
 
-@dataclass
-class Data:
-    seqs: dict[int, list[int]]
-    splits: pl.DataFrame
-    n_items: int
-    train_ids: list[int]  # the sequences the environment learns from
-    train: list[Transition]
-    valid: list[Transition]
-
-
-def load_data(s: Mapping[str, Any], data_dir: str | Path, seed: int, every_train_sequence: bool = False) -> Data:
-    """Training transitions (the LE subset, capped at ``finetune.max_transitions`` by the same seeded sample as
-    ``lea fit-le``; with ``every_train_sequence``, every training sequence and no cap) and the validation transitions
-    of the diagnostics (the same sample as ``lea fit-le``)."""
-    le_s, ft = s.get("le", {}), s.get("finetune", {})
-    W = s.get("history", 10)
-    seqs, splits, n_items = load_sequences(data_dir)
-    if every_train_sequence:
-        train_ids = sorted(splits.filter(pl.col("split") == "train")["sequence"].to_list())
-    else:
-        train_ids = le_subset(splits, le_s.get("fraction", 0.1))
-    if not train_ids:
-        raise InputError(Path(data_dir) / "splits.parquet", f"no training sequences for LE setting {le_s.get('name')}")
-    train = transitions(seqs, train_ids, W)
-    rng = random.Random(seed)
-    if not every_train_sequence and ft.get("max_transitions") and len(train) > ft["max_transitions"]:
-        train = rng.sample(train, ft["max_transitions"])
-    valid = transitions(seqs, sorted(splits.filter(pl.col("split") == "valid")["sequence"].to_list()), W)
-    if len(valid) > ft.get("valid_transitions", 500):
-        valid = random.Random(seed + 1).sample(valid, ft.get("valid_transitions", 500))
-    return Data(seqs, splits, n_items, train_ids, train, valid)
-
-
 def measure(env: ControlEnv, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
     """The diagnostics of lea.env.quality.measure on the same examples (the same seeded negatives and choice lists,
     drawn in the same order), each with its chance level, one-sided binomial p-value and Wilson interval."""
-    rng = random.Random(seed)
+    ex = examples(valid, n_items, seed)
     keys = [(t.sequence, t.position) for t in valid]
     hist = [t.history for t in valid]
-    target = torch.tensor([t.target for t in valid])
-    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]
-    r = env.rewards(keys, hist, [[t.target, a] for t, a in zip(valid, negs, strict=True)], [t.target for t in valid])
+    target, truth = ex.target, ex.truth
+    r = env.rewards(keys, hist, [[t.target, int(a)] for t, a in zip(valid, ex.negative, strict=True)], target.tolist())
     r_pos, r_neg = r[:, 0], r[:, 1]
     states = env.states(keys, hist)
     scores = states @ env.item_vectors().float().T  # [N, n_items]: Eq. 2's ranking s^e . a
     rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
-    ex = [choice_example(t, n_items, rng) for t in valid]
-    chosen, _, r5 = env.choose(keys, hist, [c for c, _ in ex])
-    truth = torch.tensor([p for _, p in ex])
+    chosen, _, r5 = env.choose(keys, hist, ex.candidates.tolist())
     q = diagnostics(r_pos, r_neg, rank, chosen, truth, n_items, k)
     q["choice"].update(rule=env.choice_rule, reward_argmax_accuracy=float((r5.argmax(1) == truth).float().mean()))
     return q

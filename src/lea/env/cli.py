@@ -93,31 +93,20 @@ def build(
 def main(args: argparse.Namespace) -> int:
     from lea.env.curve import DEFAULT_EVERY, DEFAULT_TRANSITIONS, LearningCurve, write_curve
     from lea.env.inference import LEInference
-    from lea.env.quality import measure
-    from lea.env.train import anchor_rewards, fit, label_prior, le_subset, load_sequences, transitions
+    from lea.env.quality import examples, measure
+    from lea.env.reference import reference
+    from lea.env.train import anchor_rewards, fit, label_prior, load_data
 
     s = parse_settings(args.settings)
     if args.threads:
         torch.set_num_threads(args.threads)
     le_s = s.get("le", {})
     ft = with_recipe(s.get("finetune", {}), s.get("finetune", {}).get("recipe", "paper"))
-    W = s.get("history", 10)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    seqs, splits, n_items = load_sequences(args.data_dir)
-    train_ids = le_subset(splits, le_s.get("fraction", 0.1))
-    if not train_ids:
-        raise InputError(
-            Path(args.data_dir) / "splits.parquet", f"the LE subset for fraction {le_s.get('fraction')} is empty"
-        )
-    train = transitions(seqs, train_ids, W)
-    rng = random.Random(args.seed)
-    if ft.get("max_transitions") and len(train) > ft["max_transitions"]:
-        train = rng.sample(train, ft["max_transitions"])
-    valid = transitions(seqs, sorted(splits.filter(pl.col("split") == "valid")["sequence"].to_list()), W)
-    if len(valid) > ft.get("valid_transitions", 500):
-        valid = random.Random(args.seed + 1).sample(valid, ft.get("valid_transitions", 500))
-    le, prompter, _ = build(s, args.data_dir, args.item_tokens)
+    data = load_data(s, args.data_dir, args.seed)
+    train_ids, train, valid = data.train_ids, data.train, data.valid
+    le, prompter, n_items = build(s, args.data_dir, args.item_tokens)
     n_train = sum(p.numel() for p in le.parameters() if p.requires_grad)
     print(
         f"LE subset: {len(train_ids)} sequences, {len(train)} transitions; {n_train} trainable parameters", flush=True
@@ -194,6 +183,8 @@ def main(args: argparse.Namespace) -> int:
         state_loss_saturated=(sum(sat) / len(sat))
         if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])
         else None,
+        # the floor: context-free item scores fitted on the same LE subset, on the same validation examples
+        reference=reference(train, examples(valid, n_items, args.seed), n_items, le.item_tokens, seed=args.seed),
     )
     write_json(q, out / "le_quality.json")
     ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes

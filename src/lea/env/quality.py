@@ -4,6 +4,7 @@ state HR@10 of the next item by s^e . item-token ranking (Eq. 2), and the 5-way 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -66,21 +67,43 @@ def diagnostics(
     }
 
 
-def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Examples:
+    """The validation examples every diagnostic is measured on: one negative per transition (reward), the target
+    (state rank) and a 5-item list with the target at ``truth`` (choice). One seeded draw, shared by the LE
+    (:func:`measure`) and the reference scorers (lea.env.reference), so both see the same examples."""
+
+    target: torch.Tensor  # [N]
+    negative: torch.Tensor  # [N]
+    candidates: torch.Tensor  # [N, 5]
+    truth: torch.Tensor  # [N] position of the target in candidates
+
+
+def examples(valid: list[Transition], n_items: int, seed: int = 0) -> Examples:
     rng = random.Random(seed)
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]  # drawn first, then the choice lists
+    ex = [choice_example(t, n_items, rng) for t in valid]
+    return Examples(
+        target=torch.tensor([t.target for t in valid], dtype=torch.long),
+        negative=torch.tensor(negs, dtype=torch.long),
+        candidates=torch.tensor([c for c, _ in ex], dtype=torch.long).reshape(len(valid), 5),
+        truth=torch.tensor([p for _, p in ex], dtype=torch.long),
+    )
+
+
+def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int = 0, k: int = 10) -> dict[str, Any]:
+    ex = examples(valid, n_items, seed)
     hist = [t.history for t in valid]
-    target = torch.tensor([t.target for t in valid])
-    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in valid]
-    r = inf.rewards_shared(hist, [[t.target, a] for t, a in zip(valid, negs, strict=True)])
+    target = ex.target
+    r = inf.rewards_shared(hist, [[t.target, int(a)] for t, a in zip(valid, ex.negative, strict=True)])
     r_pos, r_neg = r[:, 0], r[:, 1]
     states = inf.states(hist)
     scores = states @ inf.le.item_tokens.float().cpu().T  # [N, n_items]
     rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
-    ex = [choice_example(t, n_items, rng) for t in valid]
-    logp, r5 = inf.choice_scores(hist, [c for c, _ in ex])
+    logp, r5 = inf.choice_scores(hist, ex.candidates.tolist())
     assert r5 is not None
     chosen = (logp + r5).argmax(1) if inf.reward_prior else logp.argmax(1)  # the rule le_augment uses
-    truth = torch.tensor([p for _, p in ex])
+    truth = ex.truth
     q = diagnostics(r_pos, r_neg, rank, chosen, truth, n_items, k)
     q["choice"].update(
         rule=("calibrated label reading" if bool(inf.le.label_bias.abs().sum() > 0) else "label reading")

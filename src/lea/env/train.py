@@ -22,7 +22,7 @@ from lea.env.curve import CURVE_SETTINGS, LearningCurve
 from lea.env.model import LE
 from lea.env.pack import pack
 from lea.env.prompts import LABELS, Prompt, Prompter
-from lea.errors import ConfigError
+from lea.errors import ConfigError, InputError
 from lea.io import read_parquet
 
 
@@ -69,6 +69,40 @@ def transitions(seqs: Mapping[int, list[int]], ids: list[int], window: int, min_
         for p in range(min_history, len(items)):
             out.append(Transition(s, p, items[max(0, p - window) : p], items[p], seen))
     return out
+
+
+@dataclass
+class Data:
+    seqs: dict[int, list[int]]
+    splits: pl.DataFrame
+    n_items: int
+    train_ids: list[int]  # the sequences the environment learns from
+    train: list[Transition]
+    valid: list[Transition]
+
+
+def load_data(s: Mapping[str, Any], data_dir: str | Path, seed: int, every_train_sequence: bool = False) -> Data:
+    """The transitions an environment learns from and is measured on, for ``lea fit-le`` and every control
+    environment alike: the LE subset's training transitions, capped at ``finetune.max_transitions`` by a seeded
+    sample (with ``every_train_sequence``, the oracle's: every training sequence, no cap), and the validation
+    transitions of ``le_quality.json`` (a seeded sample of ``finetune.valid_transitions``, default 500)."""
+    le_s, ft = s.get("le", {}), s.get("finetune", {})
+    W = s.get("history", 10)
+    seqs, splits, n_items = load_sequences(data_dir)
+    if every_train_sequence:
+        train_ids = sorted(splits.filter(pl.col("split") == "train")["sequence"].to_list())
+    else:
+        train_ids = le_subset(splits, le_s.get("fraction", 0.1))
+    if not train_ids:
+        raise InputError(Path(data_dir) / "splits.parquet", f"no training sequences for LE setting {le_s.get('name')}")
+    train = transitions(seqs, train_ids, W)
+    rng = random.Random(seed)
+    if not every_train_sequence and ft.get("max_transitions") and len(train) > ft["max_transitions"]:
+        train = rng.sample(train, ft["max_transitions"])
+    valid = transitions(seqs, sorted(splits.filter(pl.col("split") == "valid")["sequence"].to_list()), W)
+    if len(valid) > ft.get("valid_transitions", 500):
+        valid = random.Random(seed + 1).sample(valid, ft.get("valid_transitions", 500))
+    return Data(seqs, splits, n_items, train_ids, train, valid)
 
 
 def sample_negatives(t: Transition, n_items: int, k: int, rng: random.Random) -> list[int]:
