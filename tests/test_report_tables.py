@@ -127,3 +127,31 @@ def test_footer_says_what_the_spread_covers(tmp_path, reps, says):
     df = tables.build(spec, load_paper())
     assert df["n_le_replicates"].to_list() == [reps["base"], reps["LER"]]
     assert says in tables.to_markdown(df, spec, "ttest")
+
+
+def test_le_quality_table_shows_the_reference_floor(tmp_path) -> None:
+    """The LE table flattens le_quality.json one level deep and adds the reference scorers' headline numbers."""
+    q = {
+        "transitions": 10,
+        "reward": {"pairwise_accuracy": 0.52, "auc": 0.51},
+        "state": {"hr@10": 0.002},
+        "choice": {"accuracy": 0.21, "chosen_position_histogram": [2, 2, 2, 2, 2]},
+        "setting": "frac0.1",
+        "reference": {
+            "fitted_on": "the LE subset's training transitions",
+            "train_transitions": 40,
+            "popularity": {
+                "reward": {"pairwise_accuracy": 0.64},
+                "state": {"hr@10": 0.04},
+                "choice": {"accuracy": 0.39},
+            },
+        },
+    }
+    path = tmp_path / "le_quality.json"
+    path.write_text(json.dumps(q))
+    df = tables.le_quality([{"path": path, "dataset": "industry", "le": "frac0.1"}])
+    row = df.row(0, named=True)
+    assert row["reward.pairwise_accuracy"] == 0.52 and row["reference.train_transitions"] == 40
+    assert row["reference.popularity.reward.pairwise_accuracy"] == 0.64
+    assert row["reference.popularity.state.hr@10"] == 0.04 and row["reference.popularity.choice.accuracy"] == 0.39
+    assert "setting" not in row and "choice.chosen_position_histogram" not in row

@@ -296,6 +296,10 @@ def table1_markdown(df: pl.DataFrame, notes: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# le_quality.json's reference scorers (lea.env.reference): the numbers of each that the LE table shows
+REFERENCE_HEADLINES = (("reward", "pairwise_accuracy"), ("state", "hr@10"), ("choice", "accuracy"))
+
+
 def le_quality(entries: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """One row per LE setting from le_quality.json: the numeric top-level (and one-level nested) values."""
     rows = []
@@ -311,6 +315,10 @@ def le_quality(entries: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
                 for kk, vv in v.items():
                     if isinstance(vv, bool | int | float):
                         rec[f"{k}.{kk}"] = float(vv)
+                    elif k == "reference" and isinstance(vv, dict):  # the floor's headline numbers beside the LE's
+                        for block, key in REFERENCE_HEADLINES:
+                            if isinstance(x := vv.get(block, {}).get(key), int | float):
+                                rec[f"reference.{kk}.{block}.{key}"] = float(x)
         rows.append(rec)
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame({"dataset": [], "le": []})
 
