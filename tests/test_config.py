@@ -167,6 +167,7 @@ def test_industry_le_clip_overlay_is_the_paper_le_with_clipping_only(repo) -> No
     paper, clipped = finetune_settings(base, "frac0.1"), finetune_settings(clip, "clip0.1")
     assert paper["max_grad_norm"] is None and clipped["max_grad_norm"] == 1.0
     assert paper["row_tokens"] == 512 and clipped["row_tokens"] == 256  # an exact speed switch (same function)
+    assert paper["micro_batch"] is None and clipped["micro_batch"] == 10  # exact too (memory)
     # same recipe, schedule, lr and switches otherwise
-    assert {**clipped, "max_grad_norm": None, "row_tokens": 512} == paper
+    assert {**clipped, "max_grad_norm": None, "row_tokens": 512, "micro_batch": None} == paper
     assert finetune_settings(clip, "frac0.1") == paper  # the overlay leaves the unclipped LE as it was

@@ -80,3 +80,13 @@ fi
 if [[ $stage == all || $stage == fit_clip ]]; then
   "${SMK_CLIP[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/clip0.1/le_quality.json
 fi
+
+# 7. the floor and the linear probes of the untrained LE (README section 7): the reference scorers of the validation
+#    examples of sections 4-6 and Eq. 1's linear head on the frozen hidden states (3.5 min, 2 threads, after
+#    item_tokens). files/clip0.1/fit_le_settings.json is the --settings JSON the fit_le rule passed for clip0.1 (the
+#    probe reads its llm, le, finetune, history and domain: the same subset and validation sample as every setting here)
+if [[ $stage == all || $stage == probe ]]; then
+  python $D/probe_features.py --settings $D/files/clip0.1/fit_le_settings.json \
+    --data-dir results/cpu-le-full/industry/data --item-tokens $LE/item_tokens.safetensors \
+    --out $D/files/probe_features.json --threads 2
+fi
