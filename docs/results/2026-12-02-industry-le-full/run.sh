@@ -93,12 +93,14 @@ fi
 
 # 8. the precompute of clip0.1 (the LE of section 6) for every training transition: states, rewards (the observed
 #    item and the K = 10 pool negatives), the augmentation over the SASRec warm-up's top-5 (its 2,000-step warm-up and
-#    the negative pool first), 8 shards, two 1-thread jobs at once; then the augmentation hit rate (lea report augment)
+#    the negative pool first), 8 shards, two 1-thread jobs at once; the states and the augmentation first, then the
+#    augmentation hit rate (lea report augment), then the rewards (11 rewards a transition, the longest part)
 if [[ $stage == all || $stage == precompute_clip ]]; then
-  "${SMK_CLIP[@]}" -- $LE/clip0.1/states.parquet $LE/clip0.1/rewards.parquet $LE/clip0.1/augment_sasrec.parquet
+  "${SMK_CLIP[@]}" -- $LE/clip0.1/states.parquet $LE/clip0.1/augment_sasrec.parquet
   R=results/cpu-le-full/industry
   lea report augment --spec "{\"entries\": [{\"dataset\": \"industry\", \"le\": \"clip0.1\", \"backbone\": \"sasrec\",
     \"augment\": \"$LE/clip0.1/augment_sasrec.parquet\", \"top5\": \"$R/warmup/sasrec/seed0/top5.parquet\",
     \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $D/files/clip0.1/augment.md \
     --out-csv $D/files/clip0.1/augment.csv
+  "${SMK_CLIP[@]}" -- $LE/clip0.1/rewards.parquet
 fi
