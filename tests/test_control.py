@@ -205,9 +205,9 @@ def test_recommender_recipe_switches(tmp_path: Path) -> None:
     """le.control.state_objective softmax + reward_head state_dot (+ reward_gap): the reward is the state's own score
     of the action, both learn the easy pattern, the gap calibration holds on the training transitions, and the model
     file round-trips."""
-    from lea.control.base import load_data
     from lea.control.cli import fit
     from lea.control.idrec import IDRecLE, calibrate_gap
+    from lea.env.train import load_data
 
     data = make_data(tmp_path / "data", n_items=40, n_seq=200)
     s = control_settings("oracle", epochs=4, valid_transitions=200)
@@ -264,3 +264,16 @@ def test_default_recipe_is_the_le_recipe(tmp_path: Path) -> None:
                                                               "window": "4"})  # fmt: skip
     old = IDRecLE.load(tmp_path / "old.safetensors", 12)
     assert old.reward_head == "linear" and torch.allclose(old.rewards([(0, 2), (1, 1)], hist, acts, [4, 6]), want)
+
+
+def test_load_data_names_an_empty_le_subset(tmp_path: Path) -> None:
+    """A fraction below every sequence's le_fraction leaves no training sequence: the error names splits.parquet
+    and the fraction (fit-le and every control environment load their transitions here)."""
+    from lea.env.train import load_data
+    from lea.errors import InputError
+
+    data = make_data(tmp_path / "data")
+    s = {"le": {"name": "tiny", "fraction": 1e-9}, "finetune": {}}
+    with pytest.raises(InputError, match=r"splits\.parquet.*the LE subset for fraction 1e-09 \(LE setting tiny\)"):
+        load_data(s, data, seed=0)
+    assert load_data(s, data, seed=0, every_train_sequence=True).train  # the oracle's set is every training sequence

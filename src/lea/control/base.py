@@ -1,7 +1,7 @@
-"""What every control environment shares: the interface the precompute and the diagnostics call, the training and
-validation transitions (the same as ``lea fit-le``), the diagnostics of ``le_quality.json`` (the statistics of
-lea.env.quality on the same validation examples) and the writers of the three precompute contracts (the same
-files, columns, dtypes and row sets as lea.env.precompute; only the state dimension d may differ).
+"""What every control environment shares: the interface the precompute and the diagnostics call (its training and
+validation transitions are ``lea fit-le``'s, lea.env.train.load_data), the diagnostics of ``le_quality.json`` (the
+statistics of lea.env.quality on the same validation examples) and the writers of the three precompute contracts
+(the same files, columns, dtypes and row sets as lea.env.precompute; only the state dimension d may differ).
 
 A key is (sequence, position p): the state / reward / choice of the history before p (items [p - W, p)).
 """
@@ -16,10 +16,8 @@ import polars as pl
 import torch
 
 from lea.env.quality import diagnostics, examples
-from lea.env.train import Data, Transition, load_data
+from lea.env.train import Transition
 from lea.errors import InputError
-
-__all__ = ["ControlEnv", "Data", "Key", "load_data", "measure"]
 
 Key = tuple[int, int]
 

@@ -27,8 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def fit(s: dict, data_dir: str | Path, out_dir: str | Path, seed: int = 0, progress: bool = True) -> dict:
-    from lea.control.base import load_data, measure
+    from lea.control.base import measure
     from lea.control.envs import module
+    from lea.env.train import load_data
 
     env_name = s["le"]["env"]
     mod = module(env_name)

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from lea.control.base import Data, Key, measure
-from lea.env.train import Transition, sample_negatives
+from lea.control.base import Key, measure
+from lea.env.train import Data, Transition, sample_negatives
 from lea.errors import InputError, MissingInputError
 from lea.rec.backbones import SASRecBackbone
 

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lea.control.base import Data, Key
+from lea.control.base import Key
+from lea.env.train import Data
 from lea.errors import InputError, MissingInputError
 
 STATE, REWARD, CHOICE, ITEMS = 1, 2, 3, 4  # the stream of each kind of draw

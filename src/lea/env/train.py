@@ -94,7 +94,10 @@ def load_data(s: Mapping[str, Any], data_dir: str | Path, seed: int, every_train
     else:
         train_ids = le_subset(splits, le_s.get("fraction", 0.1))
     if not train_ids:
-        raise InputError(Path(data_dir) / "splits.parquet", f"no training sequences for LE setting {le_s.get('name')}")
+        which = "split 'train'" if every_train_sequence else f"the LE subset for fraction {le_s.get('fraction', 0.1)}"
+        raise InputError(
+            Path(data_dir) / "splits.parquet", f"no training sequences in {which} (LE setting {le_s.get('name')})"
+        )
     train = transitions(seqs, train_ids, W)
     rng = random.Random(seed)
     if not every_train_sequence and ft.get("max_transitions") and len(train) > ft["max_transitions"]:
