@@ -211,13 +211,17 @@ def micro_grads(le, prompter, batch, negs, choice, kind: str, size: int, state_f
 
 
 @pytest.mark.parametrize("kind", ["naive", "shared"])
-@pytest.mark.parametrize("state_form", [("none", "keep"), ("inv_sqrt_d", "drop")], ids=["paper", "extended"])
+@pytest.mark.parametrize(
+    "state_form",
+    [("none", "keep"), ("inv_sqrt_d", "drop"), ("inv_sqrt_d", "keep", "catalogue")],
+    ids=["paper", "extended", "catalogue"],
+)
 @pytest.mark.parametrize("choice", ["rotations", "single", "off"])
 def test_micro_batches_match_the_whole_batch(
     tiny_llm: Path,  # noqa: F811
     tiny_data: Path,  # noqa: F811
     kind: str,
-    state_form: tuple[str, str],
+    state_form: tuple[str, ...],
     choice: str,
 ) -> None:
     """Micro-batches give the whole batch's loss, log row and gradients (Eq. 2 against all of the batch's actions)."""

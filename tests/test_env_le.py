@@ -150,6 +150,16 @@ def test_state_loss_forms_match_eq2() -> None:
     assert math.isclose(float(ext), naive(1 / math.sqrt(8), True), rel_tol=1e-5)
     _, sat = LE.state_loss(fake, states * 100, targets)  # type: ignore[arg-type]
     assert float(sat) > 0.5  # large-norm states saturate the raw form
+    # state_negatives=catalogue: every item a negative, -log softmax over the catalogue at the target, mean over states
+    for scale_name, scale in (("none", 1.0), ("inv_sqrt_d", 1 / math.sqrt(8))):
+        want = []
+        for t in range(4):
+            z = torch.stack([states[t] @ tokens[i] for i in range(6)]) * scale
+            want.append(-(z[targets[t]] - torch.logsumexp(z, 0)))
+        cat, _ = LE.state_loss(fake, states, targets, scale_name, "drop", negatives="catalogue")  # type: ignore[arg-type]
+        assert math.isclose(float(cat), float(torch.stack(want).mean()), rel_tol=1e-5)
+    with pytest.raises(ValueError, match="state_negatives"):
+        LE.state_loss(fake, states, targets, negatives="all")  # type: ignore[arg-type]
 
 
 def test_fit_le_it_ablation_needs_no_item_tokens(tiny_llm: Path, tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -184,6 +184,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "reward_anchor": None,
         "state_scale": "none",
         "state_same_item": "keep",
+        "state_negatives": "batch",
     },
     "extended": {
         "augment_task": True,
@@ -193,6 +194,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "reward_anchor": 1.0,
         "state_scale": "inv_sqrt_d",
         "state_same_item": "drop",
+        "state_negatives": "batch",
     },
 }
 

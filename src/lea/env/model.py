@@ -137,6 +137,7 @@ class LE(nn.Module):
         scale: str = "none",
         same_item: str = "keep",
         batch_targets: torch.Tensor | None = None,
+        negatives: str = "batch",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 2: -1/B sum_j log sigma(s_t . a+_t - s_t . a_j), a_j the j-th next action of the batch; averaged over
         the batch's B states. Also returns the share of saturated pairs (|difference| > 10: sigma' < 5e-5, the pair
@@ -148,8 +149,23 @@ class LE(nn.Module):
         s . a is unchanged by the scale. ``drop`` leaves out pairs whose batch action equals a+_t (extended recipe).
 
         ``batch_targets`` (a micro-batch, lea.env.train.step_loss): the states are some of a batch whose actions a_j
-        are these [B]; ``targets`` [m] are the states' own a+_t. The mean is then over the [m, B] pairs (kept)."""
+        are these [B]; ``targets`` [m] are the states' own a+_t. The mean is then over the [m, B] pairs (kept).
+
+        ``negatives="catalogue"`` (ours, off in both recipes): every item of the catalogue is a negative, the softmax
+        cross-entropy -log softmax_i(s_t . a_i)[a+_t] averaged over the states (InfoNCE with the whole item set, which
+        is what le_quality's HR@10 ranks); ``same_item`` and ``batch_targets`` then play no part (each state's term
+        needs only its own a+_t). Eq. 2's B in-batch actions are a sample of these negatives."""
         targets = targets.to(self.device)
+        if negatives == "catalogue":
+            logits = states @ self.item_tokens.T  # [m, n_items]
+            if scale == "inv_sqrt_d":
+                logits = logits / math.sqrt(states.shape[-1])
+            elif scale != "none":
+                raise ValueError(f"state_scale must be none or inv_sqrt_d, got {scale!r}")
+            diff = logits.gather(1, targets[:, None]) - logits
+            return F.cross_entropy(logits, targets), (diff.detach().abs() > 10).float().mean()
+        if negatives != "batch":
+            raise ValueError(f"state_negatives must be batch or catalogue, got {negatives!r}")
         if batch_targets is None:
             a = self.item_tokens[targets]
             logits = states @ a.T  # [B, B]

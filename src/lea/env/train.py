@@ -230,12 +230,12 @@ def step_loss(
     kind: str = "shared",
     row_tokens: int = 512,
     body=None,  # type: ignore[no-untyped-def]
-    state_form: tuple[str, str] = ("none", "keep"),
+    state_form: tuple[str, ...] = ("none", "keep"),
     part: tuple[list[int], list[int]] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float], int, int]:
     """The loss of one training step: Eq. 1 on (target, negs), Eq. 2 on the batch's states (``state_loss``), the
     choice task on ``choice`` (``choice_batch``'s output; None: off), with the hidden states of the ``kind`` step;
-    ``state_form`` = (state_scale, state_same_item) picks Eq. 2's form (``LE.state_loss``).
+    ``state_form`` = (state_scale, state_same_item[, state_negatives]) picks Eq. 2's form (``LE.state_loss``).
     Returns (loss, log row, prompt tokens, computed tokens). The prompt tokens (the prompts' own lengths) are the same
     for either step, so tokens/s compares them; the computed tokens are what the step ran (padding included for
     ``naive``; shared prefixes once and no padding for ``shared``).
@@ -261,15 +261,16 @@ def step_loss(
     row.update(loss_rm=l_rm.item() * w_t, acc_rm=acc_rm.item() * w_t)
     if state_loss:
         targets = torch.tensor([t.target for t in batch])
+        negatives = state_form[2] if len(state_form) > 2 else "batch"
         if part is None:
-            l_sm, sat = le.state_loss(states, targets, *state_form)
+            l_sm, sat = le.state_loss(states, targets, *state_form[:2], negatives=negatives)
             loss = loss + l_sm
             row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
         else:
             own = targets[t_idx]
-            l_sm, sat = le.state_loss(states, own, *state_form, batch_targets=targets)
-            w_sm = w_t  # "keep": the mean over m x B of the B x B pairs
-            if state_form[1] == "drop":  # the mean over the kept pairs: this part's share of the batch's kept pairs
+            l_sm, sat = le.state_loss(states, own, *state_form[:2], batch_targets=targets, negatives=negatives)
+            w_sm = w_t  # "keep" and "catalogue": the mean over this part's m of the batch's B states
+            if negatives == "batch" and state_form[1] == "drop":  # the mean over the kept pairs: this part's share
                 kept_all = int((targets[:, None] != targets[None, :]).sum())
                 w_sm = int((own[:, None] != targets[None, :]).sum()) / kept_all if kept_all else 0.0
             loss = loss + l_sm * w_sm
@@ -422,7 +423,7 @@ def fit(
                     step_kind,
                     row_tokens,
                     body,
-                    state_form=(s["state_scale"], s["state_same_item"]),
+                    state_form=(s["state_scale"], s["state_same_item"], s["state_negatives"]),
                     part=part,
                 )
                 if l_p.requires_grad:
