@@ -73,12 +73,21 @@ fi
 if [[ $stage == all || $stage == fit_ext_top6 ]]; then
   "${SMK_EXT[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/ext0.1top6/le_quality.json
 fi
+# 5c. ext0.1top6 with the catalogue softmax for the state (README section 10), 2 threads, idle machine
+if [[ $stage == all || $stage == fit_ext_top6_sm ]]; then
+  "${SMK_EXT[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/ext0.1top6sm/le_quality.json
+fi
 
 # 6. the LE in the paper recipe with each step's gradient clipped to norm 1 (config/industry_le_clip_cpu.yaml);
 #    two fits at once (each a snakemake of its own in this folder): THREADS=1 NOLOCK=1 run.sh fit_ext & and the same
 #    for fit_clip, one thread each (two 2-thread torch processes on 2 cores oversubscribe; workflow/rules/le.smk)
 if [[ $stage == all || $stage == fit_clip ]]; then
   "${SMK_CLIP[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/clip0.1/le_quality.json
+fi
+
+# 6b. clipsm0.1: clip0.1 with the catalogue softmax for the state (README section 10), 2 threads, idle machine
+if [[ $stage == all || $stage == fit_clip_sm ]]; then
+  "${SMK_CLIP[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/clipsm0.1/le_quality.json
 fi
 
 # 7. the floor and the linear probes of the untrained LE (README section 7): the reference scorers of the validation
@@ -89,6 +98,16 @@ if [[ $stage == all || $stage == probe ]]; then
   python $D/probe_features.py --settings $D/files/clip0.1/fit_le_settings.json \
     --data-dir results/cpu-le-full/industry/data --item-tokens $LE/item_tokens.safetensors \
     --out $D/files/probe_features.json --threads 2
+fi
+
+# 7b. readouts of the LE's state s^e_t fitted on frozen states (README section 10; about 75 s each, 2 threads): the
+#     untrained LE, then clip0.1's trained adapter
+if [[ $stage == all || $stage == probe_state ]]; then
+  for le in untrained clip0.1; do
+    python $D/probe_state.py --settings $D/files/clip0.1/fit_le_settings.json \
+      --data-dir results/cpu-le-full/industry/data --item-tokens $LE/item_tokens.safetensors \
+      $([[ $le == untrained ]] || echo --adapter-dir $LE/$le/adapter) --out $D/files/probe_state_$le.json --threads 2
+  done
 fi
 
 # 8. the precompute of clip0.1 (the LE of section 6) for every training transition: states, rewards (the observed
