@@ -267,3 +267,22 @@ def test_fit_micro_batches_equal_the_whole_batch(tiny_llm: Path, tiny_data: Path
         assert abs(r["grad_norm"] - q["grad_norm"]) <= TOL * max(1.0, r["grad_norm"])
     for n, v in ref_state.items():
         assert (state[n] - v).abs().max() <= TOL, n
+
+
+def test_state_weight_scales_the_state_term_only(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """le.finetune.state_weight: loss = L_rm + w * L_sm, the log row's terms unchanged."""
+    from lea.env.train import le_subset, load_sequences, sample_negatives, step_loss, transitions
+
+    le, prompter, n_items = build_le(tiny_llm, tiny_data, titles=False)
+    le.eval()
+    seqs, splits, _ = load_sequences(tiny_data)
+    batch = transitions(seqs, le_subset(splits, 1.0), 4)[:6]
+    rng = random.Random(3)
+    negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
+    form = ("inv_sqrt_d", "keep", "catalogue")
+    with torch.no_grad():
+        l1, row1, _, _ = step_loss(le, prompter, batch, negs, None, True, "shared", 512, None, form)
+        lw, roww, _, _ = step_loss(le, prompter, batch, negs, None, True, "shared", 512, None, form, state_weight=0.25)
+    assert row1 == roww and row1["loss_sm"] > 0
+    assert abs(float(l1) - (row1["loss_rm"] + row1["loss_sm"])) <= TOL
+    assert abs(float(lw) - (row1["loss_rm"] + 0.25 * row1["loss_sm"])) <= TOL

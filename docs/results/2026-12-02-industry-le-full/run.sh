@@ -77,6 +77,10 @@ fi
 if [[ $stage == all || $stage == fit_ext_top6_sm ]]; then
   "${SMK_EXT[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/ext0.1top6sm/le_quality.json
 fi
+# 5d. ext0.1top6sm with L_sm weighted 0.1 (state_weight; README section 10)
+if [[ $stage == all || $stage == fit_ext_top6_smw ]]; then
+  "${SMK_EXT[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/ext0.1top6smw/le_quality.json
+fi
 
 # 6. the LE in the paper recipe with each step's gradient clipped to norm 1 (config/industry_le_clip_cpu.yaml);
 #    two fits at once (each a snakemake of its own in this folder): THREADS=1 NOLOCK=1 run.sh fit_ext & and the same
@@ -88,6 +92,10 @@ fi
 # 6b. clipsm0.1: clip0.1 with the catalogue softmax for the state (README section 10), 2 threads, idle machine
 if [[ $stage == all || $stage == fit_clip_sm ]]; then
   "${SMK_CLIP[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/clipsm0.1/le_quality.json
+fi
+# 6c. clipsm0.1 at half the learning rates (README section 10; about 65 min, resumes from its checkpoint)
+if [[ $stage == all || $stage == fit_clip_sm_lr ]]; then
+  "${SMK_CLIP[@]}" --set-threads fit_le=${THREADS:-2} ${NOLOCK:+--nolock} -- $LE/clipsm0.1lr/le_quality.json
 fi
 
 # 7. the floor and the linear probes of the untrained LE (README section 7): the reference scorers of the validation

@@ -232,10 +232,12 @@ def step_loss(
     body=None,  # type: ignore[no-untyped-def]
     state_form: tuple[str, ...] = ("none", "keep"),
     part: tuple[list[int], list[int]] | None = None,
+    state_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float], int, int]:
     """The loss of one training step: Eq. 1 on (target, negs), Eq. 2 on the batch's states (``state_loss``), the
     choice task on ``choice`` (``choice_batch``'s output; None: off), with the hidden states of the ``kind`` step;
-    ``state_form`` = (state_scale, state_same_item[, state_negatives]) picks Eq. 2's form (``LE.state_loss``).
+    ``state_form`` = (state_scale, state_same_item[, state_negatives]) picks Eq. 2's form (``LE.state_loss``);
+    ``state_weight`` multiplies L_sm in the loss (ours; 1: L_rm + L_sm, the paper), the log row keeps L_sm itself.
     Returns (loss, log row, prompt tokens, computed tokens). The prompt tokens (the prompts' own lengths) are the same
     for either step, so tokens/s compares them; the computed tokens are what the step ran (padding included for
     ``naive``; shared prefixes once and no padding for ``shared``).
@@ -264,7 +266,7 @@ def step_loss(
         negatives = state_form[2] if len(state_form) > 2 else "batch"
         if part is None:
             l_sm, sat = le.state_loss(states, targets, *state_form[:2], negatives=negatives)
-            loss = loss + l_sm
+            loss = loss + state_weight * l_sm
             row.update(loss_sm=l_sm.item(), sm_saturated=sat.item())
         else:
             own = targets[t_idx]
@@ -273,7 +275,7 @@ def step_loss(
             if negatives == "batch" and state_form[1] == "drop":  # the mean over the kept pairs: this part's share
                 kept_all = int((targets[:, None] != targets[None, :]).sum())
                 w_sm = int((own[:, None] != targets[None, :]).sum()) / kept_all if kept_all else 0.0
-            loss = loss + l_sm * w_sm
+            loss = loss + state_weight * l_sm * w_sm
             row.update(loss_sm=l_sm.item() * w_sm, sm_saturated=sat.item() * w_t)
     if choice is not None and C:
         w_c = len(ch_p) / C
@@ -425,6 +427,7 @@ def fit(
                     body,
                     state_form=(s["state_scale"], s["state_same_item"], s["state_negatives"]),
                     part=part,
+                    state_weight=s.get("state_weight", 1.0),
                 )
                 if l_p.requires_grad:
                     l_p.backward()
