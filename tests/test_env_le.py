@@ -98,6 +98,7 @@ def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
     from lea.config import RECIPES
 
     assert q["recipe"] == "paper" and q["switches"] == RECIPES["paper"] and q["reward_shift"] is None
+    assert q["other_switches"] == {"state_weight": 1.0, "max_grad_norm": None, "lora_top_layers": None}
     assert q["choice"]["rule"] == "label reading" and 0 <= q["state_loss_saturated"] <= 1
     # the floor beside the LE: context-free scorers fitted on the same LE subset, the same validation examples
     ref = q["reference"]
@@ -209,15 +210,20 @@ def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
     assert r5 is not None and torch.allclose(r5, r_naive, atol=1e-4), (r5 - r_naive).abs().max()
     k, _, r_chosen = inf.choose_with_rewards(hist, cands)  # reward prior: label log-probs + r^e of each item
     assert torch.equal(k, (logp + r5).argmax(1)) and torch.allclose(r_chosen, r5[torch.arange(5), k])
-    inf.reward_prior = False  # the paper's reading alone
+    inf.reward_prior = False  # the paper's reading alone: only its pick is scored (chosen_only), the others NaN
     k, _, r_chosen = inf.choose_with_rewards(hist, cands)
-    assert torch.equal(k, pos) and torch.allclose(r_chosen, r5[torch.arange(5), k])
+    assert torch.equal(k, pos) and torch.allclose(r_chosen, r5[torch.arange(5), k], atol=1e-4)
+    _, r1 = inf.choice_scores(hist, cands, chosen_only=True)
+    assert r1 is not None and int(r1.isnan().sum()) == 4 * 5 and torch.allclose(r1[torch.arange(5), k], r_chosen)
     # kv_share off (the GPU default; on by default on the CPU): the same numbers through the one-prompt-per-row path
     assert LEInference(le, prompter).kv_share == (le.device.type == "cpu")
     plain = LEInference(le, prompter, batch_size=5, progress=False, kv_share=False)
     assert torch.allclose(plain.rewards_shared(hist, acts), shared, atol=1e-4)
     logp_p, r5_p = plain.choice_scores(hist, cands)
     assert r5_p is not None and torch.allclose(logp_p, logp, atol=1e-4) and torch.allclose(r5_p, r5, atol=1e-4)
+    _, r1_p = plain.choice_scores(hist, cands, chosen_only=True)
+    assert r1_p is not None and torch.allclose(r1_p[torch.arange(5), k], r_chosen, atol=1e-4)
+    assert int(r1_p.isnan().sum()) == 4 * 5
 
 
 def test_precompute_shards_equal_unsharded(

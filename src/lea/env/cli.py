@@ -179,6 +179,12 @@ def main(args: argparse.Namespace) -> int:
         reward_shift=shift,
         recipe=ft["recipe"],
         switches={k: ft[k] for k in RECIPES["paper"]},
+        # our switches outside the recipes (docs/departures.md), with the values of the paper's plain step when unset
+        other_switches={
+            "state_weight": ft.get("state_weight", 1.0),
+            "max_grad_norm": ft.get("max_grad_norm"),
+            "lora_top_layers": ft.get("lora_top_layers"),
+        },
         # share of Eq. 2's pairs with |s.a+ - s.a_j| > 10 (no gradient), over all steps: is the form trainable?
         state_loss_saturated=(sum(sat) / len(sat))
         if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])

@@ -11,7 +11,8 @@ padding is small) with a progress bar. Fast paths exploit the prompt structure:
   where they differ in length (-IT titles; with item tokens they never do).
 - ``choice_scores`` / ``choose_with_rewards``: the augmentation prompt p_t p_lt and the reward prompts p_t p_at of
   the 5 listed items share p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and
-  the words of p_at before the item run once on it before it forks into the 5 actions.
+  the words of p_at before the item run once on it before it forks into the 5 actions. The paper's rule (the label
+  reading alone) needs only its pick's reward: ``chosen_only`` runs that one continuation instead of the fork.
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 
 The KV-cache sharing pays where compute is the bottleneck (the CPU: 1.3x). On a GPU the many small shared passes
@@ -109,24 +110,38 @@ class LEInference:
 
     @torch.no_grad()
     def choice_scores(
-        self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]], with_rewards: bool = True
+        self,
+        histories: Sequence[Sequence[int]],
+        candidate_lists: Sequence[Sequence[int]],
+        with_rewards: bool = True,
+        chosen_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The two readings of the augmentation step, sharing p_t: the calibrated position-label log-probabilities
         of p_t p_lt ([N, 5], ``LE.label_logprobs``) and r^e(p_t, x_k) of each listed item ([N, 5], Eq. 1; None
         without ``with_rewards``). One p_t pass per batch: the list part runs on its KV cache, the cache is cropped
         back to p_t, extended by p_at's words before the item, repeated 5 times, and each candidate's item and the
-        rest of p_at run on it."""
+        rest of p_at run on it. ``chosen_only`` (the paper's choice, the label reading alone) scores only the item
+        of the highest label log-probability, the one reward Eq. 14 needs, and leaves the other 4 NaN: one reward
+        continuation a row instead of 5."""
         n = len(histories)
         if not self.kv_share:  # one prompt per row, in full batches (faster on a GPU)
             logp = self._label_logprobs(histories, candidate_lists)
-            return logp, self.rewards_shared(histories, candidate_lists) if with_rewards else None
+            if not with_rewards:
+                return logp, None
+            if not chosen_only:
+                return logp, self.rewards_shared(histories, candidate_lists)
+            k = logp.argmax(1)
+            rew = torch.full((n, 5), float("nan"))
+            chosen = [c[int(j)] for c, j in zip(candidate_lists, k, strict=True)]
+            rew[torch.arange(n), k] = self.rewards(histories, chosen) if n else torch.zeros(0)
+            return logp, rew
         pre = len(self.p.action_pre)
-        logp, rew = torch.empty(n, 5), torch.empty(n, 5)
+        logp, rew = torch.empty(n, 5), torch.full((n, 5), float("nan"))
         users = [self.p.user(h) for h in histories]
         groups: dict[int, list[int]] = {}  # p_t of one token length: no padding in the shared pass
         for i, u in enumerate(users):
             groups.setdefault(len(u.ids), []).append(i)
-        bs = max(1, self.bs // 5) if with_rewards else self.bs
+        bs = max(1, self.bs // 5) if with_rewards and not chosen_only else self.bs
         bar = self._bar(n, "LE choices (shared history)")
         for _, rows in sorted(groups.items()):
             for s0 in range(0, len(rows), bs):
@@ -140,11 +155,17 @@ class LEInference:
                     cache.crop(user_len - cache.get_seq_length())  # drop the list part: back to p_t
                     # the words of p_at before the item are the same for the 5 actions: run them once, then fork
                     self._continue_rows(cache, [(self.p.action_pre, [-1] * pre)] * len(idx))
-                    cache.batch_repeat_interleave(5)
-                    acts = [self.p.reward(histories[i], a) for i in idx for a in candidate_lists[i]]
                     cut = user_len + pre
-                    h = self._continue_rows(cache, [(q.ids[cut:], q.item_at[cut:]) for q in acts])
-                    rew[idx] = self.le.reward_head(h).float().cpu().view(len(idx), 5)
+                    if chosen_only:  # the label reading's pick only: no fork of the cache
+                        k = logp[idx].argmax(1)
+                        acts = [self.p.reward(histories[i], candidate_lists[i][int(j)]) for i, j in zip(idx, k)]
+                        h = self._continue_rows(cache, [(q.ids[cut:], q.item_at[cut:]) for q in acts])
+                        rew[torch.tensor(idx), k] = self.le.reward_head(h).float().cpu().view(len(idx))
+                    else:
+                        cache.batch_repeat_interleave(5)
+                        acts = [self.p.reward(histories[i], a) for i in idx for a in candidate_lists[i]]
+                        h = self._continue_rows(cache, [(q.ids[cut:], q.item_at[cut:]) for q in acts])
+                        rew[idx] = self.le.reward_head(h).float().cpu().view(len(idx), 5)
                 bar.update(len(idx))
         bar.close()
         return logp, rew if with_rewards else None
@@ -159,7 +180,8 @@ class LEInference:
         choice is the position-label reading alone (calibrated when ``label_bias`` is set). With it (the extended
         recipe) the scores are those log-probabilities plus the reward model's r^e of each listed item: a product of
         the two experts of the same LE (under Bradley-Terry, P(k) ~ exp(r_k))."""
-        logp, rew = self.choice_scores(histories, candidate_lists, with_rewards=True)
+        # the paper's rule needs the reward of its pick only (chosen_only); the reward prior needs all 5
+        logp, rew = self.choice_scores(histories, candidate_lists, with_rewards=True, chosen_only=not self.reward_prior)
         assert rew is not None
         score = logp + rew if self.reward_prior else logp
         k = score.argmax(1)
