@@ -1,7 +1,8 @@
-"""The two RL-side switches of ours (``rec.le_reward_negatives``, ``rec.q_backbone_grad``, docs/departures.md):
-at their defaults the training is bit-identical to a config that does not name them; ``fixed`` zeroes only the
-negatives' rewards; ``q_backbone_grad: false`` leaves every loss value as it was, cuts the TD losses' gradient from
-the shared backbone and leaves the Q-head's gradient unchanged."""
+"""The RL-side switches of ours (``rec.le_reward_negatives``, ``rec.q_backbone_grad``, ``rec.le_state_norm``,
+docs/departures.md): at their defaults the training is bit-identical to a config that does not name them; ``fixed``
+zeroes only the negatives' rewards; ``q_backbone_grad: false`` leaves every loss value as it was, cuts the TD losses'
+gradient from the shared backbone and leaves the Q-head's gradient unchanged; ``standardize`` maps the training
+transitions' LE states to mean 0 and standard deviation 1 per dimension."""
 
 import copy
 import re
@@ -47,7 +48,8 @@ def train_steps(data, rec, variant, steps=8, seed=0):
 @pytest.mark.parametrize("variant", [{"name": "base"}, LEASR])
 def test_defaults_are_bit_identical(data, variant):
     logs0, sd0 = train_steps(data, REC, variant)
-    logs1, sd1 = train_steps(data, {**REC, "le_reward_negatives": "le", "q_backbone_grad": True}, variant)
+    named = {**REC, "le_reward_negatives": "le", "q_backbone_grad": True, "le_state_norm": "none"}
+    logs1, sd1 = train_steps(data, named, variant)
     assert logs0 == logs1  # every loss term of every step, exactly
     assert all(torch.equal(sd0[k], sd1[k]) for k in sd0)
 
@@ -182,7 +184,7 @@ def test_switches_change_training_and_runs_record_them(data, tmp_path):
     d, le = data
     ins = {"le_states": le["states"], "le_rewards": le["rewards"], "le_augment": le["augment"]}
     base = run({"rec": REC}, LEASR, "sasrec", "sa2c", 0, d / "data", tmp_path / "a", progress=False, **ins)
-    for key, value in (("le_reward_negatives", "fixed"), ("q_backbone_grad", False)):
+    for key, value in (("le_reward_negatives", "fixed"), ("q_backbone_grad", False), ("le_state_norm", "standardize")):
         m = run(
             {"rec": {**REC, key: value}}, LEASR, "sasrec", "sa2c", 0, d / "data", tmp_path / key, progress=False, **ins
         )
@@ -204,6 +206,31 @@ def test_bad_values_fail_clearly(data, repo):
     assert "q_backbone_grad" not in load_config([cfg])["rec"]  # no schema default: unset configs keep their params
     with pytest.raises(ConfigError, match="le_reward_negatives"):
         load_config([cfg], {"rec": {"le_reward_negatives": "zero"}})
+    assert load_config([cfg], {"rec": {"le_state_norm": "standardize"}})["rec"]["le_state_norm"] == "standardize"
+    with pytest.raises(ConfigError, match="le_state_norm"):
+        load_config([cfg], {"rec": {"le_state_norm": "zscore"}})
     ds = next(iter(load_config([cfg])["datasets"]))
     with pytest.raises(ConfigError, match=re.escape(f"datasets.{ds}.rec.q_backbone_grad")):
         load_config([cfg], {"datasets": {ds: copy.deepcopy({"rec": {"q_backbone_grad": "no"}})}})
+
+
+def test_standardized_le_states(data):
+    """``le_state_norm: standardize``: the rows the training transitions read get mean 0 and standard deviation 1 per
+    dimension, the same affine map for every row; a variant without LE states reads nothing of it."""
+    d, le = data
+    plain = transitions(data, LEASR)
+    _, std, _, _ = load_inputs(
+        d / "data", LEASR, 10, REC["negatives"], le["states"], le["rewards"], le["augment"], le_state_norm="standardize"
+    )
+    rows = torch.unique(torch.cat([std.le_idx, std.le_next_idx]))
+    used = std.le_table.float()[rows]
+    assert torch.allclose(used.mean(0), torch.zeros(DIM), atol=1e-2)
+    assert torch.allclose(used.std(0, unbiased=False), torch.ones(DIM), atol=1e-2)
+    raw = plain.le_table.float()[rows]
+    mu, sd = raw.mean(0), raw.std(0, unbiased=False)
+    assert torch.allclose(std.le_table.float(), (plain.le_table.float() - mu) / (sd + 1e-6), atol=1e-2)
+    assert torch.equal(std.le_idx, plain.le_idx) and torch.equal(std.le_next_idx, plain.le_next_idx)
+    _, base, _, _ = load_inputs(d / "data", {"name": "base"}, 10, REC["negatives"], le_state_norm="standardize")
+    assert base.le_table is None
+    with pytest.raises(ConfigError, match="le_state_norm"):
+        Trainer("sasrec", "sa2c", N_ITEMS, {**REC, "le_state_norm": "zscore"}, LEASR, 0, DIM)

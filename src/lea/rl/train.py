@@ -15,7 +15,10 @@ RL-side switches of ours (``rec``, docs/departures.md; defaults = the paper and 
 ``le_reward_negatives`` le | fixed (with ``reward: le``, ``fixed`` keeps r^e for the positive and the augmented
 action but gives the sampled negatives the fixed reward 0 instead of Eq. 10's r^e(p_t, a-)); ``q_backbone_grad``
 true | false (``false``: the Q-head reads a detached h_t, or s^e_t || detached h_t for Eq. 4, so that L_p, L_n and
-L_aq train the Q-head only and the shared backbone learns from the supervised head's losses alone).
+L_aq train the Q-head only and the shared backbone learns from the supervised head's losses alone);
+``le_state_norm`` none | standardize (``standardize``: each dimension of s^e_t is centred and scaled by its mean and
+standard deviation over the training transitions' states before it enters Eq. 3 / 4; an LLM's last hidden state is
+mostly one large shared vector with a few huge dimensions, which the Q-head otherwise reads as is).
 Negatives: every variant draws the step's ``rec.negatives`` negatives from the transition's shared pool
 (``negatives.parquet``, ``lea.rl.negatives``) with a generator of their own, so variants at one seed differ in the
 switches only, never in their negatives.
@@ -98,7 +101,11 @@ FRAMEWORKS = ("normal", "snqn", "sa2c")
 # The RL-side switches of ours (``rec.le_reward_negatives``, ``rec.q_backbone_grad``) and their defaults (the
 # paper's Eq. 10 and the authors' shared network). Kept out of REC_DEFAULTS (and of the schema's defaults) so that a
 # config that does not set them has the same ``rec`` dict, run hash and checkpoint fingerprint as before they existed.
-RL_SWITCHES: dict[str, tuple[Any, ...]] = {"le_reward_negatives": ("le", "fixed"), "q_backbone_grad": (True, False)}
+RL_SWITCHES: dict[str, tuple[Any, ...]] = {
+    "le_reward_negatives": ("le", "fixed"),
+    "q_backbone_grad": (True, False),
+    "le_state_norm": ("none", "standardize"),
+}
 
 
 def rl_switch(rec: dict[str, Any], key: str) -> Any:
@@ -508,10 +515,12 @@ def load_inputs(
     le_augment: str | Path | None = None,
     framework: str = "sa2c",
     pool: str | Path | None = None,
+    le_state_norm: str = "none",
 ) -> tuple[pl.DataFrame, Transitions, Transitions, Transitions]:
     """The data, the training transitions with what the variant reads attached, and the evaluation cases.
 
-    ``pool``: the negative pool (default ``{data_dir}/negatives.parquet``); every framework with a Q-head reads it."""
+    ``pool``: the negative pool (default ``{data_dir}/negatives.parquet``); every framework with a Q-head reads it.
+    ``le_state_norm``: ``rec.le_state_norm`` (``standardize_le_states``)."""
     items, inter, splits = load_data(data_dir)
     n_items = items.height
     trs = [build_transitions(inter, splits, s, n_items, window) for s in ("train", "valid", "test")]
@@ -539,6 +548,8 @@ def load_inputs(
             )
     if need["states"]:
         attach_le_states(trs[0], le_states)  # type: ignore[arg-type]
+        if le_state_norm == "standardize":
+            standardize_le_states(trs[0])
     if need["rewards"]:
         if framework == "normal":
             raise ConfigError("variant.reward", "the normal framework has no Q-head to take LE rewards")
@@ -546,6 +557,18 @@ def load_inputs(
     if need["augment"]:
         attach_augment(trs[0], le_augment)  # type: ignore[arg-type]
     return items, trs[0], trs[1], trs[2]
+
+
+def standardize_le_states(tr: Transitions, eps: float = 1e-6) -> None:
+    """``rec.le_state_norm: standardize`` (ours): s^e <- (s^e - mu) / (sigma + eps) per dimension, mu and sigma over
+    the distinct state rows the training transitions read (s^e_t and s^e_{t+1}); only training states exist in
+    ``states.parquet`` and only training transitions read them, so no evaluation data enters the statistics."""
+    assert tr.le_table is not None and tr.le_idx is not None and tr.le_next_idx is not None
+    rows = torch.unique(torch.cat([tr.le_idx, tr.le_next_idx]))
+    table = tr.le_table.float()
+    used = table[rows]
+    mu, sd = used.mean(0), used.std(0, unbiased=False)
+    tr.le_table = ((table - mu) / (sd + eps)).to(tr.le_table.dtype)
 
 
 def run(
@@ -570,7 +593,16 @@ def run(
         torch.set_num_threads(int(rec["threads"]))
     device = resolve_device(rec["device"])
     items, train, valid, test = load_inputs(
-        data_dir, variant, rec["window"], rec["negatives"], le_states, le_rewards, le_augment, framework, negatives
+        data_dir,
+        variant,
+        rec["window"],
+        rec["negatives"],
+        le_states,
+        le_rewards,
+        le_augment,
+        framework,
+        negatives,
+        le_state_norm=rl_switch(rec, "le_state_norm"),
     )
     trainer = Trainer(backbone, framework, items.height, rec, variant, seed, train.le_dim, device)
     out = Path(out_dir)
