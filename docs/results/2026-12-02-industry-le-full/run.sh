@@ -59,6 +59,17 @@ if [[ $stage == all || $stage == bench_rows ]]; then
   done
 fi
 
+# 3c. the precompute's inference paths (naive vs prefix- and KV-shared, and the paper rule's chosen-only reward) at
+#     precompute.batch_size 32 and 256, 24 training sequences, bf16, eager attention, 2 threads (idle machine)
+if [[ $stage == all || $stage == bench_inf ]]; then
+  for bs in 32 256; do
+    python benchmarks/bench_le.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+      --data-dir results/cpu-le-full/industry/data --sections inference --sequences 24 --negatives 10 \
+      --batch-size $bs --threads 2 --domain "$DOMAIN" \
+      --out benchmarks/measured/cpu_idle_bench_le_inference_industry_full_bf16_2threads_bs$bs.json
+  done
+fi
+
 # 4. the LE in the paper recipe, the paper's 10 epochs over the 10% subset, 2 threads (62 min here)
 if [[ $stage == all || $stage == fit ]]; then
   "${SMK[@]}" --set-threads fit_le=2 -- $LE/frac0.1/le_quality.json
@@ -130,4 +141,18 @@ if [[ $stage == all || $stage == precompute_clip ]]; then
     \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $D/files/clip0.1/augment.md \
     --out-csv $D/files/clip0.1/augment.csv
   "${SMK_CLIP[@]}" -- $LE/clip0.1/rewards.parquet
+fi
+
+# 8b. the precompute of ext0.1top6smw (README section 10, the first LE with every diagnostic above chance), as 8 for
+#     clip0.1 (the same warm-up and negative pool), with precompute.batch_size 256 (industry_le_cpu.yaml): the states
+#     and the augmentation (calibrated label reading + the reward of each of the 5 listed items, the extended recipe),
+#     the augmentation hit rate, then the rewards
+if [[ $stage == all || $stage == precompute_smw ]]; then
+  "${SMK_EXT[@]}" -- $LE/ext0.1top6smw/states.parquet $LE/ext0.1top6smw/augment_sasrec.parquet
+  R=results/cpu-le-full/industry
+  lea report augment --spec "{\"entries\": [{\"dataset\": \"industry\", \"le\": \"ext0.1top6smw\", \"backbone\": \"sasrec\",
+    \"augment\": \"$LE/ext0.1top6smw/augment_sasrec.parquet\", \"top5\": \"$R/warmup/sasrec/seed0/top5.parquet\",
+    \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $D/files/ext0.1top6smw/augment.md \
+    --out-csv $D/files/ext0.1top6smw/augment.csv
+  "${SMK_EXT[@]}" -- $LE/ext0.1top6smw/rewards.parquet
 fi
