@@ -118,6 +118,7 @@ OVERLAY_BASES = {
     "industry_le_recipes_cpu.yaml": ["config.yaml", "industry_le_slice_cpu.yaml"],
     "industry_le_ext_cpu.yaml": ["config.yaml", "industry_le_cpu.yaml"],
     "industry_le_clip_cpu.yaml": ["config.yaml", "industry_le_cpu.yaml"],
+    "industry_full_envs_cpu.yaml": ["config.yaml", "industry_le_cpu.yaml", "industry_le_ext_cpu.yaml"],
 }
 
 
