@@ -2,8 +2,11 @@
 # "What the environment adds" (issue 13) on the full Industry stand-in (8,442 sequences, 4,385 products) with the
 # three control environments (idrec0.1 on the 10% LE subset, oracle on every training sequence, random), SASRec x
 # SA2C / SNQN x LER, LES, LEA, LEASR, on a 2-core CPU. Repository root, the shared data beside it, `make setup` done.
-# Usage: run.sh [overlay.yaml ...] (overlays in this folder; default controls.yaml = seed 0). Resumes: Snakemake
-# keeps the finished runs. Then `run.sh collect` copies the tables and every run's files here.
+# Usage: run.sh [overlay.yaml ...] (overlays in this folder; default controls.yaml = seed 0), then `run.sh qdetach`
+# (the oracle's SA2C runs under rec.q_backbone_grad: false) and `run.sh collect` (copies the tables, the
+# environments' diagnostics and every run's files here). Each stage resumes: Snakemake keeps the finished runs.
+# The diagnostics of idrec0.1sm (idrec with the catalogue-softmax state) come from
+#   snakemake --cores 1 <the configs below> controls.yaml -- results/cpu-le-full/industry/le/idrec/idrec0.1sm/le_quality.json
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -13,14 +16,40 @@ CF=(--configfile config/config.yaml config/industry_le_cpu.yaml config/industry_
     config/industry_full_envs_cpu.yaml)
 if [[ ${1:-} == collect ]]; then
   cp $R/tables/environments.{md,csv} $R/tables/environments_diagnostics.csv $D/
-  for env in idrec/idrec0.1 oracle/oracle random/random; do
-    mkdir -p $D/le/${env#*/}; cp $R/le/$env/le_quality.json $D/le/${env#*/}/
+  for env in idrec/idrec0.1 idrec/idrec0.1sm oracle/oracle random/random; do
+    mkdir -p $D/le/${env#*/}; cp $R/le/$env/{le_quality.json,train_log.csv} $D/le/${env#*/}/
   done
-  for m in $R/runs/sasrec/*/*/seed*/metrics.json; do
-    d=$(dirname "$m"); seed=$(basename "$d"); v=$(basename "$(dirname "$d")"); fw=$(basename "$(dirname "$(dirname "$d")")")
-    mkdir -p $D/runs; cp "$m" $D/runs/sasrec_${fw}_${v}_${seed}_metrics.json; cp "$d/ranks.parquet" $D/runs/sasrec_${fw}_${v}_${seed}_ranks.parquet
+  mkdir -p $D/runs
+  for root in $R/runs results/cpu-le-full-{qdetach,stdstate}/industry/runs; do
+    [[ -d $root ]] || continue
+    tag=""; [[ $root == *qdetach* ]] && tag=qdetach_; [[ $root == *stdstate* ]] && tag=stdstate_
+    for m in $root/*/*/*/seed*/metrics.json; do
+      d=$(dirname "$m"); seed=$(basename "$d"); v=$(basename "$(dirname "$d")")
+      fw=$(basename "$(dirname "$(dirname "$d")")"); bb=$(basename "$(dirname "$(dirname "$(dirname "$d")")")")
+      name=$tag${bb}_${fw}_${v}_$seed
+      cp "$m" $D/runs/${name}_metrics.json; cp "$d/ranks.parquet" $D/runs/${name}_ranks.parquet
+      cp "$d/train_log.csv" $D/runs/${name}_train_log.csv
+    done
   done
+  python $D/diagnostics.py docs/results/2026-12-02-industry-le-full/files/ext0.1top6smw/le_quality.json \
+    idrec0.1=$D/le/idrec0.1/le_quality.json idrec0.1sm=$D/le/idrec0.1sm/le_quality.json \
+    oracle=$D/le/oracle/le_quality.json random=$D/le/random/le_quality.json > $D/diagnostics.md
   cp $R/data/stats.json $D/industry_stats.json
+  exit 0
+fi
+if [[ ${1:-} == qdetach ]]; then
+  # SA2C base, LER, LES and LEASR with the oracle under q_backbone_grad: false (qdetach.yaml), then SA2C LES with the
+  # oracle's state standardized (stdstate.yaml)
+  for sw in qdetach stdstate; do
+    SI=results/cpu-le-full-$sw/industry
+    mkdir -p $SI/le/oracle
+    [[ -d $SI/data ]] || cp -al $R/data $SI/
+    [[ -d $SI/le/oracle/oracle ]] || cp -al $R/le/oracle/oracle $SI/le/oracle/
+    if [[ $sw == qdetach ]]; then runs=(base LER_oracle LES_oracle LEASR_oracle); else runs=(LES_oracle); fi
+    targets=(); for v in "${runs[@]}"; do targets+=("$SI/runs/sasrec/sa2c/$v/seed0/metrics.json"); done
+    snakemake --cores 2 --rerun-triggers mtime --allowed-rules train "${CF[@]}" $D/controls.yaml $D/$sw.yaml \
+      --config data_dir=../shared/data -- "${targets[@]}"
+  done
   exit 0
 fi
 overlays=("${@:-controls.yaml}")
