@@ -1,6 +1,6 @@
 """Validation curves of recommender runs: one row per validation of each train_log.csv in a folder.
 
-Usage: python curves.py RUNS_DIR [--metric valid_ndcg@10] [--tol 0.02] > curves.md
+Usage: python curves.py RUNS_DIR [--metric valid_ndcg@10] [--tol 0.02] [--png curves.png] > curves.md
 
 For each run it prints the metric at every validated epoch, the epoch of its maximum, and the plateau epoch: the first
 validated epoch whose value is within ``tol`` (relative) of the run's maximum, i.e. the fewest epochs after which
@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("runs", type=Path)
     ap.add_argument("--metric", default="valid_ndcg@10")
     ap.add_argument("--tol", type=float, default=0.02)
+    ap.add_argument("--png", type=Path, default=None, help="also plot the curves here")
     a = ap.parse_args()
     logs = sorted(a.runs.glob("*train_log.csv"))
     curves = {p.name.removesuffix("_train_log.csv"): read(p, a.metric) for p in logs}
@@ -50,6 +51,21 @@ def main() -> None:
     for e in epochs:
         vals = [next((f"{v:.4f}" for ee, _, v in pts if ee == e), "") for pts in curves.values()]
         print(f"| {e:g} | " + " | ".join(vals) + " |")
+    if a.png is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, pts in curves.items():
+            ax.plot([e for e, _, _ in pts], [v for _, _, v in pts], marker=".", label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(a.metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(a.png, dpi=120)
 
 
 if __name__ == "__main__":

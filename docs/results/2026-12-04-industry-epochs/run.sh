@@ -19,5 +19,5 @@ fi
 if [[ $stage == all || $stage == curves ]]; then
   mkdir -p $E/runs
   for fw in normal snqn sa2c; do cp $R/runs/sasrec/$fw/base/seed0/train_log.csv $E/runs/sasrec_${fw}_base_seed0_train_log.csv; done
-  python $E/curves.py $E/runs > $E/curves.md
+  python $E/curves.py $E/runs --png $E/curves.png > $E/curves.md
 fi
