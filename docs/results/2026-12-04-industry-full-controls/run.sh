@@ -7,6 +7,7 @@
 # environments' diagnostics and every run's files here). Each stage resumes: Snakemake keeps the finished runs.
 # The diagnostics of idrec0.1sm (idrec with the catalogue-softmax state) come from
 #   snakemake --cores 1 <the configs below> controls.yaml -- results/cpu-le-full/industry/le/idrec/idrec0.1sm/le_quality.json
+# `run.sh deltas` writes valid_deltas_switches.txt (the switch runs on validation).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -52,6 +53,18 @@ if [[ ${1:-} == qdetach ]]; then
   done
   exit 0
 fi
+if [[ ${1:-} == deltas ]]; then  # validation deltas and losses at step 2,950 of the switch runs (valid_deltas_switches.txt)
+  B=$R/runs/sasrec/sa2c; Q=results/cpu-le-full-qdetach/industry/runs/sasrec/sa2c
+  S=results/cpu-le-full-stdstate/industry/runs/sasrec/sa2c
+  python docs/results/2026-12-02-rl-probe/deltas.py 0 2950 "LER oracle=$B/LER_oracle:$B/base" \
+    "LES oracle=$B/LES_oracle:$B/base" "LEASR oracle=$B/LEASR_oracle:$B/base" "qdetach base vs base=$Q/base:$B/base" \
+    "qdetach LER oracle=$Q/LER_oracle:$Q/base" "qdetach LES oracle=$Q/LES_oracle:$Q/base" \
+    "qdetach LEASR oracle=$Q/LEASR_oracle:$Q/base" "stdstate LES oracle=$S/LES_oracle:$B/base" \
+    "stdstate LES vs LES oracle=$S/LES_oracle:$B/LES_oracle" > $D/valid_deltas_switches.txt
+  exit 0
+fi
 overlays=("${@:-controls.yaml}")
-snakemake --cores 2 --rerun-triggers mtime "${CF[@]}" "${overlays[@]/#/$D/}" --config data_dir=../shared/data \
+# the "input" trigger too: a row group added to experiments.environments changes the table's input set, which the
+# mtime trigger alone does not see (the table was then "up to date" without GRU's runs)
+snakemake --cores 2 --rerun-triggers mtime input "${CF[@]}" "${overlays[@]/#/$D/}" --config data_dir=../shared/data \
   -- environments_table
