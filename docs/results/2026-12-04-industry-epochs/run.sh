@@ -18,6 +18,8 @@ if [[ $stage == all || $stage == runs ]]; then
 fi
 if [[ $stage == all || $stage == curves ]]; then
   mkdir -p $E/runs
-  for fw in normal snqn sa2c; do cp $R/runs/sasrec/$fw/base/seed0/train_log.csv $E/runs/sasrec_${fw}_base_seed0_train_log.csv; done
+  for fw in normal snqn sa2c; do
+    for f in train_log.csv metrics.json; do cp $R/runs/sasrec/$fw/base/seed0/$f $E/runs/sasrec_${fw}_base_seed0_$f; done
+  done
   python $E/curves.py $E/runs --png $E/curves.png > $E/curves.md
 fi
