@@ -18,27 +18,25 @@ if [[ $stage == all || $stage == seed0 ]]; then
     $R/{base,LER_ext0.1top6smw,LES_ext0.1top6smw,LEA_ext0.1top6smw,LEASR_ext0.1top6smw}/seed0/metrics.json
 fi
 
-# base and LES with the Q-head's TD losses kept out of the shared backbone: their own results folder, whose data,
-# negative pool and LE states are hard links of results/cpu-le-full's (only the train rule runs there)
-if [[ $stage == all || $stage == qdetach ]]; then
-  QI=results/cpu-le-full-qdetach/industry
-  mkdir -p $QI/le/smollm2/ext0.1top6smw
-  [[ -d $QI/data ]] || cp -al results/cpu-le-full/industry/data $QI/
-  ln -f results/cpu-le-full/industry/le/smollm2/ext0.1top6smw/states.parquet $QI/le/smollm2/ext0.1top6smw/
-  snakemake --cores 2 --rerun-triggers mtime --allowed-rules train "${CF[@]}" $D/qdetach.yaml \
-    --config data_dir=../shared/data -- $Q/{base,LES_ext0.1top6smw}/seed0/metrics.json
-fi
+# switch runs in their own results folder (results/cpu-le-full-<switch>), whose data, negative pool and LE states are
+# hard links of results/cpu-le-full's (only the train rule runs there): switch_runs SWITCH RUN...
+switch_runs() {
+  local sw=$1; shift
+  local SI=results/cpu-le-full-$sw/industry LE=results/cpu-le-full/industry/le/smollm2/ext0.1top6smw
+  mkdir -p $SI/le/smollm2/ext0.1top6smw
+  [[ -d $SI/data ]] || cp -al results/cpu-le-full/industry/data $SI/
+  ln -f $LE/states.parquet $SI/le/smollm2/ext0.1top6smw/
+  local targets=(); for v in "$@"; do targets+=("$SI/runs/sasrec/sa2c/$v/seed0/metrics.json"); done
+  snakemake --cores 2 --rerun-triggers mtime --allowed-rules train "${CF[@]}" $D/$sw.yaml \
+    --config data_dir=../shared/data -- "${targets[@]}"
+}
+
+# base and LES with the Q-head's TD losses kept out of the shared backbone (qdetach.yaml)
+[[ $stage == all || $stage == qdetach ]] && switch_runs qdetach base LES_ext0.1top6smw
 
 # LES with the LE state standardized per dimension (stdstate.yaml), against results/cpu-le-full's base
 S=results/cpu-le-full-stdstate/industry/runs/sasrec/sa2c
-if [[ $stage == all || $stage == stdstate ]]; then
-  SI=results/cpu-le-full-stdstate/industry
-  mkdir -p $SI/le/smollm2/ext0.1top6smw
-  [[ -d $SI/data ]] || cp -al results/cpu-le-full/industry/data $SI/
-  ln -f results/cpu-le-full/industry/le/smollm2/ext0.1top6smw/states.parquet $SI/le/smollm2/ext0.1top6smw/
-  snakemake --cores 2 --rerun-triggers mtime --allowed-rules train "${CF[@]}" $D/stdstate.yaml \
-    --config data_dir=../shared/data -- $S/LES_ext0.1top6smw/seed0/metrics.json
-fi
+[[ $stage == all || $stage == stdstate ]] && switch_runs stdstate LES_ext0.1top6smw
 
 # validation deltas against the base of the same folder (paired t-test over the 5,930 validation cases), the losses
 # at step 2862 (the last log row of SA2C's warm-up), and the run files
