@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The calls made on the lent GPU machine (no network; at most 64 MiB of working tree + carried files per call, so the
+# GGUF and the polars runtime travel xz-compressed in pieces over three calls: .gpu1, .gpu2, .gpu3, made by
+# pack_payload.sh here). Run from the repository root there:
+#   device.sh stash   (every call: keep this call's pieces in /root/stash)
+#   device.sh setup   (after .gpu2: the GGUF, sha256-checked, and its HF folder; after .gpu3: polars and the data)
+#   device.sh launch  (gpu_chain.sh WORK_DIR both, in its own session, so that it outlives the call)
+#   device.sh wait N  (up to N seconds, until the chain ends)
+#   device.sh pack    (the outputs so far into $OUT)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$PWD
+W=/root/w
+ST=/root/stash
+GGUF_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+mkdir -p "$W" "$ST" /tmp/site /tmp/bin
+export PYTHONPATH=/tmp/site:$repo/src PYTHONUNBUFFERED=1 PATH=/tmp/bin:$PATH TOKENIZERS_PARALLELISM=false
+printf '#!/bin/sh\nexec python3 -c "import sys; from lea.cli import main; sys.exit(main(sys.argv[1:]))" "$@"\n' \
+  > /tmp/bin/lea
+chmod +x /tmp/bin/lea
+unxz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), sys.stdout.buffer)'; }
+
+for stage in "$@"; do
+case $stage in
+  stash)
+    for d in .gpu1 .gpu2 .gpu3; do [[ -d $d ]] && cp -r $d/. "$ST"/; done
+    ls -la "$ST"
+    ;;
+  setup)
+    for w in "$ST"/*.whl; do
+      [[ -e $w ]] && python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site "$w" && rm "$w"
+    done
+    if [[ ! -e /tmp/site/_polars_runtime_32 && -e $ST/pr.tar.xz.1 ]]; then
+      cat "$ST"/pr.tar.xz.0 "$ST"/pr.tar.xz.1 | unxz | tar -C /tmp/site -xf -
+    fi
+    g=$W/resources/llm/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+    if [[ ! -e $g && -e $ST/g.xz.1 ]]; then
+      mkdir -p "$(dirname "$g")"
+      cat "$ST"/g.xz.0 "$ST"/g.xz.1 | unxz > "$g.tmp"
+      echo "$GGUF_SHA  $g.tmp" | sha256sum -c - && mv "$g.tmp" "$g"
+    fi
+    if [[ -e $g && ! -e $W/resources/llm/smollm2/hf/config.json ]]; then
+      (cd "$W" && python3 -c 'import json, sys; from lea.llm.load import convert; convert(json.loads(sys.argv[1]), sys.argv[2])' \
+        '{"gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "load_in_4bit": false, "path": "resources/llm/smollm2", "prefix_text": "<|im_start|>", "trust_remote_code": false}' \
+        resources/llm/smollm2/hf) 2>&1 | grep -v -i warn | tail -3
+    fi
+    if [[ -e $ST/data.tar ]]; then
+      tar -C "$W" -xf "$ST"/data.tar
+    fi
+    python3 -c 'import torch, transformers, peft; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__, torch.cuda.get_device_name(0))'
+    python3 -c 'import polars, lea.env.cli, lea.env.precompute; print("polars", polars.__version__)' 2>&1 | tail -1
+    ls "$W"/resources/llm/smollm2/hf 2>/dev/null | tr '\n' ' '; echo
+    ;;
+  launch)
+    setsid nohup bash "$here/gpu_chain.sh" "$W" > "$W/chain.log" 2>&1 < /dev/null &
+    sleep 2
+    ;;
+  wait)
+    end=$(( $(date +%s) + ${2:-60} ))
+    while (( $(date +%s) < end )); do
+      pgrep -f gpu_chain.sh > /dev/null || break
+      sleep 5
+    done
+    cat "$W/timeline.txt" 2>/dev/null
+    for f in "$W"/logs/*.log "$W"/logs/pre/rewards_0.log "$W"/logs/pre/augment_0.log; do
+      [[ -e $f ]] && { echo "== $f"; tr '\r' '\n' < "$f" | grep -v -i warn | tail -3; }
+    done
+    ls "$W"/results/cpu-le-full/industry/le/smollm2/ext0.1top6smw/{rewards,augment/sasrec} 2>/dev/null | tr '\n' ' '; echo
+    nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+    ;;
+  pack)
+    [[ -n ${OUT:-} ]] || { echo "no OUT"; exit 1; }
+    cd "$W"
+    E=results/cpu-le-full/industry/le/smollm2/ext0.1top6smw
+    P=results/gpu-paper/industry/le/smollm2
+    cp timeline.txt chain.log "$OUT"/ 2>/dev/null
+    # the paper chain: item tokens (with their checkpoint if cut), then the LE (with its checkpoint if cut)
+    tar -cf "$OUT"/paper_itok.tar $(ls -d $P/item_tokens* $P/checkpoint.pt logs/paper_item_tokens.log 2>/dev/null)
+    tar -czf "$OUT"/paper_fit.tar.gz $(ls -d $P/frac0.1 logs/paper_fit_le.log 2>/dev/null)
+    tar -cf "$OUT"/ext_itok.tar $(ls -d results/cpu-le-full/industry/le/smollm2/item_tokens* logs/ext_item_tokens.log 2>/dev/null)
+    tar -czf "$OUT"/ext_fit.tar.gz $(ls -d $E/adapter $E/score_head.safetensors $E/*.csv $E/le_quality.json $E/checkpoint.pt logs/ext_fit_le.log 2>/dev/null)
+    tar -czf "$OUT"/pre.tar.gz $(ls -d $E/rewards $E/augment logs/pre 2>/dev/null)
+    ls -la "$OUT"
+    ;;
+esac
+done

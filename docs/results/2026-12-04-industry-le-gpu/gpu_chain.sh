@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The LLM stages run on one lent GPU machine without network (issue 12), called directly with the settings JSON that
+# snakemake's rules pass (settings_*.json here, taken from `snakemake -n -p`), two chains one after the other (the
+# second with the time that is left; without MPS, processes time-slice the GPU, so a second chain at once would slow
+# the first's small-batch steps):
+#   paper: the paper's full LE settings (paper_gpu.yaml on config.yaml): item tokens, 300 iterations, then the LE in
+#          the paper recipe, 10 epochs over the 10% subset, with its le_quality.json;
+#   pre:   ext0.1top6smw: the item tokens of industry_le_cpu.yaml (12 iterations), the LE fit (4 epochs, the
+#          extended recipe, LoRA in the top 6 blocks; industry_le_ext_cpu.yaml) with its le_quality.json, its precompute:
+#          the rewards of every training transition (observed item + the K = 10 pool negatives) and the augmentation
+#          over the SASRec warm-up's top-5, 8 shards of each as concurrent processes.
+# Speed settings that differ from the CPU rules', none with an effect on the values (README.md): item_tokens.batch_items
+# 512 (settings_item_tokens.json has the config's 64) and precompute.batch_size 512 (the config's 256).
+#
+#   gpu_chain.sh WORK_DIR [pre|paper|both]
+#
+# WORK_DIR holds resources/llm/smollm2/hf and results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
+# (device.sh setup puts them there); `lea` on the PATH. Each stage leaves WORK_DIR/stage.<name>.done and is skipped
+# when that exists; the item tokens and the fits resume from their checkpoints after a cut.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+W=${1:?work dir}
+which=${2:-both}
+cd "$W"
+mkdir -p logs/pre
+stamp() { echo "$(date +%s) $*" >> "$W/timeline.txt"; }
+
+paper() {
+  local R=results/cpu-le-full/industry P=results/gpu-paper/industry/le/smollm2
+  if [[ ! -e stage.paper_itok.done ]]; then
+    stamp paper_itok start
+    lea item-tokens --settings "$(cat "$here/settings_paper_item_tokens.json")" --items $R/data/items.parquet \
+      --out-dir $P --seed 0 --threads 2 > logs/paper_item_tokens.log 2>&1 && touch stage.paper_itok.done
+    stamp paper_itok end
+  fi
+  [[ -e stage.paper_itok.done ]] || return 1
+  if [[ ! -e stage.paper_fit.done ]]; then
+    stamp paper_fit start
+    lea fit-le --settings "$(cat "$here/settings_paper_fit_le.json")" --data-dir $R/data \
+      --item-tokens $P/item_tokens.safetensors --out-dir $P/frac0.1 --seed 0 --threads 2 \
+      > logs/paper_fit_le.log 2>&1 && touch stage.paper_fit.done
+    stamp paper_fit end
+  fi
+}
+
+pre() {
+  local R=results/cpu-le-full/industry LE=results/cpu-le-full/industry/le/smollm2
+  local S=$LE/ext0.1top6smw
+  if [[ ! -e stage.ext_itok.done ]]; then
+    stamp ext_itok start
+    lea item-tokens --settings "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["item_tokens"]["batch_items"]=512; print(json.dumps(s))' "$here/settings_item_tokens.json")" \
+      --items $R/data/items.parquet --out-dir $LE --seed 0 --threads 2 > logs/ext_item_tokens.log 2>&1 \
+      && touch stage.ext_itok.done
+    stamp ext_itok end
+  fi
+  [[ -e stage.ext_itok.done ]] || return 1
+  if [[ ! -e stage.ext_fit.done ]]; then
+    stamp ext_fit start
+    lea fit-le --settings "$(cat "$here/settings_fit_le.json")" --data-dir $R/data \
+      --item-tokens $LE/item_tokens.safetensors --out-dir $S --seed 0 --threads 2 \
+      > logs/ext_fit_le.log 2>&1 && touch stage.ext_fit.done
+    stamp ext_fit end
+  fi
+  [[ -e stage.ext_fit.done ]] || return 1
+  [[ -e stage.pre.done ]] && return 0
+  stamp pre start
+  local le
+  le=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["precompute"]["batch_size"]=512; print(json.dumps(s))' \
+    "$here/settings_precompute.json")
+  local common=(--settings "$le" --data-dir $R/data --item-tokens $LE/item_tokens.safetensors --le-dir $S --seed 0
+                --threads 1)
+  mkdir -p $S/rewards $S/augment/sasrec
+  local pids=() k
+  for k in 0 1 2 3 4 5 6 7; do
+    [[ -e $S/rewards/$k.parquet ]] || { lea le-precompute --kind rewards "${common[@]}" --shard $k --shards 8 \
+      --negatives $R/data/negatives.parquet --out $S/rewards/$k.parquet > logs/pre/rewards_$k.log 2>&1 & pids+=($!); }
+    [[ -e $S/augment/sasrec/$k.parquet ]] || { lea le-precompute --kind augment "${common[@]}" --shard $k --shards 8 \
+      --top5 $R/warmup/sasrec/seed0/top5.parquet --out $S/augment/sasrec/$k.parquet \
+      > logs/pre/augment_$k.log 2>&1 & pids+=($!); }
+  done
+  local ok=1 p
+  for p in "${pids[@]}"; do wait "$p" || ok=0; done
+  [[ $ok == 1 ]] && touch stage.pre.done
+  stamp pre end $ok
+}
+
+[[ $which == pre || $which == both ]] && pre
+[[ $which == paper || $which == both ]] && paper
+stamp chain end

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# What ran here for the GPU chain (README.md), stage by stage. Repository root, the shared data beside it, `make setup`.
+#   run.sh payload   the pieces for the three device calls (pack_payload.sh); the calls themselves: README.md
+#   run.sh install   unpack the tars the last device call brought back (DEV=/work/.device/N) into results/
+#   run.sh states    the LE states on this CPU (rule le_states, 8 shards) and the gathers of the GPU's shards
+#   run.sh augment   the augmentation hit rate (files/augment.{md,csv})
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH=$PWD/.venv/bin:$PATH
+D=docs/results/2026-12-04-industry-le-gpu
+R=results/cpu-le-full/industry
+LE=$R/le/smollm2/ext0.1top6smw
+CF=(--configfile config/config.yaml config/industry_le_cpu.yaml config/industry_le_ext_cpu.yaml
+    config/industry_full_envs_cpu.yaml $D/overlay.yaml)
+case ${1:?stage} in
+  payload) bash $D/pack_payload.sh ;;
+  install)
+    for t in ext_itok.tar ext_fit.tar.gz pre.tar.gz paper_itok.tar; do
+      tar -xf "${DEV:?}/$t" --exclude='logs/*'
+    done
+    ;;
+  states)
+    snakemake --cores 2 --rerun-triggers mtime "${CF[@]}" --config data_dir=../shared/data -- \
+      $LE/states.parquet $LE/rewards.parquet $LE/augment_sasrec.parquet
+    ;;
+  augment)
+    lea report augment --spec "{\"entries\": [{\"dataset\": \"industry\", \"le\": \"ext0.1top6smw\", \"backbone\": \"sasrec\",
+      \"augment\": \"$LE/augment_sasrec.parquet\", \"top5\": \"$R/warmup/sasrec/seed0/top5.parquet\",
+      \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $D/files/augment.md --out-csv $D/files/augment.csv
+    ;;
+esac
