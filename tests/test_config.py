@@ -40,6 +40,7 @@ def test_dataset_rec_overrides_merge_over_global(repo):
         ({"rec": {"negatives": 4}}, "rec.negatives"),  # more per step than the pool's precompute.negatives = 3
         ({"datasets": {"demo": {"rec": {"negatives": 5}}}}, "datasets.demo.rec.negatives"),
         ({"le": {"replicates": 0}}, "le.replicates"),
+        ({"le": {"default": "nope"}}, "le.default"),
     ],
 )
 def test_bad_config_names_the_key(repo, override, key):
@@ -61,6 +62,17 @@ def test_variant_table(repo):
     with pytest.raises(ConfigError, match="normal framework"):
         variant_settings(cfg, "LES", "normal")
     assert variant_settings(cfg, "sv", "normal")["augment"] == "sv"  # Table 3: Normal + sv
+
+
+def test_le_default_is_the_le_of_variants_that_name_none(repo):
+    cfg = load_config([repo / "config/demo.yaml"])
+    first, *others = cfg["le"]["settings"]
+    assert variant_settings(cfg, "LEASR", "sa2c")["le"] == first  # no le.default: the first setting
+    cfg = load_config([repo / "config/demo.yaml"], {"le": {"default": others[0]}})
+    assert variant_settings(cfg, "LEASR", "sa2c")["le"] == others[0]
+    # a variant that names its LE keeps it
+    named = {"variants": {"LEASR": {"le": first}}, "le": {"default": others[0]}}
+    assert variant_settings(load_config([repo / "config/demo.yaml"], named), "LEASR", "sa2c")["le"] == first
 
 
 def test_deep_merge_is_recursive_and_pure():

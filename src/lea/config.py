@@ -111,6 +111,8 @@ def _check_references(config: Mapping[str, Any]) -> None:
     for i, name in enumerate(env_exp.get("envs") or []):
         if name not in le.get("settings", {}):
             raise ConfigError(f"experiments.environments.envs.{i}", f"'{name}' is not a key of le.settings")
+    if le.get("default") is not None and le["default"] not in le.get("settings", {}):
+        raise ConfigError("le.default", f"'{le['default']}' is not a key of le.settings")
     for vname, variant in config.get("variants", {}).items():
         if variant.get("le") is not None and variant["le"] not in le.get("settings", {}):
             raise ConfigError(f"variants.{vname}.le", f"'{variant['le']}' is not a key of le.settings")
@@ -260,7 +262,8 @@ def le_replicates_used(config: Mapping[str, Any], seeds: Iterable[int]) -> int:
 
 
 def default_le_setting(config: Mapping[str, Any]) -> str:
-    return next(iter(config["le"]["settings"]))
+    """The LE setting of a variant that names none: ``le.default``, else the first of ``le.settings``."""
+    return config["le"].get("default") or next(iter(config["le"]["settings"]))
 
 
 def variant_settings(config: Mapping[str, Any], variant: str, framework: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ if [[ ${1:-} == collect ]]; then
       cp "$d/train_log.csv" $D/runs/${name}_train_log.csv
     done
   done
-  python $D/diagnostics.py docs/results/2026-12-02-industry-le-full/files/ext0.1top6smw/le_quality.json \
+  python $D/diagnostics.py docs/results/2026-12-04-industry-le-gpu/files/ext0.1top6smw/le_quality.json \
     idrec0.1=$D/le/idrec0.1/le_quality.json idrec0.1sm=$D/le/idrec0.1sm/le_quality.json \
     oracle=$D/le/oracle/le_quality.json random=$D/le/random/le_quality.json > $D/diagnostics.md
   cp $R/data/stats.json $D/industry_stats.json
