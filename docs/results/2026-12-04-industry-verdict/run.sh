@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The claims table's runs on the full Industry stand-in with the learned LLM LE (issue 15; verdict.yaml). Repository
+# root, the shared data beside it, `make setup` done, and results/cpu-le-full holding the preprocess, the negative
+# pool, the SASRec warm-up and ext0.1top6smw's item tokens, fit and precompute (docs/results/2026-12-04-industry-le-gpu
+# and docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
+# of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
+#   run.sh [targets...]   default: claims_table (78 recommender runs of 15 epochs, 3 seeds)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH=$PWD/.venv/bin:$PATH
+D=docs/results/2026-12-04-industry-verdict
+S=results/cpu-le-full/industry
+V=results/cpu-verdict/industry
+mkdir -p $V/le/smollm2/ext0.1top6smw $V/warmup/sasrec
+[[ -d $V/data ]] || cp -al $S/data $V/
+[[ -d $V/warmup/sasrec/seed0 ]] || cp -al $S/warmup/sasrec/seed0 $V/warmup/sasrec/
+for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
+  ln -f $S/le/smollm2/$f $V/le/smollm2/
+done
+for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
+         rewards.parquet augment_sasrec.parquet; do
+  [[ -e $V/le/smollm2/ext0.1top6smw/$f ]] || cp -al $S/le/smollm2/ext0.1top6smw/$f $V/le/smollm2/ext0.1top6smw/
+done
+snakemake --cores 2 --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
+  --configfile config/config.yaml config/industry_le_cpu.yaml \
+  config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml --config data_dir=../shared/data \
+  -- "${@:-claims_table}"
