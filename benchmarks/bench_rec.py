@@ -17,12 +17,14 @@ from pathlib import Path
 
 import torch
 
-from lea.rl.replay import build_transitions, load_data
+from lea.rl.negatives import pool_from_data
+from lea.rl.replay import attach_pool, build_transitions, load_data
 from lea.rl.train import REC_DEFAULTS, Trainer, resolve_device, steps_per_epoch
 
 
-def time_training(tr, n_items, backbone, framework, rec, device, steps):
-    trainer = Trainer(backbone, framework, n_items, rec, {"name": "base"}, 0, device=device)
+def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstrap_logits=False):
+    trainer = Trainer(backbone, framework, n_items, rec, {"name": "base"}, 0, device=device,
+                      bootstrap_logits=bootstrap_logits)
     perm = torch.randperm(len(tr), generator=torch.Generator().manual_seed(0))
     bs = rec["batch_size"]
 
@@ -53,6 +55,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=3, help="A/B repeats of the bootstrap comparison (median)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -67,6 +70,12 @@ def main() -> None:
     rec = {**REC_DEFAULTS, "batch_size": args.batch_size, "bf16_autocast": args.bf16, "device": args.device}
     device = resolve_device(args.device)
     train = build_transitions(inter, splits, "train", n_items, rec["window"])
+    # the Q-head frameworks draw their negatives from the shared pool (lea negatives): the data dir's, else one here
+    pool = Path(data_dir) / "negatives.parquet"
+    if not pool.exists():
+        pool = Path(tempfile.mkdtemp()) / "negatives.parquet"
+        pool_from_data(data_dir, rec["negatives"], 0).write_parquet(pool)
+    attach_pool(train, pool)
     test = build_transitions(inter, splits, "test", n_items, rec["window"])
     spe = steps_per_epoch(len(train), rec["batch_size"])
     print(f"data: {data_dir}  items={n_items} train transitions={len(train)} test cases={len(test)} "
@@ -82,6 +91,17 @@ def main() -> None:
             epoch = spe * rec["batch_size"] / tps
             flag = "  (target < 60 s)" if framework == "sa2c" else ""
             print(f"{backbone:8} {framework:9} {tps:9.0f} {tps / base:12.2f} {epoch:8.1f}{flag}")
+    # the bootstrap passes (SNQN/SA2C): Q-values only (ours, the default) against the reference that also computes
+    # the supervised logits nobody reads (the same losses: tests/test_rl_switches.py), alternating A/B/A/B
+    print(f"{'backbone':8} {'framework':9} {'ref t/s':>9} {'q-only t/s':>10} {'x ref':>6}")
+    for backbone in ("gru", "sasrec"):
+        for framework in ("snqn", "sa2c"):
+            ref, fast = [], []
+            for _ in range(args.repeats):
+                ref.append(time_training(train, n_items, backbone, framework, rec, device, args.steps, True)[0])
+                fast.append(time_training(train, n_items, backbone, framework, rec, device, args.steps, False)[0])
+            r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
+            print(f"{backbone:8} {framework:9} {r:9.0f} {f:10.0f} {f / r:6.2f}")
     print(f"{'backbone':8} {'eval':9} {'cases/s':>9} {'x argsort':>12} {'test s':>8}")
     for backbone, trainer in trainers.items():
         t0 = time.perf_counter()

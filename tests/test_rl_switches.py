@@ -234,3 +234,27 @@ def test_standardized_le_states(data):
     assert base.le_table is None
     with pytest.raises(ConfigError, match="le_state_norm"):
         Trainer("sasrec", "sa2c", N_ITEMS, {**REC, "le_state_norm": "zscore"}, LEASR, 0, DIM)
+
+
+@pytest.mark.parametrize("backbone", ["sasrec", "gru"])
+@pytest.mark.parametrize(("framework", "state_mode"), [("snqn", "h"), ("sa2c", "le+h"), ("sa2c", "le")])
+def test_bootstrap_passes_without_logits_match_the_reference(backbone, framework, state_mode):
+    """The no-gradient bootstrap passes read the Q-values only: skipping their supervised logits (the default) gives
+    the same loss values and gradients as computing them (``bootstrap_logits=True``, the reference), with dropout on
+    in both networks, so the dropout draws must line up too."""
+    results = []
+    for reference in (True, False):
+        torch.manual_seed(3)
+        le_dim = DIM if state_mode != "h" else 0
+        main, target = (RecNet(backbone, N_ITEMS, 16, 10, 0.3, state_mode, le_dim) for _ in range(2))
+        main.train()
+        torch.manual_seed(11)  # the dropout draws
+        out = compute_losses(main, target, _batch(state_mode), framework=framework,
+                             variant={"state": state_mode, "reward": "le", "augment": "sv+q"}, gamma=0.5,
+                             weighted_ce=framework == "sa2c", bootstrap_logits=reference)
+        out["total"].backward()
+        results.append(({k: v.detach() for k, v in out.items()}, _grads(main)))
+    (ref_terms, ref_grads), (terms, grads) = results
+    assert ref_terms.keys() == terms.keys()
+    assert all(torch.equal(ref_terms[k], terms[k]) for k in terms)
+    assert all(torch.equal(ref_grads[k], grads[k]) for k in grads)

@@ -144,6 +144,11 @@ class RecNet(nn.Module):
         q = self.q_head(self.q_input(h, le)) if with_q else None
         return h, logits, q
 
+    def q_values(self, states: torch.Tensor, lens: torch.Tensor, le: torch.Tensor | None = None) -> torch.Tensor:
+        """Q-values alone (Eq. 9), for the bootstrap passes whose supervised logits nobody reads; the same backbone
+        pass (and dropout draw) as ``forward``, without the [B, n_items] supervised head."""
+        return self.q_head(self.q_input(self.backbone(states, lens), le))
+
     def scores(self, states: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         """Ranking scores for inference: the supervised head only (paper 3.4, 'Inference')."""
         return self.sv_head(self.backbone(states, lens))

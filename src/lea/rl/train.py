@@ -144,6 +144,7 @@ def compute_losses(
     weighted_ce: bool = False,
     target_dropout: bool = True,
     q_backbone_grad: bool = True,
+    bootstrap_logits: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Per-term batch means and ``total`` (Eq. 15) for one step; ``main`` gets the gradient.
 
@@ -151,7 +152,9 @@ def compute_losses(
     neg_reward [B, K]; optional le, le_next [B, d] (LE states), aug_item, aug_reward [B].
     ``weighted_ce``: SA2C after its warm-up (L_h <- A * L_h, Eq. 11).
     ``q_backbone_grad`` false (``rec.q_backbone_grad``, ours): the Q-head reads a detached h_t, so the TD losses
-    (L_p, L_n of Eq. 10, L_aq of Eq. 14) update the Q-head only; the values, hence every loss, are unchanged."""
+    (L_p, L_n of Eq. 10, L_aq of Eq. 14) update the Q-head only; the values, hence every loss, are unchanged.
+    ``bootstrap_logits`` true: the three no-gradient bootstrap passes also compute the supervised logits, which
+    nothing reads (the reference path; false skips them, the same values: tests/test_rl_losses.py)."""
     aug = variant.get("augment", "none")
     use_sv, use_q = aug in ("sv", "sv+q"), aug in ("q", "sv+q")
     s, ln, a = batch["state"], batch["length"], batch["action"]
@@ -180,9 +183,14 @@ def compute_losses(
     main.train(target_dropout)
     target.train(target_dropout)
     with torch.no_grad():
-        _, _, q_next_main = main(batch["next_state"], batch["next_length"], le_next)  # selects a* (Alg. 1, l. 9)
-        _, _, q_next_tgt = target(batch["next_state"], batch["next_length"], le_next)  # evaluates a* (l. 10)
-        _, _, q_cur_tgt = target(s, ln, le)  # a negative's next state is s_t (Eq. 10, L_n)
+        if bootstrap_logits:
+            q_next_main = main(batch["next_state"], batch["next_length"], le_next)[2]
+            q_next_tgt = target(batch["next_state"], batch["next_length"], le_next)[2]
+            q_cur_tgt = target(s, ln, le)[2]
+        else:
+            q_next_main = main.q_values(batch["next_state"], batch["next_length"], le_next)  # selects a* (Alg. 1, l. 9)
+            q_next_tgt = target.q_values(batch["next_state"], batch["next_length"], le_next)  # evaluates a* (l. 10)
+            q_cur_tgt = target.q_values(s, ln, le)  # a negative's next state is s_t (Eq. 10, L_n)
     main.train(modes[0])
     target.train(modes[1])
     done = batch["done"]
@@ -223,6 +231,8 @@ class Trainer:
     seed: int = 0
     le_dim: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # the bootstrap passes' reference path (compute_losses' bootstrap_logits; benchmarks/bench_rec.py)
+    bootstrap_logits: bool = False
 
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
@@ -311,6 +321,7 @@ class Trainer:
                 weighted_ce=phase2,
                 target_dropout=r["target_dropout"],
                 q_backbone_grad=rl_switch(r, "q_backbone_grad"),
+                bootstrap_logits=self.bootstrap_logits,
             )
         opt = (self.opt2 if phase2 else self.opt1)[i_main]  # SA2C: a separate Adam after the warm-up
         opt.zero_grad(set_to_none=True)
