@@ -230,6 +230,13 @@ def test_standardized_le_states(data):
     mu, sd = raw.mean(0), raw.std(0, unbiased=False)
     assert torch.allclose(std.le_table.float(), (plain.le_table.float() - mu) / (sd + 1e-6), atol=1e-2)
     assert torch.equal(std.le_idx, plain.le_idx) and torch.equal(std.le_next_idx, plain.le_next_idx)
+    _, unit, _, _ = load_inputs(
+        d / "data", LEASR, 10, REC["negatives"], le["states"], le["rewards"], le["augment"],
+        le_state_norm="standardize_unit",
+    )
+    # standardize_unit: the standardized table divided by sqrt(d), so the rows read have mean squared norm 1
+    assert torch.allclose(unit.le_table.float(), std.le_table.float() / DIM**0.5, atol=1e-3)
+    assert unit.le_table.float()[rows].pow(2).sum(1).mean().item() == pytest.approx(1.0, abs=1e-2)
     _, base, _, _ = load_inputs(d / "data", {"name": "base"}, 10, REC["negatives"], le_state_norm="standardize")
     assert base.le_table is None
     with pytest.raises(ConfigError, match="le_state_norm"):

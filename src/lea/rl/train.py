@@ -16,9 +16,12 @@ RL-side switches of ours (``rec``, docs/departures.md; defaults = the paper and 
 action but gives the sampled negatives the fixed reward 0 instead of Eq. 10's r^e(p_t, a-)); ``q_backbone_grad``
 true | false (``false``: the Q-head reads a detached h_t, or s^e_t || detached h_t for Eq. 4, so that L_p, L_n and
 L_aq train the Q-head only and the shared backbone learns from the supervised head's losses alone);
-``le_state_norm`` none | standardize (``standardize``: each dimension of s^e_t is centred and scaled by its mean and
-standard deviation over the training transitions' states before it enters Eq. 3 / 4; an LLM's last hidden state is
-mostly one large shared vector with a few huge dimensions, which the Q-head otherwise reads as is).
+``le_state_norm`` none | standardize | standardize_unit (``standardize``: each dimension of s^e_t is centred and
+scaled by its mean and standard deviation over the training transitions' states before it enters Eq. 3 / 4; an LLM's
+last hidden state is mostly one large shared vector with a few huge dimensions, which the Q-head otherwise reads as
+is; ``standardize_unit``: the same, then divided by sqrt(d), so a state's expected squared norm is 1 whatever d:
+Adam moves each Q-value by about lr times the L1 norm of the Q-head's input at a step, which standardizing alone
+raises to about 0.8 d).
 Negatives: every variant draws the step's ``rec.negatives`` negatives from the transition's shared pool
 (``negatives.parquet``, ``lea.rl.negatives``) with a generator of their own, so variants at one seed differ in the
 switches only, never in their negatives.
@@ -104,7 +107,7 @@ FRAMEWORKS = ("normal", "snqn", "sa2c")
 RL_SWITCHES: dict[str, tuple[Any, ...]] = {
     "le_reward_negatives": ("le", "fixed"),
     "q_backbone_grad": (True, False),
-    "le_state_norm": ("none", "standardize"),
+    "le_state_norm": ("none", "standardize", "standardize_unit"),
 }
 
 
@@ -559,8 +562,8 @@ def load_inputs(
             )
     if need["states"]:
         attach_le_states(trs[0], le_states)  # type: ignore[arg-type]
-        if le_state_norm == "standardize":
-            standardize_le_states(trs[0])
+        if le_state_norm in ("standardize", "standardize_unit"):
+            standardize_le_states(trs[0], unit=le_state_norm == "standardize_unit")
     if need["rewards"]:
         if framework == "normal":
             raise ConfigError("variant.reward", "the normal framework has no Q-head to take LE rewards")
@@ -570,7 +573,7 @@ def load_inputs(
     return items, trs[0], trs[1], trs[2]
 
 
-def standardize_le_states(tr: Transitions, eps: float = 1e-6) -> None:
+def standardize_le_states(tr: Transitions, eps: float = 1e-6, unit: bool = False) -> None:
     """``rec.le_state_norm: standardize`` (ours): s^e <- (s^e - mu) / (sigma + eps) per dimension, mu and sigma over
     the distinct state rows the training transitions read (s^e_t and s^e_{t+1}); only training states exist in
     ``states.parquet`` and only training transitions read them, so no evaluation data enters the statistics."""
@@ -579,7 +582,10 @@ def standardize_le_states(tr: Transitions, eps: float = 1e-6) -> None:
     table = tr.le_table.float()
     used = table[rows]
     mu, sd = used.mean(0), used.std(0, unbiased=False)
-    tr.le_table = ((table - mu) / (sd + eps)).to(tr.le_table.dtype)
+    z = (table - mu) / (sd + eps)
+    if unit:  # standardize_unit: E||s^e||^2 = 1 over those rows, the Q-head's input no longer grows with d
+        z = z / math.sqrt(table.shape[1])
+    tr.le_table = z.to(tr.le_table.dtype)
 
 
 def run(
