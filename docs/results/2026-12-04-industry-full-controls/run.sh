@@ -21,9 +21,10 @@ if [[ ${1:-} == collect ]]; then
     mkdir -p $D/le/${env#*/}; cp $R/le/$env/{le_quality.json,train_log.csv} $D/le/${env#*/}/
   done
   mkdir -p $D/runs
-  for root in $R/runs results/cpu-le-full-{qdetach,stdstate}/industry/runs; do
+  for root in $R/runs results/cpu-le-full-{qdetach,stdstate,stdunit}/industry/runs; do
     [[ -d $root ]] || continue
     tag=""; [[ $root == *qdetach* ]] && tag=qdetach_; [[ $root == *stdstate* ]] && tag=stdstate_
+    [[ $root == *stdunit* ]] && tag=stdunit_
     for m in $root/*/*/*/seed*/metrics.json; do
       d=$(dirname "$m"); seed=$(basename "$d"); v=$(basename "$(dirname "$d")")
       fw=$(basename "$(dirname "$(dirname "$d")")"); bb=$(basename "$(dirname "$(dirname "$(dirname "$d")")")")
@@ -61,6 +62,32 @@ if [[ ${1:-} == deltas ]]; then  # validation deltas and losses at step 2,950 of
     "qdetach LER oracle=$Q/LER_oracle:$Q/base" "qdetach LES oracle=$Q/LES_oracle:$Q/base" \
     "qdetach LEASR oracle=$Q/LEASR_oracle:$Q/base" "stdstate LES oracle=$S/LES_oracle:$B/base" \
     "stdstate LES vs LES oracle=$S/LES_oracle:$B/LES_oracle" > $D/valid_deltas_switches.txt
+  exit 0
+fi
+if [[ ${1:-} == llm_switches ]]; then
+  # SA2C LES with the LLM LE under the three state/backbone switches, each in its own results folder whose data and
+  # ext0.1top6smw states are hard links of results/cpu-le-full's: q_backbone_grad false and standardize (the overlays
+  # of ../2026-12-03-industry-full-envs), standardize_unit (stdunit.yaml); qdetach's base is the one made above
+  E=results/cpu-le-full/industry/le/smollm2/ext0.1top6smw
+  for sw in qdetach stdstate stdunit; do
+    SI=results/cpu-le-full-$sw/industry
+    mkdir -p $SI/le/smollm2/ext0.1top6smw
+    [[ -d $SI/data ]] || cp -al $R/data $SI/
+    ln -f $E/states.parquet $SI/le/smollm2/ext0.1top6smw/
+    ov=docs/results/2026-12-03-industry-full-envs/$sw.yaml; [[ $sw == stdunit ]] && ov=$D/stdunit.yaml
+    snakemake --cores 1 --rerun-triggers mtime --allowed-rules train "${CF[@]}" $ov --config data_dir=../shared/data \
+      -- $SI/runs/sasrec/sa2c/LES_ext0.1top6smw/seed0/metrics.json
+  done
+  exit 0
+fi
+if [[ ${1:-} == llm_deltas ]]; then  # validation deltas and losses at step 2,950 of the LLM LE's runs (valid_deltas_llm.txt)
+  B=$R/runs/sasrec/sa2c; Q=results/cpu-le-full-qdetach/industry/runs/sasrec/sa2c
+  S=results/cpu-le-full-stdstate/industry/runs/sasrec/sa2c; U=results/cpu-le-full-stdunit/industry/runs/sasrec/sa2c
+  L=LES_ext0.1top6smw
+  python docs/results/2026-12-02-rl-probe/deltas.py 0 2950 "LER llm=$B/LER_ext0.1top6smw:$B/base" "LES llm=$B/$L:$B/base" \
+    "LEASR llm=$B/LEASR_ext0.1top6smw:$B/base" "qdetach LES llm=$Q/$L:$Q/base" "stdstate LES llm=$S/$L:$B/base" \
+    "stdunit LES llm=$U/$L:$B/base" "stdstate LES vs LES llm=$S/$L:$B/$L" "stdunit LES vs LES llm=$U/$L:$B/$L" \
+    > $D/valid_deltas_llm.txt
   exit 0
 fi
 overlays=("${@:-controls.yaml}")
