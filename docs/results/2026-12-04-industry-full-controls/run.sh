@@ -65,18 +65,21 @@ if [[ ${1:-} == deltas ]]; then  # validation deltas and losses at step 2,950 of
   exit 0
 fi
 if [[ ${1:-} == llm_switches ]]; then
-  # SA2C LES with the LLM LE under the three state/backbone switches, each in its own results folder whose data and
-  # ext0.1top6smw states are hard links of results/cpu-le-full's: q_backbone_grad false and standardize (the overlays
-  # of ../2026-12-03-industry-full-envs), standardize_unit (stdunit.yaml); qdetach's base is the one made above
+  # SA2C LES with the LLM LE under the three state/backbone switches (and LEASR under standardize_unit), each in its
+  # own results folder whose data and ext0.1top6smw files are hard links of results/cpu-le-full's: q_backbone_grad
+  # false and standardize (the overlays of ../2026-12-03-industry-full-envs), standardize_unit (stdunit.yaml);
+  # qdetach's base is the one made above
   E=results/cpu-le-full/industry/le/smollm2/ext0.1top6smw
   for sw in qdetach stdstate stdunit; do
     SI=results/cpu-le-full-$sw/industry
     mkdir -p $SI/le/smollm2/ext0.1top6smw
     [[ -d $SI/data ]] || cp -al $R/data $SI/
-    ln -f $E/states.parquet $SI/le/smollm2/ext0.1top6smw/
-    ov=docs/results/2026-12-03-industry-full-envs/$sw.yaml; [[ $sw == stdunit ]] && ov=$D/stdunit.yaml
+    for f in states.parquet rewards.parquet augment_sasrec.parquet; do ln -f $E/$f $SI/le/smollm2/ext0.1top6smw/; done
+    ov=docs/results/2026-12-03-industry-full-envs/$sw.yaml; runs=(LES_ext0.1top6smw)
+    [[ $sw == stdunit ]] && { ov=$D/stdunit.yaml; runs+=(LEASR_ext0.1top6smw); }
+    targets=(); for v in "${runs[@]}"; do targets+=("$SI/runs/sasrec/sa2c/$v/seed0/metrics.json"); done
     snakemake --cores 1 --rerun-triggers mtime --allowed-rules train "${CF[@]}" $ov --config data_dir=../shared/data \
-      -- $SI/runs/sasrec/sa2c/LES_ext0.1top6smw/seed0/metrics.json
+      -- "${targets[@]}"
   done
   exit 0
 fi
@@ -87,6 +90,7 @@ if [[ ${1:-} == llm_deltas ]]; then  # validation deltas and losses at step 2,95
   python docs/results/2026-12-02-rl-probe/deltas.py 0 2950 "LER llm=$B/LER_ext0.1top6smw:$B/base" "LES llm=$B/$L:$B/base" \
     "LEASR llm=$B/LEASR_ext0.1top6smw:$B/base" "qdetach LES llm=$Q/$L:$Q/base" "stdstate LES llm=$S/$L:$B/base" \
     "stdunit LES llm=$U/$L:$B/base" "stdstate LES vs LES llm=$S/$L:$B/$L" "stdunit LES vs LES llm=$U/$L:$B/$L" \
+    "stdunit LEASR llm=$U/LEASR_ext0.1top6smw:$B/base" \
     > $D/valid_deltas_llm.txt
   exit 0
 fi
