@@ -157,7 +157,7 @@ def compute_losses(
     ``q_backbone_grad`` false (``rec.q_backbone_grad``, ours): the Q-head reads a detached h_t, so the TD losses
     (L_p, L_n of Eq. 10, L_aq of Eq. 14) update the Q-head only; the values, hence every loss, are unchanged.
     ``bootstrap_logits`` true: the three no-gradient bootstrap passes also compute the supervised logits, which
-    nothing reads (the reference path; false skips them, the same values: tests/test_rl_losses.py)."""
+    nothing reads (the reference path; false skips them, the same values: tests/test_rl_switches.py)."""
     aug = variant.get("augment", "none")
     use_sv, use_q = aug in ("sv", "sv+q"), aug in ("q", "sv+q")
     s, ln, a = batch["state"], batch["length"], batch["action"]
