@@ -4,7 +4,7 @@
 # pack_payload.sh here). Run from the repository root there:
 #   device.sh stash   (every call: keep this call's pieces in /root/stash)
 #   device.sh setup   (after .gpu2: the GGUF, sha256-checked, and its HF folder; after .gpu3: polars and the data)
-#   device.sh launch  (gpu_chain.sh WORK_DIR both, in its own session, so that it outlives the call)
+#   device.sh launch  (gpu_chain.sh WORK_DIR ${CHAIN:-both}, in its own session, so that it outlives the call)
 #   device.sh wait N  (up to N seconds, until the chain ends)
 #   device.sh pack    (the outputs so far into $OUT)
 set -uo pipefail
@@ -48,12 +48,15 @@ case $stage in
     if [[ -e $ST/data.tar ]]; then
       tar -C "$W" -xf "$ST"/data.tar
     fi
+    if [[ -e $ST/paper_resume.tar ]]; then  # the paper chain's checkpoints from an earlier lease (pack_payload.sh)
+      tar -C "$W" -xf "$ST"/paper_resume.tar
+    fi
     python3 -c 'import torch, transformers, peft; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__, torch.cuda.get_device_name(0))'
     python3 -c 'import polars, lea.env.cli, lea.env.precompute; print("polars", polars.__version__)' 2>&1 | tail -1
     ls "$W"/resources/llm/smollm2/hf 2>/dev/null | tr '\n' ' '; echo
     ;;
   launch)
-    setsid nohup bash "$here/gpu_chain.sh" "$W" > "$W/chain.log" 2>&1 < /dev/null &
+    setsid nohup bash "$here/gpu_chain.sh" "$W" "${CHAIN:-both}" > "$W/chain.log" 2>&1 < /dev/null &
     sleep 2
     ;;
   wait)

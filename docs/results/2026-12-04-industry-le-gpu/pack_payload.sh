@@ -19,5 +19,10 @@ cp "$T"/gguf-*.whl "$T"/jsonschema*.whl "$T"/referencing-*.whl "$T"/rpds_py-*.wh
 head -c 8000000 "$T/pr.tar.xz" > .gpu2/pr.tar.xz.0 && tail -c +8000001 "$T/pr.tar.xz" > .gpu3/pr.tar.xz.1
 cp "$T"/polars-2.1.0-py3-none-any.whl .gpu3/
 tar -cf .gpu3/data.tar results/cpu-le-full/industry/data results/cpu-le-full/industry/warmup/sasrec/seed0/top5.parquet
+# an earlier lease's paper chain, to resume there (device.sh setup unpacks it): its item tokens or their checkpoint,
+# and the fit's checkpoint; gpu_chain.sh skips what is done
+P=results/gpu-paper/industry/le/smollm2
+resume=$(ls -d $P/checkpoint.pt $P/item_tokens.* $P/frac0.1/checkpoint.pt 2>/dev/null || true)
+[[ -z $resume ]] || tar -cf .gpu3/paper_resume.tar $resume
 rm -rf "$T"
 du -sb .gpu1 .gpu2 .gpu3
