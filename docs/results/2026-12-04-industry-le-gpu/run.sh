@@ -4,6 +4,9 @@
 #   run.sh install   unpack the tars the last device call brought back (DEV=/work/.device/N) into results/
 #   run.sh states    the LE states on this CPU (rule le_states, 8 shards) and the gathers of the GPU's shards
 #   run.sh augment   the augmentation hit rate (files/augment.{md,csv})
+#   run.sh restore   put the committed GPU outputs (files/le: adapter, score head, rewards, augmentation; 4 MB) back
+#                    into results/ for a fresh checkout; the item tokens (10 MB) are not committed: remake them with
+#                    the item_tokens rule (about 1.5 h on 2 AVX2 cores), then `run.sh states`
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -22,6 +25,10 @@ case ${1:?stage} in
   states)
     snakemake --cores 2 --rerun-triggers mtime "${CF[@]}" --config data_dir=../shared/data -- \
       $LE/states.parquet $LE/rewards.parquet $LE/augment_sasrec.parquet
+    ;;
+  restore)
+    mkdir -p $LE && cp -r $D/files/le/adapter $D/files/le/score_head.safetensors $D/files/le/rewards.parquet \
+      $D/files/le/augment_sasrec.parquet $D/files/ext0.1top6smw/{le_quality.json,learning_curve.csv,train_log.csv} $LE/
     ;;
   augment)
     lea report augment --spec "{\"entries\": [{\"dataset\": \"industry\", \"le\": \"ext0.1top6smw\", \"backbone\": \"sasrec\",
