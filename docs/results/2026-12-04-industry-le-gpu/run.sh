@@ -6,7 +6,8 @@
 #   run.sh augment   the augmentation hit rate (files/augment.{md,csv})
 #   run.sh restore   put the committed GPU outputs (files/le: adapter, score head, rewards, augmentation; 4 MB) back
 #                    into results/ for a fresh checkout; the item tokens (10 MB) are not committed: remake them with
-#                    the item_tokens rule (about 1.5 h on 2 AVX2 cores), then `run.sh states`
+#                    the item_tokens rule (about 1.5 h on 2 AVX2 cores), then `snakemake --touch` the fit_le outputs
+#                    (restored, so older than the new tokens) and `run.sh states`
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
