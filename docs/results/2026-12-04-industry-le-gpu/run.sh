@@ -4,10 +4,9 @@
 #   run.sh install   unpack the tars the last device call brought back (DEV=/work/.device/N) into results/
 #   run.sh states    the LE states on this CPU (rule le_states, 8 shards) and the gathers of the GPU's shards
 #   run.sh augment   the augmentation hit rate (files/augment.{md,csv})
-#   run.sh restore   put the committed GPU outputs (files/le: adapter, score head, rewards, augmentation; 4 MB) back
-#                    into results/ for a fresh checkout; the item tokens (10 MB) are not committed: remake them with
-#                    the item_tokens rule (about 1.5 h on 2 AVX2 cores), then `snakemake --touch` the fit_le outputs
-#                    (restored, so older than the new tokens) and `run.sh states`
+#   run.sh restore   put the committed GPU outputs (files/le: item tokens, adapter, score head, rewards, augmentation;
+#                    14 MB) back into results/ for a fresh checkout (after the preprocess), then `run.sh states`; the
+#                    item tokens are the GPU's own, since the adapter was fitted on them and CPU-made ones differ
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -28,7 +27,9 @@ case ${1:?stage} in
       $LE/states.parquet $LE/rewards.parquet $LE/augment_sasrec.parquet
     ;;
   restore)
-    mkdir -p $LE && cp -r $D/files/le/adapter $D/files/le/score_head.safetensors $D/files/le/rewards.parquet \
+    mkdir -p $LE && cp $D/files/le/item_tokens.safetensors $D/files/le/item_tokens.parquet $D/files/item_tokens.json \
+      $D/files/item_tokens_loss.png $R/le/smollm2/
+    cp -r $D/files/le/adapter $D/files/le/score_head.safetensors $D/files/le/rewards.parquet \
       $D/files/le/augment_sasrec.parquet $D/files/ext0.1top6smw/{le_quality.json,learning_curve.csv,train_log.csv} $LE/
     ;;
   augment)
