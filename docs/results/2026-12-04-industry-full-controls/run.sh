@@ -97,5 +97,5 @@ fi
 overlays=("${@:-controls.yaml}")
 # the "input" trigger too: a row group added to experiments.environments changes the table's input set, which the
 # mtime trigger alone does not see (the table was then "up to date" without GRU's runs)
-snakemake --cores 2 --rerun-triggers mtime input "${CF[@]}" "${overlays[@]/#/$D/}" --config data_dir=../shared/data \
+snakemake --cores "${CORES:-2}" --rerun-triggers mtime input "${CF[@]}" "${overlays[@]/#/$D/}" --config data_dir=../shared/data \
   -- environments_table

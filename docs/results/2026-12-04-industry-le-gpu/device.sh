@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The calls made on the lent GPU machine (no network; at most 64 MiB of working tree + carried files per call, so the
-# GGUF and the polars runtime travel xz-compressed in pieces over three calls: .gpu1, .gpu2, .gpu3, made by
-# pack_payload.sh here). Run from the repository root there:
-#   device.sh stash   (every call: keep this call's pieces in /root/stash)
-#   device.sh setup   (after .gpu2: the GGUF, sha256-checked, and its HF folder; after .gpu3: polars and the data)
-#   device.sh launch  (gpu_chain.sh WORK_DIR ${CHAIN:-both}, in its own session, so that it outlives the call)
+# GGUF, the polars runtime and the data travel as one payload tar in pieces over consecutive calls: .gpu1 .. .gpuN,
+# made by pack_payload.sh here, each call carrying one). Run from the repository root there:
+#   device.sh stash   (every call: keep this call's piece in /root/stash)
+#   device.sh setup   (once every piece is there: the payload, sha256-checked, unpacked; the wheels, the GGUF,
+#                      sha256-checked, its HF folder, polars and the data; before that it only lists what it has)
+#   device.sh launch  (gpu_chain.sh WORK_DIR ${CHAIN:-both}, in its own session, so that it outlives the call;
+#                      CHAIN=lfm,paper runs the LFM chain, then the paper chain with the time left)
 #   device.sh wait N  (up to N seconds, until the chain ends)
 #   device.sh pack    (the outputs so far into $OUT)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$PWD
-W=/root/w
-ST=/root/stash
+W=${DEVICE_WORK:-/root/w}
+ST=${DEVICE_STASH:-/root/stash}
 GGUF_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 mkdir -p "$W" "$ST" /tmp/site /tmp/bin
 export PYTHONPATH=/tmp/site:$repo/src PYTHONUNBUFFERED=1 PATH=/tmp/bin:$PATH TOKENIZERS_PARALLELISM=false
@@ -23,21 +25,30 @@ unxz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.
 for stage in "$@"; do
 case $stage in
   stash)
-    for d in .gpu1 .gpu2 .gpu3; do [[ -d $d ]] && cp -r $d/. "$ST"/; done
+    for d in .gpu[0-9]*; do [[ -d $d ]] && cp -r "$d"/. "$ST"/; done
     ls -la "$ST"
     ;;
   setup)
+    if [[ -e $ST/payload.parts && ! -e $ST/payload.done ]]; then
+      have=$(ls "$ST"/payload.tar.[0-9][0-9] 2>/dev/null | wc -l)
+      if (( have < $(cat "$ST"/payload.parts) )); then
+        echo "payload: $have of $(cat "$ST"/payload.parts) pieces"; continue
+      fi
+      cat "$ST"/payload.tar.[0-9][0-9] > "$ST"/payload.tar && (cd "$ST" && sha256sum -c payload.sha256) \
+        && tar -C "$ST" -xf "$ST"/payload.tar && rm "$ST"/payload.tar "$ST"/payload.tar.[0-9][0-9] \
+        && touch "$ST"/payload.done
+    fi
     for w in "$ST"/*.whl; do
       [[ -e $w ]] && python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site "$w" && rm "$w"
     done
-    if [[ ! -e /tmp/site/_polars_runtime_32 && -e $ST/pr.tar.xz.1 ]]; then
-      cat "$ST"/pr.tar.xz.0 "$ST"/pr.tar.xz.1 | unxz | tar -C /tmp/site -xf -
+    if [[ ! -e /tmp/site/_polars_runtime_32 && -e $ST/pr.tar.xz ]]; then
+      unxz < "$ST"/pr.tar.xz | tar -C /tmp/site -xf -
     fi
     g=$W/resources/llm/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-    if [[ ! -e $g && -e $ST/g.xz.1 ]]; then
+    if [[ ! -e $g && -e $ST/g.xz ]]; then
       mkdir -p "$(dirname "$g")"
-      cat "$ST"/g.xz.0 "$ST"/g.xz.1 | unxz > "$g.tmp"
+      unxz < "$ST"/g.xz > "$g.tmp"
       echo "$GGUF_SHA  $g.tmp" | sha256sum -c - && mv "$g.tmp" "$g"
     fi
     if [[ -e $g && ! -e $W/resources/llm/smollm2/hf/config.json ]]; then
@@ -66,10 +77,11 @@ case $stage in
       sleep 5
     done
     cat "$W/timeline.txt" 2>/dev/null
-    for f in "$W"/logs/*.log "$W"/logs/pre/rewards_0.log "$W"/logs/pre/augment_0.log; do
+    for f in "$W"/logs/*.log "$W"/logs/pre/*/rewards_0.log "$W"/logs/pre/*/augment_0.log; do
       [[ -e $f ]] && { echo "== $f"; tr '\r' '\n' < "$f" | grep -v -i warn | tail -3; }
     done
-    ls "$W"/results/cpu-le-full/industry/le/smollm2/ext0.1top6smw/{rewards,augment/sasrec} 2>/dev/null | tr '\n' ' '; echo
+    ls "$W"/results/cpu-{le-full/industry,lfm-control/lfm}/le/smollm2/ext0.1top6smw/{rewards,augment/sasrec} 2>/dev/null \
+      | tr '\n' ' '; echo
     nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
     ;;
   pack)
@@ -83,7 +95,13 @@ case $stage in
     tar -czf "$OUT"/paper_fit.tar.gz $(ls -d $P/frac0.1 logs/paper_fit_le.log 2>/dev/null)
     tar -cf "$OUT"/ext_itok.tar $(ls -d results/cpu-le-full/industry/le/smollm2/item_tokens* logs/ext_item_tokens.log 2>/dev/null)
     tar -czf "$OUT"/ext_fit.tar.gz $(ls -d $E/adapter $E/score_head.safetensors $E/*.csv $E/le_quality.json $E/checkpoint.pt logs/ext_fit_le.log 2>/dev/null)
-    tar -czf "$OUT"/pre.tar.gz $(ls -d $E/rewards $E/augment logs/pre 2>/dev/null)
+    tar -czf "$OUT"/pre.tar.gz $(ls -d $E/rewards $E/augment logs/pre/ext 2>/dev/null)
+    # the LFM chain: item tokens, the LE fit, its precompute
+    F=results/cpu-lfm-control/lfm/le/smollm2
+    tar -cf "$OUT"/lfm_itok.tar $(ls -d $F/item_tokens* logs/lfm_item_tokens.log 2>/dev/null)
+    tar -czf "$OUT"/lfm_fit.tar.gz $(ls -d $F/ext0.1top6smw/{adapter,score_head.safetensors,le_quality.json,checkpoint.pt} \
+      $F/ext0.1top6smw/*.csv logs/lfm_fit_le.log 2>/dev/null)
+    tar -czf "$OUT"/lfm_pre.tar.gz $(ls -d $F/ext0.1top6smw/{rewards,augment} logs/pre/lfm 2>/dev/null)
     ls -la "$OUT"
     ;;
 esac

@@ -8,13 +8,16 @@
 #   pre:   ext0.1top6smw: the item tokens of industry_le_cpu.yaml (12 iterations), the LE fit (4 epochs, the
 #          extended recipe, LoRA in the top 6 blocks; industry_le_ext_cpu.yaml) with its le_quality.json, its precompute:
 #          the rewards of every training transition (observed item + the K = 10 pool negatives) and the augmentation
-#          over the SASRec warm-up's top-5, 8 shards of each as concurrent processes.
+#          over the SASRec warm-up's top-5, 8 shards of each as concurrent processes;
+#   lfm:   the same chain on the LFM stand-in at 5,047 tracks (../2026-12-04-lfm-le: its settings_*.json and llm.yaml),
+#          added after the 2026-12-04 lease (not run there).
 # Speed settings that differ from the CPU rules', none with an effect on the values (README.md): item_tokens.batch_items
 # 512 (settings_item_tokens.json has the config's 64) and precompute.batch_size 512 (the config's 256).
 #
-#   gpu_chain.sh WORK_DIR [pre|paper|both]
+#   gpu_chain.sh WORK_DIR [pre|paper|lfm|both, or a comma list run in that order, e.g. lfm,paper]
 #
 # WORK_DIR holds resources/llm/smollm2/hf and results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
+# (lfm: results/cpu-lfm-control/lfm/{data, warmup/sasrec/seed0/top5.parquet})
 # (device.sh setup puts them there); `lea` on the PATH. Each stage leaves WORK_DIR/stage.<name>.done and is skipped
 # when that exists; the item tokens and the fits resume from their checkpoints after a cut.
 set -uo pipefail
@@ -43,47 +46,65 @@ paper() {
   fi
 }
 
-pre() {
-  local R=results/cpu-le-full/industry LE=results/cpu-le-full/industry/le/smollm2
-  local S=$LE/ext0.1top6smw
-  if [[ ! -e stage.ext_itok.done ]]; then
-    stamp ext_itok start
-    lea item-tokens --settings "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["item_tokens"]["batch_items"]=512; print(json.dumps(s))' "$here/settings_item_tokens.json")" \
-      --items $R/data/items.parquet --out-dir $LE --seed 0 --threads 2 > logs/ext_item_tokens.log 2>&1 \
-      && touch stage.ext_itok.done
-    stamp ext_itok end
+# one LE chain: item tokens, fit with le_quality.json, rewards and augmentation in 8 shards as concurrent processes
+#   le_chain NAME RESULTS_DATASET_DIR SETTING SETTINGS_DIR
+le_chain() {
+  local name=$1 R=$2 setting=$3 sd=$4
+  local LE=$R/le/smollm2
+  local S=$LE/$setting
+  # stages finished on the CPU travel in the payload's data.tar (pack_payload.sh): their outputs mark them done
+  [[ -e $LE/item_tokens.json ]] && touch stage.${name}_itok.done
+  [[ -e $S/le_quality.json && -e $S/score_head.safetensors ]] && touch stage.${name}_fit.done
+  if [[ ! -e stage.${name}_itok.done ]]; then
+    stamp ${name}_itok start
+    lea item-tokens --settings "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["item_tokens"]["batch_items"]=512; print(json.dumps(s))' "$sd/settings_item_tokens.json")" \
+      --items $R/data/items.parquet --out-dir $LE --seed 0 --threads 2 > logs/${name}_item_tokens.log 2>&1 \
+      && touch stage.${name}_itok.done
+    stamp ${name}_itok end
   fi
-  [[ -e stage.ext_itok.done ]] || return 1
-  if [[ ! -e stage.ext_fit.done ]]; then
-    stamp ext_fit start
-    lea fit-le --settings "$(cat "$here/settings_fit_le.json")" --data-dir $R/data \
+  [[ -e stage.${name}_itok.done ]] || return 1
+  if [[ ! -e stage.${name}_fit.done ]]; then
+    stamp ${name}_fit start
+    lea fit-le --settings "$(cat "$sd/settings_fit_le.json")" --data-dir $R/data \
       --item-tokens $LE/item_tokens.safetensors --out-dir $S --seed 0 --threads 2 \
-      > logs/ext_fit_le.log 2>&1 && touch stage.ext_fit.done
-    stamp ext_fit end
+      > logs/${name}_fit_le.log 2>&1 && touch stage.${name}_fit.done
+    stamp ${name}_fit end
   fi
-  [[ -e stage.ext_fit.done ]] || return 1
-  [[ -e stage.pre.done ]] && return 0
-  stamp pre start
+  [[ -e stage.${name}_fit.done ]] || return 1
+  [[ -e stage.${name}_pre.done ]] && return 0
+  stamp ${name}_pre start
   local le
   le=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["precompute"]["batch_size"]=512; print(json.dumps(s))' \
-    "$here/settings_precompute.json")
+    "$sd/settings_precompute.json")
   local common=(--settings "$le" --data-dir $R/data --item-tokens $LE/item_tokens.safetensors --le-dir $S --seed 0
                 --threads 1)
-  mkdir -p $S/rewards $S/augment/sasrec
+  mkdir -p $S/rewards $S/augment/sasrec logs/pre/$name
   local pids=() k
   for k in 0 1 2 3 4 5 6 7; do
     [[ -e $S/rewards/$k.parquet ]] || { lea le-precompute --kind rewards "${common[@]}" --shard $k --shards 8 \
-      --negatives $R/data/negatives.parquet --out $S/rewards/$k.parquet > logs/pre/rewards_$k.log 2>&1 & pids+=($!); }
+      --negatives $R/data/negatives.parquet --out $S/rewards/$k.parquet > logs/pre/$name/rewards_$k.log 2>&1 & pids+=($!); }
     [[ -e $S/augment/sasrec/$k.parquet ]] || { lea le-precompute --kind augment "${common[@]}" --shard $k --shards 8 \
       --top5 $R/warmup/sasrec/seed0/top5.parquet --out $S/augment/sasrec/$k.parquet \
-      > logs/pre/augment_$k.log 2>&1 & pids+=($!); }
+      > logs/pre/$name/augment_$k.log 2>&1 & pids+=($!); }
   done
   local ok=1 p
   for p in "${pids[@]}"; do wait "$p" || ok=0; done
-  [[ $ok == 1 ]] && touch stage.pre.done
-  stamp pre end $ok
+  [[ $ok == 1 ]] && touch stage.${name}_pre.done
+  stamp ${name}_pre end $ok
 }
 
-[[ $which == pre || $which == both ]] && pre
-[[ $which == paper || $which == both ]] && paper
+# the Industry chain of 2026-12-04 (its stage and log names: ext_itok, ext_fit, pre)
+pre() { le_chain ext results/cpu-le-full/industry ext0.1top6smw "$here"; }
+# the LFM stand-in's chain (docs/results/2026-12-04-lfm-le: its settings, 5,047 tracks, K = 5 pool negatives)
+lfm() { le_chain lfm results/cpu-lfm-control/lfm ext0.1top6smw "$here/../2026-12-04-lfm-le"; }
+
+for c in ${which//,/ }; do
+  case $c in
+    pre) pre ;;
+    paper) paper ;;
+    lfm) lfm ;;
+    both) pre; paper ;;
+    *) echo "unknown chain $c" >&2 ;;
+  esac
+done
 stamp chain end

@@ -18,8 +18,8 @@ CF=(--configfile config/config.yaml config/industry_le_cpu.yaml config/industry_
 case ${1:?stage} in
   payload) bash $D/pack_payload.sh ;;
   install)
-    for t in ext_itok.tar ext_fit.tar.gz pre.tar.gz paper_itok.tar; do
-      tar -xf "${DEV:?}/$t" --exclude='logs/*'
+    for t in ext_itok.tar ext_fit.tar.gz pre.tar.gz paper_itok.tar paper_fit.tar.gz; do
+      if [[ -s ${DEV:?}/$t ]]; then tar -xf "$DEV/$t" --exclude="logs/*"; fi
     done
     ;;
   states)

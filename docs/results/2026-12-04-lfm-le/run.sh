@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The LLM LE chain on the LFM stand-in at 5,047 tracks (issues 12 and 13), stage by stage; each stage resumes
+# (Snakemake keeps finished jobs; the item tokens and the fit resume from their checkpoints). Repository root, the
+# shared data beside it, `make setup` done. One thread a job (two torch threads beside another busy process
+# oversubscribe this 2-core machine); THREADS=2 for a stage that runs alone.
+#   run.sh itok        the item tokens of the 5,047 tracks (the CPU recipe of config/lfm_control_cpu.yaml)
+#   run.sh data        the negative pool and the SASRec warm-up's top-5 (the precompute's inputs; the GPU payload's too)
+#   run.sh fit         the LE fit, ext0.1top6smw (llm.yaml), with le_quality.json and its learning curve
+#   run.sh precompute  states, rewards and augmentation of every training transition (8 shards each)
+#   run.sh install     unpack the LFM tars a lent GPU's last call brought back (DEV=<its files folder>;
+#                      ../2026-12-04-industry-le-gpu/device.sh, CHAIN=lfm) into results/
+#   run.sh collect     copy the chain's files here (files/)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH=$PWD/.venv/bin:$PATH
+D=docs/results/2026-12-04-lfm-le
+R=results/cpu-lfm-control/lfm
+LE=$R/le/smollm2
+S=$LE/ext0.1top6smw
+CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
+smk() { snakemake --nolock --cores "${CORES:-1}" --rerun-triggers mtime "${CF[@]}" --config data_dir=../shared/data \
+  --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
+case ${1:?stage} in
+  itok) smk -- $LE/item_tokens.json ;;
+  data) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed0/top5.parquet ;;
+  fit) smk -- $S/le_quality.json ;;
+  precompute) smk -- $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
+  install)
+    for t in lfm_itok.tar lfm_fit.tar.gz lfm_pre.tar.gz; do
+      if [[ -s ${DEV:?}/$t ]]; then tar -xf "$DEV/$t" --exclude="logs/*"; fi
+    done
+    ;;
+  collect)
+    mkdir -p $D/files
+    cp $LE/item_tokens.json $LE/item_tokens_loss.png $R/data/stats.json $D/files/ 2>/dev/null || true
+    [[ -d $S ]] && cp $S/{le_quality.json,learning_curve.csv,train_log.csv} $D/files/ 2>/dev/null || true
+    ;;
+  *) echo "unknown stage $1" >&2; exit 2 ;;
+esac
