@@ -23,13 +23,14 @@ from lea.rl.train import REC_DEFAULTS, Trainer, resolve_device, steps_per_epoch
 
 
 def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstrap_logits=False):
-    trainer = Trainer(backbone, framework, n_items, rec, {"name": "base"}, 0, device=device,
-                      bootstrap_logits=bootstrap_logits)
+    trainer = Trainer(
+        backbone, framework, n_items, rec, {"name": "base"}, 0, device=device, bootstrap_logits=bootstrap_logits
+    )
     perm = torch.randperm(len(tr), generator=torch.Generator().manual_seed(0))
     bs = rec["batch_size"]
 
     def step(i):
-        idx = perm[(i * bs) % (len(tr) - bs):][:bs]
+        idx = perm[(i * bs) % (len(tr) - bs) :][:bs]
         trainer.train_step(trainer.make_batch(tr, idx))
 
     for i in range(5):  # warm-up
@@ -78,8 +79,10 @@ def main() -> None:
     attach_pool(train, pool)
     test = build_transitions(inter, splits, "test", n_items, rec["window"])
     spe = steps_per_epoch(len(train), rec["batch_size"])
-    print(f"data: {data_dir}  items={n_items} train transitions={len(train)} test cases={len(test)} "
-          f"device={device} threads={torch.get_num_threads()} bf16={args.bf16}")
+    print(
+        f"data: {data_dir}  items={n_items} train transitions={len(train)} test cases={len(test)} "
+        f"device={device} threads={torch.get_num_threads()} bf16={args.bf16}"
+    )
     print(f"{'backbone':8} {'framework':9} {'trans/s':>9} {'x gru/normal':>12} {'epoch s':>8}")
     base = None
     trainers = {}
@@ -113,16 +116,17 @@ def main() -> None:
         def naive(net=net):  # baseline: sort every score row, find the true item's position
             out = []
             for i in range(0, len(test), rec["eval_batch_size"]):
-                sc = net.scores(test.state[i:i + 1024].to(device), test.length[i:i + 1024].to(device))
+                sc = net.scores(test.state[i : i + 1024].to(device), test.length[i : i + 1024].to(device))
                 order = sc.argsort(dim=1, descending=True)
-                out.append((order == test.action[i:i + 1024].to(device).view(-1, 1)).float().argmax(1) + 1)
+                out.append((order == test.action[i : i + 1024].to(device).view(-1, 1)).float().argmax(1) + 1)
             return torch.cat(out)
 
         t0 = time.perf_counter()
         naive()
         base_t = time.perf_counter() - t0
-        print(f"{backbone:8} {'full-rank':9} {len(test) / ours:9.0f} {base_t / ours:12.2f} {ours:8.2f}"
-              f"  (target < 10 s)")
+        print(
+            f"{backbone:8} {'full-rank':9} {len(test) / ours:9.0f} {base_t / ours:12.2f} {ours:8.2f}  (target < 10 s)"
+        )
 
 
 if __name__ == "__main__":

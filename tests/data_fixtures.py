@@ -50,9 +50,12 @@ def run(raw_dir: Path, out_dir: Path, **kwargs: Any) -> tuple[dict[str, pl.DataF
 
 def sequences_as_raw(tables: dict[str, pl.DataFrame]) -> dict[str, list[str]]:
     """{sequence raw id: [item raw ids in position order]} from the written tables."""
-    joined = (tables["interactions"].join(tables["items"].select("item", pl.col("raw_id").alias("item_raw")), on="item")
-              .join(tables["splits"].select("sequence", pl.col("raw_id").alias("seq_raw")), on="sequence")
-              .sort("sequence", "position"))
+    joined = (
+        tables["interactions"]
+        .join(tables["items"].select("item", pl.col("raw_id").alias("item_raw")), on="item")
+        .join(tables["splits"].select("sequence", pl.col("raw_id").alias("seq_raw")), on="sequence")
+        .sort("sequence", "position")
+    )
     out: dict[str, list[str]] = {}
     for seq_raw, item_raw in joined.select("seq_raw", "item_raw").iter_rows():
         out.setdefault(seq_raw, []).append(item_raw)

@@ -99,15 +99,19 @@ def test_le_recipe_expands_to_switches(repo: Path) -> None:
     assert ext["reward_anchor"] == 2.0 and finetune_settings(cfg, "frac0.1")["reward_anchor"] == 2.0
 
 
-
 def test_le_setting_finetune_overrides_apply_to_that_setting_only(repo: Path) -> None:
     """le.settings.<name>.finetune overrides le.finetune for one setting; bad keys and types name the setting."""
     from lea.config import finetune_settings, load_config
 
-    over = {"le": {"finetune": {"lr": 0.002}, "settings": {
-        "frac0.1": {"fraction": 0.1},
-        "clip": {"fraction": 0.1, "finetune": {"max_grad_norm": 1.0, "head_lr": 0.002}},
-    }}}
+    over = {
+        "le": {
+            "finetune": {"lr": 0.002},
+            "settings": {
+                "frac0.1": {"fraction": 0.1},
+                "clip": {"fraction": 0.1, "finetune": {"max_grad_norm": 1.0, "head_lr": 0.002}},
+            },
+        }
+    }
     cfg = load_config([repo / "config" / "config.yaml"], over)
     clip, plain = finetune_settings(cfg, "clip"), finetune_settings(cfg, "frac0.1")
     assert (clip["max_grad_norm"], clip["head_lr"], clip["lr"]) == (1.0, 0.002, 0.002)
@@ -115,13 +119,16 @@ def test_le_setting_finetune_overrides_apply_to_that_setting_only(repo: Path) ->
     assert {k: v for k, v in clip.items() if k not in ("max_grad_norm", "head_lr")} == {
         k: v for k, v in plain.items() if k not in ("max_grad_norm", "head_lr")
     }
-    for bad, key in (({"max_grad_norm": "one"}, "le.settings.clip.finetune.max_grad_norm"),
-                     ({"learning_rate": 0.1}, "le.settings.clip.finetune"),
-                     ({"recipe": "extended"}, "le.settings.clip.finetune")):
+    for bad, key in (
+        ({"max_grad_norm": "one"}, "le.settings.clip.finetune.max_grad_norm"),
+        ({"learning_rate": 0.1}, "le.settings.clip.finetune"),
+        ({"recipe": "extended"}, "le.settings.clip.finetune"),
+    ):
         over["le"]["settings"]["clip"]["finetune"] = bad
         with pytest.raises(ConfigError) as err:
             load_config([repo / "config" / "config.yaml"], over)
         assert err.value.key == key
+
 
 # the configs each CPU overlay stacks on (its header's command)
 OVERLAY_BASES = {

@@ -19,13 +19,18 @@ ITEM_HEADER = ("item_id:token", "title:token_seq")
 GOOD_ITEMS = tsv(ITEM_HEADER, ("a", "Alpha"), ("b", "Beta"))
 
 
-def recbole_case(tmp_path: Path, inter: str | bytes, items: str | bytes = GOOD_ITEMS, strict: bool = True,
-                 ) -> tuple[dict[str, Any], Path]:
+def recbole_case(
+    tmp_path: Path,
+    inter: str | bytes,
+    items: str | bytes = GOOD_ITEMS,
+    strict: bool = True,
+) -> tuple[dict[str, Any], Path]:
     raw = tmp_path / "raw"
     write(raw / "x.inter", inter)
     write(raw / "x.item", items)
-    config = settings("recbole", files={"inter": "x.inter", "item": "x.item"}, text_fields={"title": "title"},
-                      strict=strict)
+    config = settings(
+        "recbole", files={"inter": "x.inter", "item": "x.item"}, text_fields={"title": "title"}, strict=strict
+    )
     return config, raw
 
 
@@ -48,20 +53,55 @@ GOOD_ROWS = [("u", "a", 1), ("u", "b", 2), ("v", "a", 3)]
 
 CASES = {
     # name: (inter text, items text, "file:line", message, lenient skip reason)
-    "malformed_line": (tsv(INTER_HEADER, *GOOD_ROWS, ("u", "b")), GOOD_ITEMS, "x.inter:5",
-                       "expected 3 tab-separated fields (user_id, item_id, timestamp), got 2", "malformed_line"),
-    "missing_field": (tsv(INTER_HEADER, ("", "a", 1), *GOOD_ROWS), GOOD_ITEMS, "x.inter:2",
-                      "required field 'user_id' is missing or empty", "missing_field"),
-    "bad_timestamp": (tsv(INTER_HEADER, *GOOD_ROWS, ("u", "a", "yesterday")), GOOD_ITEMS, "x.inter:5",
-                      "field 'timestamp' must be a unix time in seconds, got 'yesterday'", "bad_value"),
-    "unknown_item": (tsv(INTER_HEADER, *GOOD_ROWS, ("v", "zzz", 4)), GOOD_ITEMS, "x.inter:5",
-                     "item 'zzz' is not in x.item", "unknown_item"),
-    "duplicate_event": (tsv(INTER_HEADER, *GOOD_ROWS, ("u", "b", 2)), GOOD_ITEMS, "x.inter:5",
-                        "duplicate event: sequence 'u' has item 'b' at time 2 already", "duplicate_event"),
-    "empty_text": (tsv(INTER_HEADER, *GOOD_ROWS), GOOD_ITEMS + "c\t  \n", "x.item:4",
-                   "item 'c' has no text: title are all empty", "empty_text"),
-    "conflicting_item": (tsv(INTER_HEADER, *GOOD_ROWS), GOOD_ITEMS + "a\tAlpha Two\n", "x.item:4",
-                         "item 'a' appears again with different text", "duplicate_item"),
+    "malformed_line": (
+        tsv(INTER_HEADER, *GOOD_ROWS, ("u", "b")),
+        GOOD_ITEMS,
+        "x.inter:5",
+        "expected 3 tab-separated fields (user_id, item_id, timestamp), got 2",
+        "malformed_line",
+    ),
+    "missing_field": (
+        tsv(INTER_HEADER, ("", "a", 1), *GOOD_ROWS),
+        GOOD_ITEMS,
+        "x.inter:2",
+        "required field 'user_id' is missing or empty",
+        "missing_field",
+    ),
+    "bad_timestamp": (
+        tsv(INTER_HEADER, *GOOD_ROWS, ("u", "a", "yesterday")),
+        GOOD_ITEMS,
+        "x.inter:5",
+        "field 'timestamp' must be a unix time in seconds, got 'yesterday'",
+        "bad_value",
+    ),
+    "unknown_item": (
+        tsv(INTER_HEADER, *GOOD_ROWS, ("v", "zzz", 4)),
+        GOOD_ITEMS,
+        "x.inter:5",
+        "item 'zzz' is not in x.item",
+        "unknown_item",
+    ),
+    "duplicate_event": (
+        tsv(INTER_HEADER, *GOOD_ROWS, ("u", "b", 2)),
+        GOOD_ITEMS,
+        "x.inter:5",
+        "duplicate event: sequence 'u' has item 'b' at time 2 already",
+        "duplicate_event",
+    ),
+    "empty_text": (
+        tsv(INTER_HEADER, *GOOD_ROWS),
+        GOOD_ITEMS + "c\t  \n",
+        "x.item:4",
+        "item 'c' has no text: title are all empty",
+        "empty_text",
+    ),
+    "conflicting_item": (
+        tsv(INTER_HEADER, *GOOD_ROWS),
+        GOOD_ITEMS + "a\tAlpha Two\n",
+        "x.item:4",
+        "item 'a' appears again with different text",
+        "duplicate_item",
+    ),
 }
 
 
@@ -149,12 +189,18 @@ def test_lastfm_bad_timestamp_and_json_lines(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write(raw / "e.tsv", tsv(("u", "2009-05-04T13:06:09Z", "", "A", "", "T"), ("u", "04/05/2009", "", "A", "", "T")))
     with pytest.raises(InputError, match=r"e\.tsv:2: field 'timestamp' must be ISO-8601"):
-        run(raw, tmp_path / "out",
-            settings_dict=settings("lastfm1k", files={"events": "e.tsv"}, sentence_template="{S}"))
+        run(
+            raw,
+            tmp_path / "out",
+            settings_dict=settings("lastfm1k", files={"events": "e.tsv"}, sentence_template="{S}"),
+        )
     write(raw / "r.json", '{"reviewerID": "u", "asin": "a", "unixReviewTime": 1}\n{"reviewerID": "u", \n')
     with pytest.raises(InputError, match=r"r\.json:2: expected one JSON object per line"):
-        run(raw, tmp_path / "out", settings_dict=settings("amazon2018", files={"reviews": "r.json"},
-                                                          sentence_template="{S}"))
+        run(
+            raw,
+            tmp_path / "out",
+            settings_dict=settings("amazon2018", files={"reviews": "r.json"}, sentence_template="{S}"),
+        )
 
 
 def test_failure_keeps_previous_outputs_whole(tmp_path: Path) -> None:
@@ -170,8 +216,9 @@ def test_failure_keeps_previous_outputs_whole(tmp_path: Path) -> None:
 
 def test_cli_reports_file_line_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config, raw = recbole_case(tmp_path, tsv(INTER_HEADER, *GOOD_ROWS, ("u", "b")))
-    code = lea_main(["preprocess", "--settings", json.dumps(config), "--raw-dir", str(raw),
-                     "--out-dir", str(tmp_path / "out")])
+    code = lea_main(
+        ["preprocess", "--settings", json.dumps(config), "--raw-dir", str(raw), "--out-dir", str(tmp_path / "out")]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert f"lea preprocess: error: {raw / 'x.inter'}:5: expected 3 tab-separated fields" in err
@@ -191,8 +238,11 @@ def test_duplicate_position_and_bad_position(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"interactions\.tsv:4: sequence '0' has a second item at position 1"):
         playlists_case(tmp_path, rows)
     assert playlists_case(tmp_path, rows, strict=False)["skipped"] == {"duplicate_position": 1}
-    with pytest.raises(InputError, match=r"interactions\.tsv:3: field 'position' must be an integer position, "
-                                         r"got '1\.5'"):
+    with pytest.raises(
+        InputError,
+        match=r"interactions\.tsv:3: field 'position' must be an integer position, "
+        r"got '1\.5'",
+    ):
         playlists_case(tmp_path, [(0, 0, 0), (0, 1.5, 1)])
 
 
@@ -217,8 +267,16 @@ def test_lfm1b_track_missing_from_tracks_file(tmp_path: Path) -> None:
 def test_lastfm1k_lenient_counts(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     good = ("u", "2009-05-04T13:06:09Z", "", "Björk", "", "Jóga")
-    write(raw / "e.tsv", tsv(good, ("u", "2009-05-04T13:05:09Z", "", "", "", "Hunter"), ("u", "x"),
-                             ("u", "2009-05-04T13:04:09Z", "", "Björk", "", "Jóga")), gz=True)
+    write(
+        raw / "e.tsv",
+        tsv(
+            good,
+            ("u", "2009-05-04T13:05:09Z", "", "", "", "Hunter"),
+            ("u", "x"),
+            ("u", "2009-05-04T13:04:09Z", "", "Björk", "", "Jóga"),
+        ),
+        gz=True,
+    )
     config = settings("lastfm1k", files={"events": "e.tsv"}, sentence_template="{S}", strict=False)
     _, stats = run(raw, tmp_path / "out", settings_dict=config)
     assert stats["skipped"] == {"malformed_line": 1, "missing_field": 1}
@@ -232,7 +290,10 @@ def test_unisrec_inter_files_name_the_file_of_the_bad_row(tmp_path: Path) -> Non
     write(raw / "S.valid.inter", tsv(header, ("U", "A B C", "D")))
     write(raw / "S.test.inter", tsv(header, ("U", "A B C D", "Z")))
     write(raw / "S.text", tsv(("item_id:token", "text:token_seq"), *[(i, f"text {i}") for i in "ABCD"]))
-    config = settings("unisrec", files={"train": "S.train.inter", "valid": "S.valid.inter", "test": "S.test.inter",
-                                        "text": "S.text"}, text_fields={"title": "text"})
+    config = settings(
+        "unisrec",
+        files={"train": "S.train.inter", "valid": "S.valid.inter", "test": "S.test.inter", "text": "S.text"},
+        text_fields={"title": "text"},
+    )
     with pytest.raises(InputError, match=r"S\.test\.inter:2: item 'Z' is not in S\.text"):
         run(raw, tmp_path / "out", settings_dict=config)

@@ -26,16 +26,23 @@ def many_sessions(n: int, length: int = 5, n_items: int = 7) -> dict[str, list[s
 
 def run_sessions(tmp_path: Path, sessions: dict[str, list[str]], out: str = "out", **overrides):  # type: ignore[no-untyped-def]
     write_sessions(tmp_path / "raw", sessions)
-    return run(tmp_path / "raw", tmp_path / out, settings_dict=settings(
-        "recbole", files={"inter": "s.inter"}, sentence_template="{S}", **overrides))
+    return run(
+        tmp_path / "raw",
+        tmp_path / out,
+        settings_dict=settings("recbole", files={"inter": "s.inter"}, sentence_template="{S}", **overrides),
+    )
 
 
 # ------------------------------------------------------------------ filters
 
 
 CHAIN = {  # "x" has 3 uses, one in "e", which the first round drops: only a second round sees "x" is rare
-    "a": ["p", "q", "r"], "b": ["p", "q", "r"], "c": ["p", "q", "r"],
-    "e": ["x", "y"], "f": ["x", "p", "q"], "g": ["x", "p", "r"],
+    "a": ["p", "q", "r"],
+    "b": ["p", "q", "r"],
+    "c": ["p", "q", "r"],
+    "e": ["x", "y"],
+    "f": ["x", "p", "q"],
+    "g": ["x", "p", "r"],
 }
 
 
@@ -73,8 +80,9 @@ def test_keep_top_items_and_max_sequences(tmp_path: Path) -> None:
 def test_split_by_sequence_and_nested_le_subsets(tmp_path: Path) -> None:
     tables, stats = run_sessions(tmp_path, many_sessions(200))
     splits = tables["splits"]
-    assert splits.schema == pl.Schema({"sequence": pl.Int32, "raw_id": pl.String, "split": pl.String,
-                                       "le_fraction": pl.Float32})
+    assert splits.schema == pl.Schema(
+        {"sequence": pl.Int32, "raw_id": pl.String, "split": pl.String, "le_fraction": pl.Float32}
+    )
     assert stats["splits"] == {"train": 160, "valid": 20, "test": 20}
     assert splits.filter(pl.col("split") != "train")["le_fraction"].is_null().all()
     train = splits.filter(pl.col("split") == "train")
@@ -111,14 +119,19 @@ def test_indices_are_dense(tmp_path: Path) -> None:
 TEMPLATE = "{S} track is titled {title} from album {album}, its artist is {artist}."
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ({"title": "Jóga", "album": "Homogenic", "artist": "Björk"},
-     "{S} track is titled Jóga from album Homogenic, its artist is Björk."),
-    ({"title": "Jóga", "album": None, "artist": "Björk"}, "{S} track is titled Jóga, its artist is Björk."),
-    ({"title": "Jóga", "album": "Homogenic", "artist": None}, "{S} track is titled Jóga from album Homogenic."),
-    ({"title": None, "album": None, "artist": "Björk"}, "{S}, its artist is Björk."),
-    ({"title": "a {S} b", "album": None, "artist": None}, "{S} track is titled a S b."),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"title": "Jóga", "album": "Homogenic", "artist": "Björk"},
+            "{S} track is titled Jóga from album Homogenic, its artist is Björk.",
+        ),
+        ({"title": "Jóga", "album": None, "artist": "Björk"}, "{S} track is titled Jóga, its artist is Björk."),
+        ({"title": "Jóga", "album": "Homogenic", "artist": None}, "{S} track is titled Jóga from album Homogenic."),
+        ({"title": None, "album": None, "artist": "Björk"}, "{S}, its artist is Björk."),
+        ({"title": "a {S} b", "album": None, "artist": None}, "{S} track is titled a S b."),
+    ],
+)
 def test_sentence_clauses(values: dict[str, str | None], expected: str) -> None:
     items = pl.DataFrame([values], schema={"title": pl.String, "album": pl.String, "artist": pl.String})
     if values["title"] and "{S}" in values["title"]:
@@ -152,16 +165,34 @@ def test_text_field_must_name_a_column(tmp_path: Path) -> None:
     write(tmp_path / "raw" / "x.inter", tsv(("user_id:token", "item_id:token"), ("u", "a")))
     write(tmp_path / "raw" / "x.item", tsv(("item_id:token", "name:token_seq"), ("a", "A")))
     with pytest.raises(ConfigError, match=r"text_fields\.title': column 'movie_title' is not in x\.item"):
-        run(tmp_path / "raw", tmp_path / "out", settings_dict=settings(
-            "recbole", files={"inter": "x.inter", "item": "x.item"}, text_fields={"title": "movie_title"}))
+        run(
+            tmp_path / "raw",
+            tmp_path / "out",
+            settings_dict=settings(
+                "recbole", files={"inter": "x.inter", "item": "x.item"}, text_fields={"title": "movie_title"}
+            ),
+        )
 
 
 def test_cli_writes_the_four_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_sessions(tmp_path / "raw", many_sessions(20))
     config = settings("recbole", files={"inter": "s.inter"}, sentence_template="{S}")
-    code = lea_main(["preprocess", "--settings", json.dumps(config), "--raw-dir", str(tmp_path / "raw"),
-                     "--out-dir", str(tmp_path / "out")])
+    code = lea_main(
+        [
+            "preprocess",
+            "--settings",
+            json.dumps(config),
+            "--raw-dir",
+            str(tmp_path / "raw"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "interactions.parquet", "items.parquet", "splits.parquet", "stats.json"]
+        "interactions.parquet",
+        "items.parquet",
+        "splits.parquet",
+        "stats.json",
+    ]
     assert json.loads(capsys.readouterr().out)["sequences"] == 20

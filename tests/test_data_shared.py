@@ -49,19 +49,23 @@ def test_lfm_stand_in_spotify_first_40(shared_data: Path, tmp_path: Path) -> Non
 
 def test_lfm_control_config_keeps_at_least_5000_tracks(shared_data: Path, tmp_path: Path) -> None:
     # issue 13: "LFM with at least 5,000 tracks" after the min-count filter, not before it
-    settings = dataset_settings(
-        load_config([REPO / "config/config.yaml", REPO / "config/lfm_control_cpu.yaml"]), "lfm"
-    )
+    settings = dataset_settings(load_config([REPO / "config/config.yaml", REPO / "config/lfm_control_cpu.yaml"]), "lfm")
     stats = preprocess(settings, shared_data / settings["source"], tmp_path)
     assert table1(stats) == (5809, 5047, 95462)
     assert stats["le_subsets"]["0.1"] == 465
 
 
 def test_lastfm_1k_sample_sessions(shared_data: Path, tmp_path: Path) -> None:
-    settings = {"name": "lastfm1k", "reader": "lastfm1k", "source": "lastfm-1k-sample", "domain": DOMAIN,
-                "files": {"events": "userid-timestamp-artid-artname-traid-traname.sample5000.tsv"},
-                "text_fields": {"title": "track_name", "artist": "artist_name"}, "session_gap_minutes": 30,
-                "sentence_template": "{S} track is titled {title} from album {album}, its artist is {artist}."}
+    settings = {
+        "name": "lastfm1k",
+        "reader": "lastfm1k",
+        "source": "lastfm-1k-sample",
+        "domain": DOMAIN,
+        "files": {"events": "userid-timestamp-artid-artname-traid-traname.sample5000.tsv"},
+        "text_fields": {"title": "track_name", "artist": "artist_name"},
+        "session_gap_minutes": 30,
+        "sentence_template": "{S} track is titled {title} from album {album}, its artist is {artist}.",
+    }
     stats = preprocess(settings, shared_data / "lastfm-1k-sample", tmp_path)
     assert stats["sessions"]["sequences"] == 323
     assert len(stats["filter"]["rounds"]) == 4  # 3 rounds that drop something, then the fixpoint check

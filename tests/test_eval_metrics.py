@@ -9,12 +9,14 @@ from lea.eval.metrics import hr_ndcg, rank_cases, ranks_from_scores
 
 
 def test_ranks_by_hand_with_ties():
-    scores = torch.tensor([
-        [0.1, 0.9, 0.5, 0.3],  # true 2: only 0.9 above -> rank 2
-        [0.5, 0.5, 0.5, 0.1],  # true 0: tied with 2 others -> pessimistic rank 3
-        [0.2, 0.2, 0.2, 0.2],  # constant scorer: rank = n_items = 4
-        [1.0, 0.0, 0.0, 0.0],  # true 0 is the best -> rank 1
-    ])
+    scores = torch.tensor(
+        [
+            [0.1, 0.9, 0.5, 0.3],  # true 2: only 0.9 above -> rank 2
+            [0.5, 0.5, 0.5, 0.1],  # true 0: tied with 2 others -> pessimistic rank 3
+            [0.2, 0.2, 0.2, 0.2],  # constant scorer: rank = n_items = 4
+            [1.0, 0.0, 0.0, 0.0],  # true 0 is the best -> rank 1
+        ]
+    )
     target = torch.tensor([2, 0, 3, 0])
     assert ranks_from_scores(scores, target).tolist() == [2, 3, 4, 1]
 

@@ -11,8 +11,16 @@ from lea.rl.train import run
 
 torch.set_num_threads(1)
 # SA2C crosses its warm-up (optimizer switch) after the checkpoint; best_val keeps a best state dict in the loop
-REC = {"epochs": 2, "eval_every": 4, "batch_size": 32, "sa2c_warmup_steps": 6, "lr": 0.005, "checkpoint_every": 5,
-       "selection": "best_val", "selection_metric": "ndcg@10"}
+REC = {
+    "epochs": 2,
+    "eval_every": 4,
+    "batch_size": 32,
+    "sa2c_warmup_steps": 6,
+    "lr": 0.005,
+    "checkpoint_every": 5,
+    "selection": "best_val",
+    "selection_metric": "ndcg@10",
+}
 
 
 class Killed(RuntimeError):

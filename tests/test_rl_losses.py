@@ -54,10 +54,15 @@ TGT_W = [[0.0, 3.0], [0.0, 1.0], [1.0, 0.0]]
 
 def batch(done=(False, False), **extra):
     b = {
-        "state": torch.tensor([[0, 3], [1, 3]]), "length": torch.tensor([1, 1]), "action": torch.tensor([1, 1]),
-        "next_state": torch.tensor([[0, 1], [1, 1]]), "next_length": torch.tensor([2, 2]),
-        "done": torch.tensor(done), "neg_items": torch.tensor([[0], [2]]),
-        "pos_reward": torch.tensor([1.0, 1.0]), "neg_reward": torch.tensor([[0.0], [0.0]]),
+        "state": torch.tensor([[0, 3], [1, 3]]),
+        "length": torch.tensor([1, 1]),
+        "action": torch.tensor([1, 1]),
+        "next_state": torch.tensor([[0, 1], [1, 1]]),
+        "next_length": torch.tensor([2, 2]),
+        "done": torch.tensor(done),
+        "neg_items": torch.tensor([[0], [2]]),
+        "pos_reward": torch.tensor([1.0, 1.0]),
+        "neg_reward": torch.tensor([[0.0], [0.0]]),
     }
     b.update(extra)
     return b
@@ -77,8 +82,9 @@ LN = [0.125, 1.125]
 
 def losses(variant=None, **kw):
     b = kw.pop("b", None) or batch()
-    return compute_losses(tiny(MAIN_W), tiny(TGT_W), b, framework=kw.pop("framework", "snqn"),
-                          variant=variant or {}, gamma=0.5, **kw)
+    return compute_losses(
+        tiny(MAIN_W), tiny(TGT_W), b, framework=kw.pop("framework", "snqn"), variant=variant or {}, gamma=0.5, **kw
+    )
 
 
 def test_double_q_selects_by_main_evaluates_by_target():
@@ -88,8 +94,9 @@ def test_double_q_selects_by_main_evaluates_by_target():
 
 
 def test_td_loss_by_hand():
-    v = L.td_loss(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0]), torch.tensor([1.0, 1.0]), 0.5,
-                  torch.tensor([False, True]))
+    v = L.td_loss(
+        torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0]), torch.tensor([1.0, 1.0]), 0.5, torch.tensor([False, True])
+    )
     assert v.tolist() == pytest.approx([1.125, 0.5])  # target zeroed at the end
 
 

@@ -231,7 +231,13 @@ def test_standardized_le_states(data):
     assert torch.allclose(std.le_table.float(), (plain.le_table.float() - mu) / (sd + 1e-6), atol=1e-2)
     assert torch.equal(std.le_idx, plain.le_idx) and torch.equal(std.le_next_idx, plain.le_next_idx)
     _, unit, _, _ = load_inputs(
-        d / "data", LEASR, 10, REC["negatives"], le["states"], le["rewards"], le["augment"],
+        d / "data",
+        LEASR,
+        10,
+        REC["negatives"],
+        le["states"],
+        le["rewards"],
+        le["augment"],
         le_state_norm="standardize_unit",
     )
     # standardize_unit: the standardized table divided by sqrt(d), so the rows read have mean squared norm 1
@@ -256,9 +262,16 @@ def test_bootstrap_passes_without_logits_match_the_reference(backbone, framework
         main, target = (RecNet(backbone, N_ITEMS, 16, 10, 0.3, state_mode, le_dim) for _ in range(2))
         main.train()
         torch.manual_seed(11)  # the dropout draws
-        out = compute_losses(main, target, _batch(state_mode), framework=framework,
-                             variant={"state": state_mode, "reward": "le", "augment": "sv+q"}, gamma=0.5,
-                             weighted_ce=framework == "sa2c", bootstrap_logits=reference)
+        out = compute_losses(
+            main,
+            target,
+            _batch(state_mode),
+            framework=framework,
+            variant={"state": state_mode, "reward": "le", "augment": "sv+q"},
+            gamma=0.5,
+            weighted_ce=framework == "sa2c",
+            bootstrap_logits=reference,
+        )
         out["total"].backward()
         results.append(({k: v.detach() for k, v in out.items()}, _grads(main)))
     (ref_terms, ref_grads), (terms, grads) = results

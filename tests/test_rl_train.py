@@ -80,14 +80,35 @@ def test_learns_successor_rule(data, tmp_path, backbone):
 def test_le_variant_runs_and_missing_inputs(data, tmp_path):
     d, le = data
     v = {"name": "LEASR", "state": "le+h", "reward": "le", "augment": "sv+q"}
-    m = run({"rec": REC}, v, "sasrec", "sa2c", 0, d / "data", tmp_path / "r", le_states=le["states"],
-            le_rewards=le["rewards"], le_augment=le["augment"], progress=False)
+    m = run(
+        {"rec": REC},
+        v,
+        "sasrec",
+        "sa2c",
+        0,
+        d / "data",
+        tmp_path / "r",
+        le_states=le["states"],
+        le_rewards=le["rewards"],
+        le_augment=le["augment"],
+        progress=False,
+    )
     assert m["settings"]["variant"]["state"] == "le+h"
     log = pl.read_csv(tmp_path / "r" / "train_log.csv")
     assert {"l_ah", "l_aq", "advantage"} <= set(log.columns)
     with pytest.raises(MissingInputError, match="rewards"):
-        run({"rec": REC}, v, "sasrec", "sa2c", 0, d / "data", tmp_path / "x", le_states=le["states"],
-            le_augment=le["augment"], progress=False)
+        run(
+            {"rec": REC},
+            v,
+            "sasrec",
+            "sa2c",
+            0,
+            d / "data",
+            tmp_path / "x",
+            le_states=le["states"],
+            le_augment=le["augment"],
+            progress=False,
+        )
 
 
 def test_warmup_and_recommend(data, tmp_path):
@@ -97,13 +118,35 @@ def test_warmup_and_recommend(data, tmp_path):
     assert df.schema["candidates"] == pl.List(pl.Int32) and df.height == top.height
     cands = df["candidates"].to_list()
     assert all(len(c) == 5 and len(set(c)) == 5 and max(c) < 40 for c in cands)  # never the pad item
-    run({"rec": {**REC, "epochs": 20}}, {"name": "base"}, "sasrec", "normal", 0, d / "data", tmp_path / "run",
-        progress=False)
+    run(
+        {"rec": {**REC, "epochs": 20}},
+        {"name": "base"},
+        "sasrec",
+        "normal",
+        0,
+        d / "data",
+        tmp_path / "run",
+        progress=False,
+    )
     rec = recommend(load_model(tmp_path / "run"), ["I0005", "I0006", "I0007"], k=3)
     assert rec.columns[:3] == ["rank", "raw_id", "item"] and rec.height == 3
     assert rec["raw_id"][0] == "I0008"  # learned: item i+1 follows item i
-    cli = subprocess.run([sys.executable, "-m", "lea.cli", "recommend", "--run", str(tmp_path / "run"),
-                          "--history", "I0005,I0006,I0007", "-k", "2"], capture_output=True, text=True)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lea.cli",
+            "recommend",
+            "--run",
+            str(tmp_path / "run"),
+            "--history",
+            "I0005,I0006,I0007",
+            "-k",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 0, cli.stderr
     assert "I0008" in cli.stdout and "Item number 8" in cli.stdout
 
@@ -112,12 +155,31 @@ def test_train_cli(data, tmp_path):
     d, le = data
     settings = json.dumps({"rec": {**REC, "max_steps": 5}})
     variant = json.dumps({"name": "LER", "reward": "le"})
-    base = [sys.executable, "-m", "lea.cli", "train", "--settings", settings, "--variant", variant, "--backbone",
-            "gru", "--framework", "snqn", "--seed", "1", "--data-dir", str(d / "data"), "--out-dir", str(tmp_path)]
+    base = [
+        sys.executable,
+        "-m",
+        "lea.cli",
+        "train",
+        "--settings",
+        settings,
+        "--variant",
+        variant,
+        "--backbone",
+        "gru",
+        "--framework",
+        "snqn",
+        "--seed",
+        "1",
+        "--data-dir",
+        str(d / "data"),
+        "--out-dir",
+        str(tmp_path),
+    ]
     missing = subprocess.run(base, capture_output=True, text=True)
     assert missing.returncode == 1 and "rewards" in missing.stderr and "Traceback" not in missing.stderr
-    ok = subprocess.run([*base, "--le-rewards", str(le["rewards"]), "--set", "eval_every=2"], capture_output=True,
-                        text=True)
+    ok = subprocess.run(
+        [*base, "--le-rewards", str(le["rewards"]), "--set", "eval_every=2"], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["steps"] == 5 and m["variant"] == "LER" and m["selection"] == "last"

@@ -44,8 +44,7 @@ def _table(path: Path, report: Report, required: list[str], expected: str) -> pl
 def read(raw_dir: Path, settings: dict[str, Any], report: Report) -> RawData:
     inter_path = role_path(raw_dir, settings, "interactions", "interactions.tsv")
     inter = _table(inter_path, report, ["pid", "position", "item_idx"], INTER_EXPECTED)
-    inter = to_int(inter, inter_path, "position", report, "an integer position",
-                   whole=True)
+    inter = to_int(inter, inter_path, "position", report, "an integer position", whole=True)
     tracks_path = role_path(raw_dir, settings, "tracks", "tracks.tsv")
     tracks = _table(tracks_path, report, ["item_idx"], TRACKS_EXPECTED)
     id_column = "track_uri" if "track_uri" in tracks.columns else "item_idx"
@@ -54,13 +53,16 @@ def read(raw_dir: Path, settings: dict[str, Any], report: Report) -> RawData:
     # an interaction's item: the raw id of its item_idx; an index the tracks file lacks stays unknown (its
     # raw id is "item_idx:<n>", which preprocessing rejects as an unknown item with this line)
     index = tracks.unique("item_idx", keep="first", maintain_order=True).select(
-        "item_idx", pl.col(id_column).alias("_raw"))
+        "item_idx", pl.col(id_column).alias("_raw")
+    )
     inter = inter.with_columns(pl.col("item_idx").str.strip_chars()).join(index, on="item_idx", how="left")
-    events = events_frame(inter.with_columns(
-        pl.col("pid").str.strip_chars().alias("sequence_raw"),
-        pl.coalesce(pl.col("_raw"), pl.lit("item_idx:") + pl.col("item_idx")).alias("item_raw"),
-        pl.col("position").alias("order"),
-        pl.col("line").alias("row"),
-    ).sort("line"))
+    events = events_frame(
+        inter.with_columns(
+            pl.col("pid").str.strip_chars().alias("sequence_raw"),
+            pl.coalesce(pl.col("_raw"), pl.lit("item_idx:") + pl.col("item_idx")).alias("item_raw"),
+            pl.col("position").alias("order"),
+            pl.col("line").alias("row"),
+        ).sort("line")
+    )
     items = tracks.with_columns(pl.col(id_column).alias("raw_id"))
     return RawData(events=events, events_path=inter_path, items=items, items_path=tracks_path)

@@ -51,8 +51,12 @@ def read_atomic(path: Path, report: Report, required: list[str], expected: str) 
 def _field_name(path: Path, header_field: str, expected: str) -> str:
     name, sep, kind = header_field.partition(":")
     if not sep or kind not in ATOMIC_TYPES or not name:
-        raise InputError(path, f"wrong format: header field {header_field!r} is not 'name:type' with type in "
-                               f"{sorted(ATOMIC_TYPES)}; expected {expected}", line=1)
+        raise InputError(
+            path,
+            f"wrong format: header field {header_field!r} is not 'name:type' with type in "
+            f"{sorted(ATOMIC_TYPES)}; expected {expected}",
+            line=1,
+        )
     return name
 
 
@@ -61,21 +65,27 @@ def read(raw_dir: Path, settings: dict[str, Any], report: Report) -> RawData:
     probe = read_atomic(inter_path, report, ["item_id"], INTER_EXPECTED)
     sequence_field = "session_id" if "session_id" in probe.columns else "user_id"
     if sequence_field not in probe.columns:
-        raise InputError(inter_path, f"wrong format: header has neither 'session_id' nor 'user_id'; "
-                                     f"expected {INTER_EXPECTED}", line=1)
+        raise InputError(
+            inter_path,
+            f"wrong format: header has neither 'session_id' nor 'user_id'; expected {INTER_EXPECTED}",
+            line=1,
+        )
     inter = require(probe, inter_path, [sequence_field, "item_id"], report)
     if "timestamp" in inter.columns:
-        inter = to_int(require(inter, inter_path, ["timestamp"], report), inter_path, "timestamp", report,
-                       "a unix time in seconds")
+        inter = to_int(
+            require(inter, inter_path, ["timestamp"], report), inter_path, "timestamp", report, "a unix time in seconds"
+        )
         inter = inter.with_columns(pl.col("timestamp").alias("order"))
     else:
         inter = inter.with_columns(pl.col("line").alias("order"))
     ensure_rows(inter, inter_path, INTER_EXPECTED)
-    events = events_frame(inter.with_columns(
-        pl.col(sequence_field).str.strip_chars().alias("sequence_raw"),
-        pl.col("item_id").str.strip_chars().alias("item_raw"),
-        pl.col("line").alias("row"),
-    ))
+    events = events_frame(
+        inter.with_columns(
+            pl.col(sequence_field).str.strip_chars().alias("sequence_raw"),
+            pl.col("item_id").str.strip_chars().alias("item_raw"),
+            pl.col("line").alias("row"),
+        )
+    )
     item_path = optional_role_path(raw_dir, settings, "item")
     items = None
     if item_path is not None:

@@ -40,8 +40,10 @@ class Report:
         self.skipped[reason] += bad.height
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        return {"skipped": {k: v for k, v in sorted(self.skipped.items()) if v},
-                "repaired": {k: v for k, v in sorted(self.repaired.items()) if v}}
+        return {
+            "skipped": {k: v for k, v in sorted(self.skipped.items()) if v},
+            "repaired": {k: v for k, v in sorted(self.repaired.items()) if v},
+        }
 
 
 def resolve(raw_dir: Path, name: str) -> Path:
@@ -59,8 +61,10 @@ def role_path(raw_dir: Path, settings: dict[str, Any], role: str, default: str |
     name = settings.get("files", {}).get(role, default)
     if name is None:
         have = ", ".join(settings.get("files", {})) or "none"
-        raise ConfigError(f"datasets.{settings.get('name', '?')}.files",
-                          f"reader '{settings['reader']}' needs a file for role '{role}' (have: {have})")
+        raise ConfigError(
+            f"datasets.{settings.get('name', '?')}.files",
+            f"reader '{settings['reader']}' needs a file for role '{role}' (have: {have})",
+        )
     return resolve(raw_dir, name)
 
 
@@ -123,14 +127,21 @@ def _decode_line_by_line(path: Path, data: bytes, exc: UnicodeDecodeError, repor
     return texts
 
 
-def split_fields(lines: pl.DataFrame, path: Path, names: Sequence[str], report: Report,
-                 separator: str = "\t") -> pl.DataFrame:
+def split_fields(
+    lines: pl.DataFrame, path: Path, names: Sequence[str], report: Report, separator: str = "\t"
+) -> pl.DataFrame:
     """Split each line into exactly ``len(names)`` fields; other lines are malformed. Keeps ``line``."""
     parts = lines.select("line", pl.col("text").str.split(separator).alias("parts"))
     counted = parts.with_columns(pl.col("parts").list.len().alias("n_fields"))
     bad = counted.filter(pl.col("n_fields") != len(names))
-    report.reject(path, "malformed_line", bad, lambda row: (
-        f"expected {len(names)} {_sep_name(separator)}-separated fields ({', '.join(names)}), got {row['n_fields']}"))
+    report.reject(
+        path,
+        "malformed_line",
+        bad,
+        lambda row: (
+            f"expected {len(names)} {_sep_name(separator)}-separated fields ({', '.join(names)}), got {row['n_fields']}"
+        ),
+    )
     good = counted.filter(pl.col("n_fields") == len(names))
     return good.select("line", *[pl.col("parts").list.get(i).alias(n) for i, n in enumerate(names)])
 
@@ -149,22 +160,31 @@ def check_header(path: Path, header: Sequence[str], required: Sequence[str], exp
     """A file whose header lacks a required column is the wrong format: always an error."""
     missing = [c for c in required if c not in header]
     if missing:
-        raise InputError(path, f"wrong format: header has no column {', '.join(repr(m) for m in missing)}; "
-                               f"expected {expected} (got: {', '.join(header)})", line=1)
+        raise InputError(
+            path,
+            f"wrong format: header has no column {', '.join(repr(m) for m in missing)}; "
+            f"expected {expected} (got: {', '.join(header)})",
+            line=1,
+        )
 
 
 def require(frame: pl.DataFrame, path: Path, columns: Sequence[str], report: Report) -> pl.DataFrame:
     """Rows whose required fields are present and non-blank; the others are errors or skipped."""
     for column in columns:
         missing = pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")
-        report.reject(path, "missing_field", frame.filter(missing),
-                      lambda row, c=column: f"required field '{c}' is missing or empty")
+        report.reject(
+            path,
+            "missing_field",
+            frame.filter(missing),
+            lambda row, c=column: f"required field '{c}' is missing or empty",
+        )
         frame = frame.filter(~missing)
     return frame
 
 
-def to_int(frame: pl.DataFrame, path: Path, column: str, report: Report, what: str,
-           whole: bool = False) -> pl.DataFrame:
+def to_int(
+    frame: pl.DataFrame, path: Path, column: str, report: Report, what: str, whole: bool = False
+) -> pl.DataFrame:
     """Parse ``column`` as an integer; bad values are rejected.
 
     Times may be written as floats (RecBole's ``timestamp:float``, e.g. ``881250949.0``) and are floored;
@@ -177,8 +197,12 @@ def to_int(frame: pl.DataFrame, path: Path, column: str, report: Report, what: s
         as_float = text.cast(pl.Float64, strict=False)
         parsed = pl.when(as_float.is_finite()).then(as_float.floor()).cast(pl.Int64, strict=False)
     frame = frame.with_columns(parsed.alias("_parsed"))
-    report.reject(path, "bad_value", frame.filter(pl.col("_parsed").is_null()),
-                  lambda row: f"field '{column}' must be {what}, got {row[column]!r}")
+    report.reject(
+        path,
+        "bad_value",
+        frame.filter(pl.col("_parsed").is_null()),
+        lambda row: f"field '{column}' must be {what}, got {row[column]!r}",
+    )
     return frame.filter(pl.col("_parsed").is_not_null()).with_columns(pl.col("_parsed").alias(column)).drop("_parsed")
 
 

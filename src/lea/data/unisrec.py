@@ -62,15 +62,16 @@ def _read_sequences(path: Path, report: Report) -> tuple[pl.DataFrame, Path]:
     check_header(path, header, ["user_id", "position", "item_id"], SEQUENCES_EXPECTED)
     frame = split_fields(rows, path, header, report)
     frame = require(frame, path, ["user_id", "position", "item_id"], report)
-    frame = to_int(frame, path, "position", report, "an integer position",
-                   whole=True)
+    frame = to_int(frame, path, "position", report, "an integer position", whole=True)
     ensure_rows(frame, path, SEQUENCES_EXPECTED)
-    events = events_frame(frame.with_columns(
-        pl.col("user_id").str.strip_chars().alias("sequence_raw"),
-        pl.col("item_id").str.strip_chars().alias("item_raw"),
-        pl.col("position").alias("order"),
-        pl.col("line").alias("row"),
-    ))
+    events = events_frame(
+        frame.with_columns(
+            pl.col("user_id").str.strip_chars().alias("sequence_raw"),
+            pl.col("item_id").str.strip_chars().alias("item_raw"),
+            pl.col("position").alias("order"),
+            pl.col("line").alias("row"),
+        )
+    )
     return events, path
 
 
@@ -82,37 +83,51 @@ def _read_inter_files(raw_dir: Path, settings: dict[str, Any], report: Report) -
         paths[role] = path
         frame = read_atomic(path, report, ["user_id", "item_id_list", "item_id"], INTER_EXPECTED)
         frame = require(frame, path, ["user_id", "item_id"], report)
-        rows.append(frame.select(
-            pl.lit(rank).alias("file_rank"), "line", pl.lit(str(path)).alias("file"),
-            pl.col("user_id").str.strip_chars(),
-            pl.col("item_id_list").str.strip_chars().str.split(" ").list.eval(
-                pl.element().filter(pl.element() != "")).alias("history"),
-            pl.col("item_id").str.strip_chars()))
+        rows.append(
+            frame.select(
+                pl.lit(rank).alias("file_rank"),
+                "line",
+                pl.lit(str(path)).alias("file"),
+                pl.col("user_id").str.strip_chars(),
+                pl.col("item_id_list")
+                .str.strip_chars()
+                .str.split(" ")
+                .list.eval(pl.element().filter(pl.element() != ""))
+                .alias("history"),
+                pl.col("item_id").str.strip_chars(),
+            )
+        )
     table = pl.concat(rows).with_columns(pl.col("history").list.len().alias("hist_len"))
     # the sort key of a row's target: file (train < valid < test), history length, reverse line in the file
     table = table.sort("user_id", "file_rank", "hist_len", pl.col("line"), descending=[False, False, False, True])
-    firsts = table.group_by("user_id", maintain_order=True).first().select(
-        "user_id", pl.col("history").alias("item_id"), "line", "file")
+    firsts = (
+        table.group_by("user_id", maintain_order=True)
+        .first()
+        .select("user_id", pl.col("history").alias("item_id"), "line", "file")
+    )
     prefix = firsts.explode("item_id").filter(pl.col("item_id").is_not_null())
     targets = table.select("user_id", "item_id", "line", "file")
     sequence = pl.concat([prefix, targets]).with_columns(pl.int_range(pl.len()).over("user_id").alias("order"))
     sequence = sequence.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
     sequence = _map_index(sequence, raw_dir, settings, "user2index", "user_id", report)
     sequence = _map_index(sequence, raw_dir, settings, "item2index", "item_id", report)
-    events = events_frame(sequence.with_columns(
-        pl.col("user_id").alias("sequence_raw"), pl.col("item_id").alias("item_raw")))
+    events = events_frame(
+        sequence.with_columns(pl.col("user_id").alias("sequence_raw"), pl.col("item_id").alias("item_raw"))
+    )
     return events, paths["train"]
 
 
-def _map_index(frame: pl.DataFrame, raw_dir: Path, settings: dict[str, Any], role: str, column: str,
-               report: Report) -> pl.DataFrame:
+def _map_index(
+    frame: pl.DataFrame, raw_dir: Path, settings: dict[str, Any], role: str, column: str, report: Report
+) -> pl.DataFrame:
     """Replace indices in ``column`` by the raw ids of an index file (when the role is given)."""
     path = optional_role_path(raw_dir, settings, role)
     if path is None:
         return frame
     index = split_fields(read_lines(path, report, INDEX_EXPECTED), path, ["raw_id", "index"], report)
     index = require(index, path, ["raw_id", "index"], report).select(
-        pl.col("raw_id").str.strip_chars(), pl.col("index").str.strip_chars())
+        pl.col("raw_id").str.strip_chars(), pl.col("index").str.strip_chars()
+    )
     mapped = frame.join(index, left_on=column, right_on="index", how="left")
     missing = mapped.filter(pl.col("raw_id").is_null())
     if missing.height:

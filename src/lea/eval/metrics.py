@@ -38,15 +38,20 @@ def ndcg_of_rank(rank: int) -> float:
 
 
 @torch.no_grad()
-def rank_cases(score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], states: torch.Tensor,
-               lens: torch.Tensor, targets: torch.Tensor, batch_size: int = 1024,
-               device: str | torch.device = "cpu") -> torch.Tensor:
+def rank_cases(
+    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    states: torch.Tensor,
+    lens: torch.Tensor,
+    targets: torch.Tensor,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
     """Rank every case's true item with ``score_fn(states, lens) -> [B, n_items]`` in big batches; ranks on CPU."""
     out = []
     for i in range(0, states.shape[0], batch_size):
-        s = states[i:i + batch_size].to(device)
-        ln = lens[i:i + batch_size].to(device)
-        t = targets[i:i + batch_size].to(device)
+        s = states[i : i + batch_size].to(device)
+        ln = lens[i : i + batch_size].to(device)
+        t = targets[i : i + batch_size].to(device)
         scores = score_fn(s, ln).float()
         out.append(ranks_from_scores(scores, t).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)

@@ -78,7 +78,10 @@ class SASRecBackbone(nn.Module):
         x = self.drop(x) * mask
         q, k, v = self.qkv(self.ln_att(x)).chunk(3, dim=-1)  # 1 head: [B, W, H]
         att = F.scaled_dot_product_attention(
-            q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), is_causal=True,
+            q.unsqueeze(1),
+            k.unsqueeze(1),
+            v.unsqueeze(1),
+            is_causal=True,
             dropout_p=self.att_drop if self.training else 0.0,
         ).squeeze(1)
         x = x + self.drop(self.proj(att))
@@ -99,7 +102,7 @@ def _reference_init(m: nn.Module) -> None:
         for name, p in m.named_parameters():
             if name.startswith("weight"):
                 for k in range(3):  # r, z, n blocks separately, like TF's gate / candidate kernels
-                    nn.init.xavier_uniform_(p.data[k * h:(k + 1) * h])
+                    nn.init.xavier_uniform_(p.data[k * h : (k + 1) * h])
             elif name.startswith("bias_ih"):
                 nn.init.zeros_(p)
                 nn.init.constant_(p.data[: 2 * h], 1.0)  # reset and update gates
@@ -113,8 +116,16 @@ BACKBONES: dict[str, type[nn.Module]] = {"gru": GRUBackbone, "sasrec": SASRecBac
 class RecNet(nn.Module):
     """One complete network: backbone, supervised head (Eq. 7) and Q-head (Eq. 9) on a pluggable state."""
 
-    def __init__(self, backbone: str, n_items: int, hidden: int = 64, window: int = 10, dropout: float = 0.1,
-                 state_mode: str = "h", le_dim: int = 0) -> None:
+    def __init__(
+        self,
+        backbone: str,
+        n_items: int,
+        hidden: int = 64,
+        window: int = 10,
+        dropout: float = 0.1,
+        state_mode: str = "h",
+        le_dim: int = 0,
+    ) -> None:
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone '{backbone}' (have: {', '.join(BACKBONES)})")
@@ -136,8 +147,9 @@ class RecNet(nn.Module):
         le = le.to(h.dtype)
         return le if self.state_mode == "le" else torch.cat([le, h], dim=-1)  # Eq. 4: s^e_t || h_t
 
-    def forward(self, states: torch.Tensor, lens: torch.Tensor, le: torch.Tensor | None = None,
-                with_q: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, states: torch.Tensor, lens: torch.Tensor, le: torch.Tensor | None = None, with_q: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Return (h_t, supervised logits [B, n_items], Q-values [B, n_items] or None)."""
         h = self.backbone(states, lens)
         logits = self.sv_head(h)

@@ -50,11 +50,18 @@ def load_model(run_dir: str | Path, items: str | Path | None = None, network: in
         meta = fh.metadata() or {}
     if meta.get("format") != "lea-recnet-1":
         raise InputError(path, "not a lea recommender model (metadata 'format' != lea-recnet-1)")
-    net = RecNet(meta["backbone"], int(meta["n_items"]), int(meta["hidden"]), int(meta["window"]),
-                 float(meta["dropout"]), meta["state_mode"], int(meta["le_dim"]))
+    net = RecNet(
+        meta["backbone"],
+        int(meta["n_items"]),
+        int(meta["hidden"]),
+        int(meta["window"]),
+        float(meta["dropout"]),
+        meta["state_mode"],
+        int(meta["le_dim"]),
+    )
     sd = load_file(str(path))
     prefix = f"net{network}."
-    net.load_state_dict({k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)})
+    net.load_state_dict({k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)})
     net.eval()
     ipath = _items_path(run, meta, items)
     cols = pl.read_parquet_schema(ipath) if ipath.exists() else {}
@@ -67,14 +74,15 @@ def load_model(run_dir: str | Path, items: str | Path | None = None, network: in
     return LoadedModel(net, table, raw_to_item, int(meta["window"]))
 
 
-def recommend(run_dir: str | Path | LoadedModel, history: list[str], k: int = 10,
-              items: str | Path | None = None) -> pl.DataFrame:
+def recommend(
+    run_dir: str | Path | LoadedModel, history: list[str], k: int = 10, items: str | Path | None = None
+) -> pl.DataFrame:
     """Top-k items after ``history`` (raw item ids, oldest first): rank, raw_id, item, title, score."""
     m = run_dir if isinstance(run_dir, LoadedModel) else load_model(run_dir, items)
     unknown = [h for h in history if h not in m.raw_to_item]
     if unknown:
         raise InputError("--history", f"unknown item id(s): {', '.join(unknown[:5])} (ids as in the input data)")
-    ids = [m.raw_to_item[h] for h in history][-m.window:]
+    ids = [m.raw_to_item[h] for h in history][-m.window :]
     pad = m.net.n_items
     state = torch.tensor([ids + [pad] * (m.window - len(ids))])
     length = torch.tensor([max(1, len(ids))])
@@ -83,10 +91,15 @@ def recommend(run_dir: str | Path | LoadedModel, history: list[str], k: int = 10
     top = scores.topk(min(k, m.net.n_items))
     idx = top.indices.tolist()
     rows = m.items.filter(pl.col("item").is_in(idx))
-    order = pl.DataFrame({"item": idx, "rank": list(range(1, len(idx) + 1)), "score": top.values.tolist()},
-                         schema={"item": rows.schema["item"], "rank": pl.Int32, "score": pl.Float64})
-    return order.join(rows, on="item", how="left").select(
-        "rank", "raw_id", "item", *(["title"] if "title" in rows.columns else []), "score").sort("rank")
+    order = pl.DataFrame(
+        {"item": idx, "rank": list(range(1, len(idx) + 1)), "score": top.values.tolist()},
+        schema={"item": rows.schema["item"], "rank": pl.Int32, "score": pl.Float64},
+    )
+    return (
+        order.join(rows, on="item", how="left")
+        .select("rank", "raw_id", "item", *(["title"] if "title" in rows.columns else []), "score")
+        .sort("rank")
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -23,8 +23,9 @@ def double_q_next(q_next_main: torch.Tensor, q_next_target: torch.Tensor) -> tor
     return q_next_target.gather(1, a_star).squeeze(1)
 
 
-def td_loss(q_sa: torch.Tensor, reward: torch.Tensor, q_next: torch.Tensor, gamma: float,
-            done: torch.Tensor | None = None) -> torch.Tensor:
+def td_loss(
+    q_sa: torch.Tensor, reward: torch.Tensor, q_next: torch.Tensor, gamma: float, done: torch.Tensor | None = None
+) -> torch.Tensor:
     """One-step TD loss: 0.5 * (r + gamma * (1 - done) * Q'(s', a*) - Q(s, a))^2.
 
     Positive term L_p of Eq. 10 (s' = s_{t+1}, target zeroed at the sequence's end), negative term L_n of Eq. 10

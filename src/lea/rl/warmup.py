@@ -17,8 +17,16 @@ from lea import io as leaio
 from lea.cli import parse_settings
 
 
-def warmup_top5(settings: dict[str, Any], backbone: str, seed: int, data_dir: str | Path, steps: int,
-                out: str | Path | None = None, k: int = 5, progress: bool | None = None) -> pl.DataFrame:
+def warmup_top5(
+    settings: dict[str, Any],
+    backbone: str,
+    seed: int,
+    data_dir: str | Path,
+    steps: int,
+    out: str | Path | None = None,
+    k: int = 5,
+    progress: bool | None = None,
+) -> pl.DataFrame:
     from lea.rl.replay import build_transitions, load_data
     from lea.rl.train import REC_DEFAULTS, Trainer, fit, resolve_device
 
@@ -27,21 +35,26 @@ def warmup_top5(settings: dict[str, Any], backbone: str, seed: int, data_dir: st
         torch.set_num_threads(int(rec["threads"]))
     items, inter, splits = load_data(data_dir)
     train = build_transitions(inter, splits, "train", items.height, rec["window"])
-    trainer = Trainer(backbone, "normal", items.height, rec, {"name": "warmup"}, seed,
-                      device=resolve_device(rec["device"]))
+    trainer = Trainer(
+        backbone, "normal", items.height, rec, {"name": "warmup"}, seed, device=resolve_device(rec["device"])
+    )
     fit(trainer, train, None, progress)
     net = trainer.nets[0].eval()
     bs = rec["eval_batch_size"]
     tops = []
     with torch.no_grad():
         for i in range(0, len(train), bs):
-            s = train.state[i:i + bs].to(trainer.device)
-            ln = train.length[i:i + bs].to(trainer.device)
+            s = train.state[i : i + bs].to(trainer.device)
+            ln = train.length[i : i + bs].to(trainer.device)
             tops.append(net.scores(s, ln).float().topk(min(k, items.height), dim=1).indices.cpu())
     top = torch.cat(tops).numpy().astype(np.int32) if tops else np.zeros((0, k), dtype=np.int32)
-    df = pl.DataFrame({"sequence": train.sequence.numpy().astype(np.int32),
-                       "position": train.position.numpy().astype(np.int32),
-                       "candidates": pl.Series(top.tolist(), dtype=pl.List(pl.Int32))})
+    df = pl.DataFrame(
+        {
+            "sequence": train.sequence.numpy().astype(np.int32),
+            "position": train.position.numpy().astype(np.int32),
+            "candidates": pl.Series(top.tolist(), dtype=pl.List(pl.Int32)),
+        }
+    )
     if out is not None:
         leaio.write_parquet(df, out)
     return df
