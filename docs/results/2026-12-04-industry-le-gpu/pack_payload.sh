@@ -22,27 +22,20 @@ pip_dl polars==2.1.0 polars-runtime-32==2.1.0 gguf==0.19.0 \
 G=resources/llm/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 [[ -e $G.xz && $G.xz -nt $G ]] || { xz -T2 -9 -k -c $G > $G.xz.tmp && mv $G.xz.tmp $G.xz; }
 cp $G.xz "$T/p/g.xz"
-mkdir "$T/pr" && (cd "$T/pr" && unzip -q ../polars_runtime_32-*.whl) && tar -C "$T/pr" -cf - . | xz -T2 -6 > "$T/p/pr.tar.xz"
+mkdir "$T/pr" && (cd "$T/pr" && unzip -q ../polars_runtime_32-*.whl) && tar -C "$T/pr" -cf - . | xz -T2 -9 > "$T/p/pr.tar.xz"
 cp "$T"/gguf-*.whl "$T"/jsonschema*.whl "$T"/referencing-*.whl "$T"/rpds_py-*.whl "$T"/polars-2.1.0-py3-none-any.whl "$T/p/"
 data=()
 [[ ,$CHAINS, == *,pre,* || ,$CHAINS, == *,paper,* || ,$CHAINS, == *,both,* ]] && \
   data+=(results/cpu-le-full/industry/data results/cpu-le-full/industry/warmup/sasrec/seed0/top5.parquet)
 if [[ ,$CHAINS, == *,lfm,* ]]; then
   data+=(results/cpu-lfm-control/lfm/data results/cpu-lfm-control/lfm/warmup/sasrec/seed0/top5.parquet)
-  # what the CPU has finished of the LFM chain (gpu_chain.sh skips it): the item tokens, or their checkpoint to
-  # resume from; the LE fit (adapter, score head, le_quality.json, curves), or its checkpoint
+  # what the CPU has finished of the LFM chain (gpu_chain.sh skips it): the item tokens, the LE fit (adapter, score
+  # head, le_quality.json, curves); not a cut stage's checkpoint (12 MB for the item tokens, a minute's work there)
   F=results/cpu-lfm-control/lfm/le/smollm2
-  if [[ -e $F/item_tokens.json ]]; then
-    data+=($F/item_tokens.json $F/item_tokens.safetensors $F/item_tokens.parquet)
-  elif [[ -e $F/checkpoint.pt ]]; then
-    data+=($F/checkpoint.pt)
-  fi
-  if [[ -e $F/ext0.1top6smw/le_quality.json ]]; then
+  [[ -e $F/item_tokens.json ]] && data+=($F/item_tokens.json $F/item_tokens.safetensors $F/item_tokens.parquet)
+  [[ -e $F/ext0.1top6smw/le_quality.json ]] && \
     data+=($F/ext0.1top6smw/adapter $F/ext0.1top6smw/score_head.safetensors $F/ext0.1top6smw/le_quality.json
            $F/ext0.1top6smw/learning_curve.csv $F/ext0.1top6smw/train_log.csv)
-  elif [[ -e $F/ext0.1top6smw/checkpoint.pt ]]; then
-    data+=($F/ext0.1top6smw/checkpoint.pt)
-  fi
 fi
 [[ ${#data[@]} -gt 0 ]] && tar -cf "$T/p/data.tar" "${data[@]}"
 # an earlier lease's paper chain, to resume there (device.sh setup unpacks it): its item tokens or their checkpoint,
