@@ -10,11 +10,13 @@
 #          the rewards of every training transition (observed item + the K = 10 pool negatives) and the augmentation
 #          over the SASRec warm-up's top-5, 8 shards of each as concurrent processes;
 #   lfm:   the same chain on the LFM stand-in at 5,047 tracks (../2026-12-04-lfm-le: its settings_*.json and llm.yaml),
-#          added after the 2026-12-04 lease (not run there).
+#          added after the 2026-12-04 lease (not run there);
+#   gru:   the claims table's GRU augmentation with the Industry LE of `pre` (committed in files/le), added after the
+#          lease too.
 # Speed settings that differ from the CPU rules', none with an effect on the values (README.md): item_tokens.batch_items
 # 512 (settings_item_tokens.json has the config's 64) and precompute.batch_size 512 (the config's 256).
 #
-#   gpu_chain.sh WORK_DIR [pre|paper|lfm|both, or a comma list run in that order, e.g. lfm,paper]
+#   gpu_chain.sh WORK_DIR [pre|paper|lfm|gru|both, or a comma list run in that order, e.g. lfm,gru,paper]
 #
 # WORK_DIR holds resources/llm/smollm2/hf and results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
 # (lfm: results/cpu-lfm-control/lfm/{data, warmup/sasrec/seed0/top5.parquet})
@@ -98,11 +100,39 @@ pre() { le_chain ext results/cpu-le-full/industry ext0.1top6smw "$here"; }
 # the LFM stand-in's chain (docs/results/2026-12-04-lfm-le: its settings, 5,047 tracks, K = 5 pool negatives)
 lfm() { le_chain lfm results/cpu-lfm-control/lfm ext0.1top6smw "$here/../2026-12-04-lfm-le"; }
 
+# the claims table's GRU augmentation (issue 15, ../2026-12-04-industry-verdict): the committed Industry LE
+# (files/le: the item tokens, adapter and score head of the chain above) over the GRU warm-up's top-5
+# (results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet, in the payload), 8 shards as concurrent processes
+gru() {
+  local R=results/cpu-le-full/industry V=results/cpu-verdict/industry LE=results/cpu-verdict/industry/le/smollm2
+  local S=$LE/ext0.1top6smw
+  [[ -e stage.gru_aug.done ]] && return 0
+  mkdir -p $S/augment/gru logs/pre/gru
+  cp "$here"/files/le/item_tokens.safetensors "$here"/files/le/item_tokens.parquet $LE/
+  cp -r "$here"/files/le/adapter "$here"/files/le/score_head.safetensors $S/
+  stamp gru_aug start
+  local le
+  le=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["precompute"]["batch_size"]=512; print(json.dumps(s))' \
+    "$here/settings_precompute.json")
+  local pids=() k
+  for k in 0 1 2 3 4 5 6 7; do
+    [[ -e $S/augment/gru/$k.parquet ]] || { lea le-precompute --kind augment --settings "$le" --data-dir $R/data \
+      --item-tokens $LE/item_tokens.safetensors --le-dir $S --seed 0 --threads 1 --shard $k --shards 8 \
+      --top5 $V/warmup/gru/seed0/top5.parquet --out $S/augment/gru/$k.parquet > logs/pre/gru/augment_$k.log 2>&1 &
+      pids+=($!); }
+  done
+  local ok=1 p
+  for p in "${pids[@]}"; do wait "$p" || ok=0; done
+  [[ $ok == 1 ]] && touch stage.gru_aug.done
+  stamp gru_aug end $ok
+}
+
 for c in ${which//,/ }; do
   case $c in
     pre) pre ;;
     paper) paper ;;
     lfm) lfm ;;
+    gru) gru ;;
     both) pre; paper ;;
     *) echo "unknown chain $c" >&2 ;;
   esac

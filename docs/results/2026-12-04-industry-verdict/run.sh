@@ -5,12 +5,20 @@
 # and docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
 #   run.sh [targets...]   default: claims_table (78 recommender runs of 15 epochs, 3 seeds)
+#   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
+#                         chain gru) into results/ (DEV=<the last device call's files folder>); the GRU warm-up's
+#                         top-5 it used is results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (make it first:
+#                         run.sh results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
 D=docs/results/2026-12-04-industry-verdict
 S=results/cpu-le-full/industry
 V=results/cpu-verdict/industry
+if [[ ${1:-} == install ]]; then
+  if [[ -s ${DEV:?}/gru_aug.tar.gz ]]; then tar -xzf "$DEV/gru_aug.tar.gz" --exclude="logs/*"; fi
+  exit 0
+fi
 mkdir -p $V/le/smollm2/ext0.1top6smw $V/warmup/sasrec
 [[ -d $V/data ]] || cp -al $S/data $V/
 [[ -d $V/warmup/sasrec/seed0 ]] || cp -al $S/warmup/sasrec/seed0 $V/warmup/sasrec/
