@@ -9,6 +9,9 @@
 #   run.sh precompute  states, rewards and augmentation of every training transition (8 shards each)
 #   run.sh install     unpack the LFM tars a lent GPU's last call brought back (DEV=<its files folder>;
 #                      ../2026-12-04-industry-le-gpu/device.sh, CHAIN=lfm) into results/
+#   run.sh table [seeds012]  the LFM environments table with the LLM column beside the three controls (SASRec rows;
+#                      seed 0, or seeds 0-2): the control fits, their precompute and every recommender run, with the
+#                      overlays of ../2026-12-02-lfm-control (2 jobs at a time)
 #   run.sh collect     copy the chain's files here (files/)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -25,6 +28,11 @@ case ${1:?stage} in
   data) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed0/top5.parquet ;;
   fit) smk -- $S/le_quality.json ;;
   precompute) smk -- $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
+  table)
+    C=docs/results/2026-12-02-lfm-control
+    snakemake --nolock --cores "${CORES:-2}" --rerun-triggers mtime input "${CF[@]}" $C/${2:-seed0}.yaml \
+      --config data_dir=../shared/data -- environments_table
+    ;;
   install)
     for t in lfm_itok.tar lfm_fit.tar.gz lfm_pre.tar.gz; do
       if [[ -s ${DEV:?}/$t ]]; then tar -xf "$DEV/$t" --exclude="logs/*"; fi
