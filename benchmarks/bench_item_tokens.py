@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--eval-at", default="0,5,10,20,30", help="iterations at which the curve is measured")
     ap.add_argument("--pairs", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the curve of a recipe too slow for the CPU)")
     ap.add_argument("--attn", default="sdpa", help="attn_implementation (eager: 2x faster here on short bf16 rows)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON of everything")
@@ -98,12 +99,13 @@ def main() -> None:
     from lea.llm.item_tokens import encode_sentences, learn_item_tokens, own_vs_other
     from lea.llm.load import load_llm
 
-    model, tok = load_llm({"path": a.llm, "dtype": a.dtype, "device": "cpu", "attn_implementation": a.attn})
+    model, tok = load_llm({"path": a.llm, "dtype": a.dtype, "device": a.device, "attn_implementation": a.attn})
     items = pl.read_parquet(a.items).sort("item")
     pick = sorted(random.Random(a.seed).sample(range(items.height), min(a.n_items, items.height)))
     enc = encode_sentences(tok, [items["sentence"][i] for i in pick], a.prefix_text)
     res: dict = {
         "threads": torch.get_num_threads(),
+        "device": a.device,
         "dtype": a.dtype,
         "attn_implementation": a.attn,
         "llm": Path(a.llm).name,

@@ -6,8 +6,8 @@
 #   device.sh setup   (once every piece is there: the payload, sha256-checked, unpacked; the wheels, the GGUF,
 #                      sha256-checked, its HF folder, polars and the data; before that it only lists what it has)
 #   device.sh launch  (gpu_chain.sh WORK_DIR ${CHAIN:-both}, in its own session, so that it outlives the call;
-#                      CHAIN=lfm,gru,paper runs the LFM chain, the verdict's GRU augmentation, then the paper chain
-#                      with the time left)
+#                      CHAIN=lfm,gru,curve,paper runs the LFM chain, the verdict's GRU augmentation, the item-token
+#                      curve, then the paper chain with the time left)
 #   device.sh wait N  (up to N seconds, until the chain ends)
 #   device.sh pack    (the outputs so far into $OUT)
 set -uo pipefail
@@ -102,6 +102,7 @@ case $stage in
     tar -cf "$OUT"/lfm_itok.tar $(ls -d $F/item_tokens* logs/lfm_item_tokens.log 2>/dev/null)
     tar -czf "$OUT"/lfm_fit.tar.gz $(ls -d $F/ext0.1top6smw/{adapter,score_head.safetensors,le_quality.json,checkpoint.pt} \
       $F/ext0.1top6smw/*.csv logs/lfm_fit_le.log 2>/dev/null)
+    cp itok_curve_200items_gpu.* logs/curve.log "$OUT"/ 2>/dev/null
     tar -czf "$OUT"/gru_aug.tar.gz $(ls -d results/cpu-verdict/industry/le/smollm2/ext0.1top6smw/augment/gru logs/pre/gru 2>/dev/null)
     tar -czf "$OUT"/lfm_pre.tar.gz $(ls -d $F/ext0.1top6smw/{rewards,augment} logs/pre/lfm 2>/dev/null)
     ls -la "$OUT"

@@ -12,11 +12,13 @@
 #   lfm:   the same chain on the LFM stand-in at 5,047 tracks (../2026-12-04-lfm-le: its settings_*.json and llm.yaml),
 #          added after the 2026-12-04 lease (not run there);
 #   gru:   the claims table's GRU augmentation with the Industry LE of `pre` (committed in files/le), added after the
-#          lease too.
+#          lease too;
+#   curve: the paper's item-token recipe beside the CPU recipe on a 200-product sample (own-vs-other against
+#          iterations), added after the lease too.
 # Speed settings that differ from the CPU rules', none with an effect on the values (README.md): item_tokens.batch_items
 # 512 (settings_item_tokens.json has the config's 64) and precompute.batch_size 512 (the config's 256).
 #
-#   gpu_chain.sh WORK_DIR [pre|paper|lfm|gru|both, or a comma list run in that order, e.g. lfm,gru,paper]
+#   gpu_chain.sh WORK_DIR [pre|paper|lfm|gru|curve|both, or a comma list run in that order, e.g. lfm,gru,curve,paper]
 #
 # WORK_DIR holds resources/llm/smollm2/hf and results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
 # (lfm: results/cpu-lfm-control/lfm/{data, warmup/sasrec/seed0/top5.parquet})
@@ -127,12 +129,28 @@ gru() {
   stamp gru_aug end $ok
 }
 
+# issue 12's item-token comparison: the paper's recipe (random init, lr 5e-3, whole sentences, 300 iterations) beside
+# the CPU recipe (text-mean init, lr 0.2, 24 tokens, 16 iterations) on the seeded 200-product sample and 400
+# own-vs-other pairs of ../2026-12-02-industry-le-full section 1 (benchmarks/bench_item_tokens.py, bf16); the paper
+# recipe's 3.3M loss tokens are about 4 h of one AVX2 core (about 220 loss tokens/s), not resumable within a recipe
+curve() {
+  [[ -e stage.curve.done ]] && return 0
+  stamp curve start
+  python3 "$here/../../../benchmarks/bench_item_tokens.py" --llm resources/llm/smollm2/hf --dtype bf16 --device cuda \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12,16,30,100,300 --threads 2 --recipe paper:random:0.005:300:all \
+    --recipe tm_lr0.2_mt24:text_mean:0.2:16:24 --curve-csv itok_curve_200items_gpu.csv \
+    --out itok_curve_200items_gpu.json > logs/curve.log 2>&1 && touch stage.curve.done
+  stamp curve end
+}
+
 for c in ${which//,/ }; do
   case $c in
     pre) pre ;;
     paper) paper ;;
     lfm) lfm ;;
     gru) gru ;;
+    curve) curve ;;
     both) pre; paper ;;
     *) echo "unknown chain $c" >&2 ;;
   esac

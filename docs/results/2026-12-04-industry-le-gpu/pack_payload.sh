@@ -3,8 +3,8 @@
 # the GGUF (xz), the polars runtime (unpacked, xz), the small wheels missing there, the data of the chains to run and
 # an earlier lease's paper-chain checkpoints; it is cut into pieces that fit one call each beside the working tree
 # (a call carries at most 64 MiB, the tree included: PIECE bytes, by default 64 MiB - the tree - 3 MB).
-# Needs `make setup`, the GGUF fetched (snakemake's fetch_llm rule) and, per chain in CHAINS (default lfm,gru,paper):
-#   pre, paper: results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
+# Needs `make setup`, the GGUF fetched (snakemake's fetch_llm rule) and, per chain in CHAINS (default lfm,gru,curve,paper):
+#   pre, paper, curve: results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
 #               (docs/results/2026-12-04-industry-full-controls/run.sh makes them);
 #   lfm:        results/cpu-lfm-control/lfm/{data, warmup/sasrec/seed0/top5.parquet} (../2026-12-04-lfm-le/run.sh data);
 #   gru:        the Industry data and results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (the verdict's GRU
@@ -12,7 +12,7 @@
 # Until 2026-12-04 the pieces were fixed: .gpu1-.gpu3 of at most 48.5 MB (git history).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-CHAINS=${CHAINS:-lfm,gru,paper}
+CHAINS=${CHAINS:-lfm,gru,curve,paper}
 grep -qx '/.gpu\*/' .git/info/exclude 2>/dev/null || echo '/.gpu*/' >> .git/info/exclude
 T=$(mktemp -d)
 mkdir "$T/p"
@@ -27,7 +27,7 @@ cp $G.xz "$T/p/g.xz"
 mkdir "$T/pr" && (cd "$T/pr" && unzip -q ../polars_runtime_32-*.whl) && tar -C "$T/pr" -cf - . | xz -T2 -9 > "$T/p/pr.tar.xz"
 cp "$T"/gguf-*.whl "$T"/jsonschema*.whl "$T"/referencing-*.whl "$T"/rpds_py-*.whl "$T"/polars-2.1.0-py3-none-any.whl "$T/p/"
 data=()
-[[ ,$CHAINS, == *,pre,* || ,$CHAINS, == *,paper,* || ,$CHAINS, == *,both,* || ,$CHAINS, == *,gru,* ]] && \
+[[ ,$CHAINS, == *,pre,* || ,$CHAINS, == *,paper,* || ,$CHAINS, == *,both,* || ,$CHAINS, == *,gru,* || ,$CHAINS, == *,curve,* ]] && \
   data+=(results/cpu-le-full/industry/data results/cpu-le-full/industry/warmup/sasrec/seed0/top5.parquet)
 [[ ,$CHAINS, == *,gru,* ]] && data+=(results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet)
 if [[ ,$CHAINS, == *,lfm,* ]]; then
