@@ -9,9 +9,9 @@
 #   run.sh precompute  states, rewards and augmentation of every training transition (8 shards each)
 #   run.sh install     unpack the LFM tars a lent GPU's last call brought back (DEV=<its files folder>;
 #                      ../2026-12-04-industry-le-gpu/device.sh, CHAIN=lfm) into results/
-#   run.sh table [seeds012]  the LFM environments table with the LLM column beside the three controls (SASRec rows;
-#                      seed 0, or seeds 0-2): the control fits, their precompute and every recommender run, with the
-#                      overlays of ../2026-12-02-lfm-control (2 jobs at a time)
+#   run.sh table [seeds012]  the LFM environments table with the LLM column beside the three controls (SASRec rows
+#                      and GRU's Table 5 rows; seed0.yaml, or seeds012.yaml): the control fits, their precompute and
+#                      every recommender run (2 jobs at a time)
 #   run.sh collect     copy the chain's files here (files/)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -29,8 +29,7 @@ case ${1:?stage} in
   fit) smk -- $S/le_quality.json ;;
   precompute) smk -- $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
   table)
-    C=docs/results/2026-12-02-lfm-control
-    snakemake --nolock --cores "${CORES:-2}" --rerun-triggers mtime input "${CF[@]}" $C/${2:-seed0}.yaml \
+    snakemake --nolock --cores "${CORES:-2}" --rerun-triggers mtime input "${CF[@]}" $D/${2:-seed0}.yaml \
       --config data_dir=../shared/data -- environments_table
     ;;
   install)
