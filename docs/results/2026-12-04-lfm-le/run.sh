@@ -2,7 +2,8 @@
 # The LLM LE chain on the LFM stand-in at 5,047 tracks (issues 12 and 13), stage by stage; each stage resumes
 # (Snakemake keeps finished jobs; the item tokens and the fit resume from their checkpoints). Repository root, the
 # shared data beside it, `make setup` done. One thread a job (two torch threads beside another busy process
-# oversubscribe this 2-core machine); THREADS=2 for a stage that runs alone.
+# oversubscribe this 2-core machine); THREADS=2 for a stage that runs alone (the cores follow it: Snakemake scales a
+# rule's threads down to --cores).
 #   run.sh itok        the item tokens of the 5,047 tracks (the CPU recipe of config/lfm_control_cpu.yaml)
 #   run.sh data        the negative pool and the SASRec warm-up's top-5 (the precompute's inputs; the GPU payload's too)
 #   run.sh fit         the LE fit, ext0.1top6smw (llm.yaml), with le_quality.json and its learning curve
@@ -21,7 +22,7 @@ R=results/cpu-lfm-control/lfm
 LE=$R/le/smollm2
 S=$LE/ext0.1top6smw
 CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
-smk() { snakemake --nolock --cores "${CORES:-1}" --rerun-triggers mtime "${CF[@]}" --config data_dir=../shared/data \
+smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" --rerun-triggers mtime "${CF[@]}" --config data_dir=../shared/data \
   --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
 case ${1:?stage} in
   itok) smk -- $LE/item_tokens.json ;;
