@@ -11,7 +11,7 @@
 #          over the SASRec warm-up's top-5, 8 shards of each as concurrent processes;
 #   lfm:   the same chain on the LFM stand-in at 5,047 tracks (../2026-12-04-lfm-le: its settings_*.json and llm.yaml),
 #          added after the 2026-12-04 lease (not run there);
-#   gru:   the claims table's GRU augmentation with the Industry LE of `pre` (committed in files/le), added after the
+#   gru:   the claims table's GRU augmentation with the Industry LE of `pre` (its weights in the payload), added after the
 #          lease too;
 #   curve: the paper's item-token recipe beside the CPU recipe on a 200-product sample (own-vs-other against
 #          iterations), added after the lease too.
@@ -103,15 +103,16 @@ pre() { le_chain ext results/cpu-le-full/industry ext0.1top6smw "$here"; }
 lfm() { le_chain lfm results/cpu-lfm-control/lfm ext0.1top6smw "$here/../2026-12-04-lfm-le"; }
 
 # the claims table's GRU augmentation (issue 15, ../2026-12-04-industry-verdict): the committed Industry LE
-# (files/le: the item tokens, adapter and score head of the chain above) over the GRU warm-up's top-5
+# (the item tokens, adapter and score head of the chain above, in the payload's data.tar) over the GRU warm-up's top-5
 # (results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet, in the payload), 8 shards as concurrent processes
 gru() {
   local R=results/cpu-le-full/industry V=results/cpu-verdict/industry LE=results/cpu-verdict/industry/le/smollm2
   local S=$LE/ext0.1top6smw
   [[ -e stage.gru_aug.done ]] && return 0
   mkdir -p $S/augment/gru logs/pre/gru
-  cp "$here"/files/le/item_tokens.safetensors "$here"/files/le/item_tokens.parquet $LE/
-  cp -r "$here"/files/le/adapter "$here"/files/le/score_head.safetensors $S/
+  local F=$R/le/smollm2
+  cp $F/item_tokens.safetensors $F/item_tokens.parquet $LE/
+  cp -r $F/ext0.1top6smw/adapter $F/ext0.1top6smw/score_head.safetensors $S/
   stamp gru_aug start
   local le
   le=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["precompute"]["batch_size"]=512; print(json.dumps(s))' \

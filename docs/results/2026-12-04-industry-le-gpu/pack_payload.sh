@@ -7,7 +7,8 @@
 #   pre, paper, curve: results/cpu-le-full/industry/{data, warmup/sasrec/seed0/top5.parquet}
 #               (docs/results/2026-12-04-industry-full-controls/run.sh makes them);
 #   lfm:        results/cpu-lfm-control/lfm/{data, warmup/sasrec/seed0/top5.parquet} (../2026-12-04-lfm-le/run.sh data);
-#   gru:        the Industry data and results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (the verdict's GRU
+#   gru:        the Industry data, the Industry LE's weights (results/cpu-le-full/industry/le/smollm2: item tokens,
+#               ext0.1top6smw's adapter and score head) and results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (the verdict's GRU
 #               warm-up: ../2026-12-04-industry-verdict/run.sh results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet).
 # Until 2026-12-04 the pieces were fixed: .gpu1-.gpu3 of at most 48.5 MB (git history).
 set -euo pipefail
@@ -29,7 +30,10 @@ cp "$T"/gguf-*.whl "$T"/jsonschema*.whl "$T"/referencing-*.whl "$T"/rpds_py-*.wh
 data=()
 [[ ,$CHAINS, == *,pre,* || ,$CHAINS, == *,paper,* || ,$CHAINS, == *,both,* || ,$CHAINS, == *,gru,* || ,$CHAINS, == *,curve,* ]] && \
   data+=(results/cpu-le-full/industry/data results/cpu-le-full/industry/warmup/sasrec/seed0/top5.parquet)
-[[ ,$CHAINS, == *,gru,* ]] && data+=(results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet)
+# gru: the GRU warm-up's top-5 and the Industry LE's weights (not in git)
+G=results/cpu-le-full/industry/le/smollm2
+[[ ,$CHAINS, == *,gru,* ]] && data+=(results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet
+  $G/item_tokens.safetensors $G/item_tokens.parquet $G/ext0.1top6smw/adapter $G/ext0.1top6smw/score_head.safetensors)
 if [[ ,$CHAINS, == *,lfm,* ]]; then
   data+=(results/cpu-lfm-control/lfm/data results/cpu-lfm-control/lfm/warmup/sasrec/seed0/top5.parquet)
   # what the CPU has finished of the LFM chain (gpu_chain.sh skips it): the item tokens, the LE fit (adapter, score

@@ -4,8 +4,8 @@
 #   run.sh install   unpack the tars the last device call brought back (DEV=/work/.device/N) into results/
 #   run.sh states    the LE states on this CPU (rule le_states, 8 shards) and the gathers of the GPU's shards
 #   run.sh augment   the augmentation hit rate (files/augment.{md,csv})
-#   run.sh restore   put the committed GPU outputs (files/le: item tokens, adapter, score head, rewards, augmentation;
-#                    14 MB) back into results/ for a fresh checkout (after the preprocess), then `run.sh states`; the
+#   run.sh restore   put the kept GPU outputs (files/le: item tokens, adapter, score head, rewards, augmentation;
+#                    kept beside this folder, not in git) back into results/ for a fresh results folder (after the preprocess), then `run.sh states`; the
 #                    item tokens are the GPU's own, since the adapter was fitted on them and CPU-made ones differ
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -27,6 +27,12 @@ case ${1:?stage} in
       $LE/states.parquet $LE/rewards.parquet $LE/augment_sasrec.parquet
     ;;
   restore)
+    # the weights (item tokens, adapter, score head) are not in git: they stay beside this file where the GPU run was
+    # installed; elsewhere the chain reruns on a lent GPU (gpu_chain.sh pre)
+    for f in $D/files/le/item_tokens.safetensors $D/files/le/score_head.safetensors \
+             $D/files/le/adapter/adapter_model.safetensors; do
+      [[ -e $f ]] || { echo "run.sh restore: $f is missing (weights are kept out of git; rerun the chain: gpu_chain.sh pre)" >&2; exit 1; }
+    done
     mkdir -p $LE && cp $D/files/le/item_tokens.safetensors $D/files/le/item_tokens.parquet $D/files/item_tokens.json \
       $D/files/item_tokens_loss.png $R/le/smollm2/
     cp -r $D/files/le/adapter $D/files/le/score_head.safetensors $D/files/le/rewards.parquet \
