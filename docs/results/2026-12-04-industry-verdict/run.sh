@@ -5,6 +5,7 @@
 # and docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
 #   run.sh [targets...]   default: claims_table (78 recommender runs of 15 epochs, 3 seeds)
+#   VERDICT_OVERLAY=F.yaml run.sh ...   one more config file on top of verdict.yaml (claims_so_far.sh)
 #   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
 #                         chain gru) into results/ (DEV=<the last device call's files folder>); the GRU warm-up's
 #                         top-5 it used is results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (make it first:
@@ -29,7 +30,11 @@ for f in adapter score_head.safetensors le_quality.json train_log.csv learning_c
          rewards.parquet augment_sasrec.parquet; do
   [[ -e $V/le/smollm2/ext0.1top6smw/$f ]] || cp -al $S/le/smollm2/ext0.1top6smw/$f $V/le/smollm2/ext0.1top6smw/
 done
-snakemake --cores 2 --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
+for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models and precompute (oracle / idrec columns)
+  mkdir -p $V/le/${c%/*}
+  [[ -d $V/le/$c ]] || cp -al $S/le/$c $V/le/${c%/*}/
+done
+snakemake --cores 2 --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
   --configfile config/config.yaml config/industry_le_cpu.yaml \
-  config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml --config data_dir=../shared/data \
+  config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml ${VERDICT_OVERLAY:-} --config data_dir=../shared/data \
   -- "${@:-claims_table}"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The order the claims table's runs took on the 2-core CPU (2026-12-04, no GPU lent): first every run that needs no
+# LLM pass (the 57 runs without GRU's augmentation), seed by seed, so that each finished seed is a complete table;
+# then the control environments' runs (oracle / idrec columns), seed by seed; last run.sh's default target, which
+# adds GRU's augmentation (8 LLM shards, about 3 h here: better from a lent GPU, run.sh install) and GRU's LE runs.
+# Each step resumes (run.sh: --rerun-incomplete); killed runs start again.
+set -euo pipefail
+cd "$(dirname "$0")"
+R=$PWD/run.sh
+targets() {  # the metrics.json run.sh's default target still needs, from a dry run; $1: a grep -E filter
+  SMK_FLAGS=-n bash "$R" 2>/dev/null | awk '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
+      if (inp !~ /augment_gru/) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) { gsub(",", "", $i); print $i } }' |
+    grep -E "$1" | sort -u || true
+}
+for pass in '^[^_]*$' '_(idrec0\.1|oracle)/'; do
+  for s in 0 1 2; do
+    t=$(targets "$pass" | grep "/seed$s/" || true)
+    [[ -z $t ]] || bash "$R" $t
+  done
+done
+bash "$R"
