@@ -6,6 +6,8 @@
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
 #   run.sh [targets...]   default: claims_table (78 recommender runs of 15 epochs, 3 seeds)
 #   VERDICT_OVERLAY=F.yaml run.sh ...   one more config file on top of verdict.yaml (claims_so_far.sh)
+#   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
+#   run.sh restore        the same back into results/ (where absent)
 #   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
 #                         chain gru) into results/ (DEV=<the last device call's files folder>); the GRU warm-up's
 #                         top-5 it used is results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (make it first:
@@ -16,6 +18,19 @@ export PATH=$PWD/.venv/bin:$PATH
 D=docs/results/2026-12-04-industry-verdict
 S=results/cpu-le-full/industry
 V=results/cpu-verdict/industry
+if [[ ${1:-} == collect || ${1:-} == restore ]]; then
+  # collect: every finished run's metrics.json, ranks.parquet and train_log.csv into runs/ here (same tree as
+  # results/); restore: back into results/ where absent (the claims table reads only the first two: claims_so_far.sh;
+  # Snakemake retrains a restored run, whose model.safetensors is not kept)
+  if [[ $1 == collect ]]; then src=$V/runs dst=$D/runs; else src=$D/runs dst=$V/runs; fi
+  (cd "$src" && find . -name metrics.json) | while read -r m; do
+    r=$(dirname "$m")
+    [[ $1 == restore && -e $dst/$r/metrics.json ]] && continue
+    mkdir -p "$dst/$r"
+    cp "$src/$r"/{metrics.json,ranks.parquet,train_log.csv} "$dst/$r/"
+  done
+  exit 0
+fi
 if [[ ${1:-} == install ]]; then
   if [[ -s ${DEV:?}/gru_aug.tar.gz ]]; then tar -xzf "$DEV/gru_aug.tar.gz" --exclude="logs/*"; fi
   exit 0
