@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import torch
 
-from lea.errors import MissingInputError
+from lea.errors import ConfigError, MissingInputError
 from lea.rec.recommend import load_model, recommend
 from lea.rl.synthetic import fake_le_tables, successor_dataset
 from lea.rl.train import run
@@ -58,6 +58,59 @@ def test_best_val_selection(data, tmp_path):
     best = log.sort("valid_hr@10", descending=True, maintain_order=True).row(0, named=True)
     assert m["selected_step"] == best["step"]
     assert m["valid"]["hr@10"] == pytest.approx(best["valid_hr@10"])
+
+
+def test_early_stopping_keeps_the_full_budget_runs_selection(data, tmp_path):
+    """rec.patience is the fast path of a full-budget best_val run (the reference): the same trajectory up to the
+    stop, so its selection is the best validation up to the stop, and it equals the full run's selected checkpoint
+    and test numbers whenever the full run's best comes before the stop."""
+    d, _ = data
+    # Normal at a high lr peaks early on the successor data, then wanders below its best
+    rec = {**REC, "selection": "best_val", "epochs": 6, "eval_every": 22, "lr": 0.05}
+    full = run({"rec": rec}, {"name": "base"}, "gru", "normal", 0, d / "data", tmp_path / "full", progress=False)
+    log = pl.read_csv(tmp_path / "full" / "train_log.csv").drop_nulls("valid_ndcg@10")
+    vals, steps = log["valid_ndcg@10"].to_list(), log["step"].to_list()
+
+    def reference(p: int) -> tuple[int, int]:
+        """(stop step, selected step) of patience p read off the full run's validation curve."""
+        best, best_step, since = -1.0, 0, 0
+        for v, s in zip(vals, steps):
+            best, best_step, since = (v, s, 0) if v > best else (best, best_step, since + 1)
+            if since >= p and s < steps[-1]:
+                return s, best_step
+        return steps[-1], best_step
+
+    stopped = [p for p in (1, 2, 3) if reference(p)[0] < steps[-1]]
+    assert stopped, f"the full run never stalls: {vals}"
+    for p in stopped:
+        es = run({"rec": {**rec, "patience": p}}, {"name": "base"}, "gru", "normal", 0, d / "data",
+                 tmp_path / f"p{p}", progress=False)  # fmt: skip
+        stop, selected = reference(p)
+        assert (es["steps"], es["selected_step"], es["planned_steps"]) == (stop, selected, full["steps"])
+        assert pl.read_csv(tmp_path / f"p{p}" / "train_log.csv")["step"].max() == stop
+        if full["selected_step"] <= stop:
+            assert es["selected_step"] == full["selected_step"]
+            assert es["test"] == full["test"] and es["valid"] == full["valid"]
+    assert any(full["selected_step"] <= reference(p)[0] for p in stopped)
+    # a patience the run never reaches changes nothing
+    never = run({"rec": {**rec, "patience": len(vals)}}, {"name": "base"}, "gru", "normal", 0, d / "data",
+                tmp_path / "never", progress=False)  # fmt: skip
+    assert (never["steps"], never["test"]) == (full["steps"], full["test"])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_early_stopping_rejects_bad_patience(data, tmp_path, bad):
+    d, _ = data
+    with pytest.raises(ConfigError, match=r"rec\.patience"):
+        run({"rec": {**REC, "selection": "best_val", "patience": bad}}, {"name": "base"}, "gru", "normal", 0,
+            d / "data", tmp_path, progress=False)  # fmt: skip
+
+
+def test_early_stopping_needs_best_val(data, tmp_path):
+    d, _ = data
+    with pytest.raises(ConfigError, match="best_val"):
+        run({"rec": {**REC, "patience": 2}}, {"name": "base"}, "gru", "normal", 0, d / "data", tmp_path,
+            progress=False)  # fmt: skip
 
 
 def test_validates_every_eval_every_steps_when_not_a_multiple_of_the_log_interval(data, tmp_path):

@@ -120,6 +120,20 @@ def rl_switch(rec: dict[str, Any], key: str) -> Any:
     return value
 
 
+def early_stop_patience(rec: dict[str, Any]) -> int | None:
+    """``rec.patience`` (ours; absent or null: off, the paper's fixed budget): with ``selection: best_val``, the run
+    stops after this many validations in a row that do not beat the best one. Kept out of REC_DEFAULTS like the
+    RL switches, so that configs without it keep their run hashes."""
+    p = rec.get("patience")
+    if p is None:
+        return None
+    if isinstance(p, bool) or not isinstance(p, int) or p < 1:
+        raise ConfigError("rec.patience", f"{p!r} is not a positive integer or null")
+    if rec.get("selection") != "best_val":
+        raise ConfigError("rec.patience", "early stopping needs rec.selection: best_val (it keeps the best checkpoint)")
+    return p
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -412,11 +426,13 @@ def fit(
         raise ConfigError("rec", "no training transitions")
     spe = steps_per_epoch(len(train), r["batch_size"])
     total = spe * r["epochs"] if r["max_steps"] is None else int(r["max_steps"])  # max_steps overrides epochs
+    planned = total
     rows: list[dict[str, Any]] = []
     acc: dict[str, list[float]] = {}
     log_every = max(1, min(50, r["eval_every"]))
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (-math.inf, 0, None)
     metric = r["selection_metric"]
+    patience = early_stop_patience(r)
     perm = torch.randperm(len(train), generator=trainer.gen)
     cursor, start = 0, 1
     fingerprint = config_hash(
@@ -474,6 +490,13 @@ def fit(
                         flush=True,
                     )
             rows.append(row)
+            # early stopping (rec.patience, ours): `patience` validations in a row below the best so far end the run;
+            # the selected checkpoint is the best one, as a full-budget best_val run whose best comes before the stall
+            if patience is not None and f"valid_{metric}" in row:
+                stall = sum(1 for x in rows if f"valid_{metric}" in x and x["step"] > best[1])
+                if stall >= patience and step < total:
+                    planned, total = total, step
+                    break
         if checkpoint is not None and step % r["checkpoint_every"] == 0 and step < total:
             save_checkpoint(
                 checkpoint,
@@ -495,7 +518,7 @@ def fit(
         selected_step, sd = best[1], best[2]
     else:
         selected_step, sd = total, trainer.state_dict()
-    return {"rows": rows, "steps": total, "selected_step": selected_step, "state_dict": sd}
+    return {"rows": rows, "steps": total, "planned_steps": planned, "selected_step": selected_step, "state_dict": sd}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -635,6 +658,7 @@ def run(
         "selection": rec["selection"] if rec["selection"] == "last" else f"best_val:{rec['selection_metric']}",
         "selected_step": res["selected_step"],
         "steps": res["steps"],
+        "planned_steps": res["planned_steps"],
         "wall_time_s": round(wall, 2),
         "device": str(device),
         "config_hash": chash,
