@@ -1,6 +1,7 @@
 """Benchmark of the recommender stage (not a timed test): training transitions/s per backbone x framework and
 full-ranking evaluation cases/s, on the same data in one run, with ratios against baselines measured in the same run
-(training: gru/normal; evaluation: a naive argsort-based ranking of the same scores).
+(training: gru/normal; evaluation: a naive argsort-based ranking of the same scores; the Q-head's gathered pass,
+rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4).
 
     python benchmarks/bench_rec.py --data-dir results/industry/data          # the Amazon data (after preprocess)
     python benchmarks/bench_rec.py                                           # synthetic data of the same size
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import torch
 
+from lea.rec.backbones import RecNet
 from lea.rl.negatives import pool_from_data
 from lea.rl.replay import attach_pool, build_transitions, load_data
-from lea.rl.train import REC_DEFAULTS, Trainer, resolve_device, steps_per_epoch
+from lea.rl.train import REC_DEFAULTS, Trainer, compute_losses, resolve_device, steps_per_epoch
 
 
 def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstrap_logits=False):
@@ -48,6 +50,41 @@ def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstra
     return steps * bs / dt, trainer
 
 
+def time_q_pass(tr, n_items, backbone, framework, le_dim, rec, q_pass, steps, seed=0):
+    """Steps/s of one SNQN / SA2C loss + backward with the LE state s^e_t || h_t (Eq. 4), LE states drawn at random
+    (the Q-head's cost does not depend on their values), negatives from the shared pool."""
+    torch.manual_seed(seed)
+    nets = [RecNet(backbone, n_items, rec["hidden"], rec["window"], rec["dropout"], "le+h", le_dim) for _ in range(2)]
+    g = torch.Generator().manual_seed(seed)
+    bs, k = rec["batch_size"], rec["negatives"]
+
+    def batch(i):
+        idx = torch.randint(0, len(tr), (bs,), generator=g)
+        return {
+            "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
+            "next_state": tr.next_state[idx], "next_length": tr.next_length[idx], "done": tr.done[idx],
+            "neg_items": torch.randint(0, n_items, (bs, k), generator=g),
+            "pos_reward": torch.rand(bs, generator=g), "neg_reward": torch.rand(bs, k, generator=g),
+            "aug_item": torch.randint(0, n_items, (bs,), generator=g), "aug_reward": torch.rand(bs, generator=g),
+            "le": torch.randn(bs, le_dim, generator=g), "le_next": torch.randn(bs, le_dim, generator=g),
+        }  # fmt: skip
+
+    batches = [batch(i) for i in range(steps + 3)]
+
+    def step(b):
+        nets[0].zero_grad(set_to_none=True)
+        out = compute_losses(nets[0], nets[1], b, framework=framework, q_pass=q_pass, weighted_ce=True,
+                             variant={"state": "le+h", "reward": "le", "augment": "sv+q"})  # fmt: skip
+        out["total"].backward()
+
+    for b in batches[:3]:
+        step(b)
+    t0 = time.perf_counter()
+    for b in batches[3:]:
+        step(b)
+    return steps / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None, help="items/interactions/splits.parquet (default: synthetic)")
@@ -57,6 +94,7 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=3, help="A/B repeats of the bootstrap comparison (median)")
+    ap.add_argument("--le-dim", type=int, default=576, help="LE state size of the Q-pass comparison (SmolLM2: 576)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,6 +143,18 @@ def main() -> None:
                 fast.append(time_training(train, n_items, backbone, framework, rec, device, args.steps, False)[0])
             r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
             print(f"{backbone:8} {framework:9} {r:9.0f} {f:10.0f} {f / r:6.2f}")
+    # the Q-head's passes with the LE state (LEAS / LEASR): every column (the reference) against the columns the
+    # losses read (rec.q_pass: gathered; the same losses: tests/test_rl_switches.py), alternating A/B/A/B
+    print(f"{'backbone':8} {'framework':9} {'full st/s':>9} {'gathered':>10} {'x full':>6}  (le+h, d={args.le_dim})")
+    for backbone in ("gru", "sasrec"):
+        for framework in ("snqn", "sa2c"):
+            ref, fast = [], []
+            for r in range(args.repeats):
+                for q_pass, times in (("full", ref), ("gathered", fast)):
+                    sps = time_q_pass(train, n_items, backbone, framework, args.le_dim, rec, q_pass, args.steps, r)
+                    times.append(sps)
+            r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
+            print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f}")
     print(f"{'backbone':8} {'eval':9} {'cases/s':>9} {'x argsort':>12} {'test s':>8}")
     for backbone, trainer in trainers.items():
         t0 = time.perf_counter()

@@ -278,3 +278,55 @@ def test_bootstrap_passes_without_logits_match_the_reference(backbone, framework
     assert ref_terms.keys() == terms.keys()
     assert all(torch.equal(ref_terms[k], terms[k]) for k in terms)
     assert all(torch.equal(ref_grads[k], grads[k]) for k in grads)
+
+
+@pytest.mark.parametrize("backbone", ["sasrec", "gru"])
+@pytest.mark.parametrize(
+    ("framework", "state_mode", "augment"),
+    [("snqn", "h", "none"), ("sa2c", "le+h", "sv+q"), ("sa2c", "le", "q"), ("snqn", "le+h", "sv")],
+)
+@pytest.mark.parametrize("q_backbone_grad", [True, False])
+def test_gathered_q_pass_matches_the_full_reference(backbone, framework, state_mode, augment, q_backbone_grad):
+    """rec.q_pass: gathered reads only the Q-columns the losses use: every loss term and every gradient of the main
+    network equal the full pass's (the reference) up to float rounding, with dropout on in both networks, so the
+    dropout draws line up too; the argmaxes (double Q, L_n's next) are the same items."""
+    results = []
+    for q_pass in ("full", "gathered"):
+        torch.manual_seed(3)
+        le_dim = DIM if state_mode != "h" else 0
+        main, target = (RecNet(backbone, N_ITEMS, 16, 10, 0.3, state_mode, le_dim) for _ in range(2))
+        main.train()
+        torch.manual_seed(11)  # the dropout draws
+        out = compute_losses(
+            main,
+            target,
+            _batch(state_mode),
+            framework=framework,
+            variant={"state": state_mode, "reward": "le", "augment": augment},
+            gamma=0.5,
+            weighted_ce=framework == "sa2c",
+            q_backbone_grad=q_backbone_grad,
+            q_pass=q_pass,
+        )
+        out["total"].backward()
+        results.append(({k: v.detach() for k, v in out.items()}, _grads(main)))
+    (ref_terms, ref_grads), (terms, grads) = results
+    assert ref_terms.keys() == terms.keys() and {"l_p", "l_n"} <= set(terms)
+    for k in terms:
+        torch.testing.assert_close(terms[k], ref_terms[k], rtol=1e-5, atol=1e-6)
+    for k in grads:
+        torch.testing.assert_close(grads[k], ref_grads[k], rtol=1e-4, atol=1e-6)
+    assert any(float(g.abs().sum()) > 0 for k, g in grads.items() if k.startswith("q_head"))
+
+
+def test_gathered_q_pass_trains_like_the_reference(data):
+    """A few SA2C-SASRec LEASR updates (warm-up, then re-weighted) under each pass: the same losses step by step."""
+    logs_full, sd_full = train_steps(data, {**REC, "q_pass": "full"}, LEASR)
+    logs_g, sd_g = train_steps(data, {**REC, "q_pass": "gathered"}, LEASR)
+    for a, b in zip(logs_full, logs_g):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5)
+    # (the weights themselves are not compared: Adam's g / sqrt(v) turns rounding noise on parameters whose exact
+    # gradient is 0, such as the attention's key bias, into steps of size lr in either direction)
+    assert sd_full.keys() == sd_g.keys()

@@ -108,6 +108,7 @@ RL_SWITCHES: dict[str, tuple[Any, ...]] = {
     "le_reward_negatives": ("le", "fixed"),
     "q_backbone_grad": (True, False),
     "le_state_norm": ("none", "standardize", "standardize_unit"),
+    "q_pass": ("full", "gathered"),
 }
 
 
@@ -149,6 +150,11 @@ def autocast(device: torch.device, enabled: bool):  # type: ignore[no-untyped-de
 # --------------------------------------------------------------------------------------------------------------
 # 1. The loss of one mini-batch
 # --------------------------------------------------------------------------------------------------------------
+def q_columns(net: RecNet, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Q(s, a) = W_q[a] . s + b_q[a] (Eq. 9) for the items idx [B, m] of each row only; x: the Q-head's input."""
+    return torch.einsum("bmd,bd->bm", net.q_head.weight[idx], x) + net.q_head.bias[idx]
+
+
 def compute_losses(
     main: RecNet,
     target: RecNet | None,
@@ -162,6 +168,7 @@ def compute_losses(
     target_dropout: bool = True,
     q_backbone_grad: bool = True,
     bootstrap_logits: bool = False,
+    q_pass: str = "full",
 ) -> dict[str, torch.Tensor]:
     """Per-term batch means and ``total`` (Eq. 15) for one step; ``main`` gets the gradient.
 
@@ -171,14 +178,23 @@ def compute_losses(
     ``q_backbone_grad`` false (``rec.q_backbone_grad``, ours): the Q-head reads a detached h_t, so the TD losses
     (L_p, L_n of Eq. 10, L_aq of Eq. 14) update the Q-head only; the values, hence every loss, are unchanged.
     ``bootstrap_logits`` true: the three no-gradient bootstrap passes also compute the supervised logits, which
-    nothing reads (the reference path; false skips them, the same values: tests/test_rl_switches.py)."""
+    nothing reads (the reference path; false skips them, the same values: tests/test_rl_switches.py).
+    ``q_pass`` (``rec.q_pass``, ours): ``full`` forms Q(s, .) over the whole catalogue in every pass (the reference);
+    ``gathered`` reads the columns the losses use (a+, the negatives, a^e; the target network's at the argmax only),
+    the same losses and gradients up to float rounding (tests/test_rl_switches.py), in a quarter of the Q-head's
+    matrix products: what makes the LLM LE's 576-d state affordable."""
     aug = variant.get("augment", "none")
     use_sv, use_q = aug in ("sv", "sv+q"), aug in ("q", "sv+q")
     s, ln, a = batch["state"], batch["length"], batch["action"]
     le, le_next = batch.get("le"), batch.get("le_next")
     with_q = framework != "normal"
+    gathered = with_q and q_pass == "gathered"
     # h_t = G(x_{1:t}); logits = W_u h_t + b_u (Eq. 7); Q(s_t, .) = W_q s_t + b_q (Eq. 9), s_t per the state switch
-    if q_backbone_grad or not with_q:
+    if gathered:  # the Q-head's input only; its columns are read below (one backbone pass, the same dropout draw)
+        h, logits, _ = main(s, ln, le, with_q=False)
+        x = main.q_input(h if q_backbone_grad else h.detach(), le)
+        q = None
+    elif q_backbone_grad or not with_q:
         _, logits, q = main(s, ln, le, with_q=with_q)
     else:  # one backbone pass (same dropout draw); the Q-head's input is cut from the backbone's graph
         h, logits, _ = main(s, ln, le, with_q=False)
@@ -194,13 +210,20 @@ def compute_losses(
         out["l_h"] = l_h.mean()
         out["total"] = total.mean()
         return out
-    assert q is not None and target is not None
+    assert target is not None
+    neg = batch["neg_items"]
     # bootstrap passes: no gradient; dropout kept on as the authors' code unless target_dropout is false
     modes = (main.training, target.training)
     main.train(target_dropout)
     target.train(target_dropout)
     with torch.no_grad():
-        if bootstrap_logits:
+        if gathered:
+            # the same passes in the same order (so the same dropout draws) as below; the target network's values
+            # are read at the main network's argmax only (Alg. 1, l. 9-10), so its [B, n_items] Q-head is not formed
+            q_next_main = main.q_values(batch["next_state"], batch["next_length"], le_next)
+            x_next_tgt = target.q_input(target.backbone(batch["next_state"], batch["next_length"]), le_next)
+            x_cur_tgt = target.q_input(target.backbone(s, ln), le)
+        elif bootstrap_logits:
             q_next_main = main(batch["next_state"], batch["next_length"], le_next)[2]
             q_next_tgt = target(batch["next_state"], batch["next_length"], le_next)[2]
             q_cur_tgt = target(s, ln, le)[2]
@@ -210,15 +233,28 @@ def compute_losses(
             q_cur_tgt = target.q_values(s, ln, le)  # a negative's next state is s_t (Eq. 10, L_n)
     main.train(modes[0])
     target.train(modes[1])
+    if gathered:
+        # Q(s_t, a) for a = a+, the negatives and a^e only (their gradient is the full head's: the other columns
+        # get none); the full Q(s_t, .) without gradient for L_n's argmax, the value the reference detaches
+        with torch.no_grad():
+            a_star_cur = main.q_head(x).argmax(dim=1, keepdim=True)
+            q_next = q_columns(target, x_next_tgt, q_next_main.argmax(dim=1, keepdim=True)).squeeze(1)
+            q_neg_next = q_columns(target, x_cur_tgt, a_star_cur).squeeze(1)
+        cols = [a.view(-1, 1), neg] + ([batch["aug_item"].view(-1, 1)] if use_q else [])
+        q_sel = q_columns(main, x, torch.cat(cols, dim=1))
+        q_pos, q_neg = q_sel[:, 0], q_sel[:, 1 : 1 + neg.shape[1]]
+        q_aug = q_sel[:, -1] if use_q else None
+    else:
+        assert q is not None
+        q_next = L.double_q_next(q_next_main, q_next_tgt)
+        q_neg_next = L.double_q_next(q.detach(), q_cur_tgt)
+        q_pos = q.gather(1, a.view(-1, 1)).squeeze(1)
+        q_neg = q.gather(1, neg)  # [B, K]
+        q_aug = q.gather(1, batch["aug_item"].view(-1, 1)).squeeze(1) if use_q else None
     done = batch["done"]
     # Eq. 10, L_p: (r^e(p_t, a+) + gamma * Q'(s_{t+1}, argmax_a Q(s_{t+1}, a)) - Q(s_t, a+))^2, zeroed at the end
-    q_next = L.double_q_next(q_next_main, q_next_tgt)
-    q_pos = q.gather(1, a.view(-1, 1)).squeeze(1)
     l_p = L.td_loss(q_pos, batch["pos_reward"], q_next, gamma, done)
     # Eq. 10, L_n: (r^e(p_t, a-) + gamma * Q'(s_t, argmax_a Q(s_t, a)) - Q(s_t, a-))^2 for each negative
-    q_neg_next = L.double_q_next(q.detach(), q_cur_tgt)
-    neg = batch["neg_items"]
-    q_neg = q.gather(1, neg)  # [B, K]
     assert batch["neg_reward"].shape == q_neg.shape, "neg_reward must be [B, K] like neg_items"
     l_n = L.td_loss(q_neg, batch["neg_reward"], q_neg_next.unsqueeze(1).expand_as(q_neg), gamma).sum(dim=1)
     total = total + l_p + l_n  # L_c = L_h + L_q (Eq. 12)
@@ -227,7 +263,7 @@ def compute_losses(
         out["advantage"] = adv.mean()
         total = total - l_h + adv * l_h
     if use_q:  # Eq. 14: (r^e(p_t, a^e) + gamma * max_a' Q'(s_{t+1}, a') - Q(s_t, a^e))^2, double-Q like L_p
-        q_aug = q.gather(1, batch["aug_item"].view(-1, 1)).squeeze(1)
+        assert q_aug is not None
         l_aq = L.td_loss(q_aug, batch["aug_reward"], q_next, gamma, done)
         out["l_aq"] = l_aq.mean()
         total = total + variant.get("w_aq", 0.01) * l_aq
@@ -339,6 +375,7 @@ class Trainer:
                 target_dropout=r["target_dropout"],
                 q_backbone_grad=rl_switch(r, "q_backbone_grad"),
                 bootstrap_logits=self.bootstrap_logits,
+                q_pass=rl_switch(r, "q_pass"),
             )
         opt = (self.opt2 if phase2 else self.opt1)[i_main]  # SA2C: a separate Adam after the warm-up
         opt.zero_grad(set_to_none=True)
