@@ -22,5 +22,5 @@ mkdir -p $E/le/smollm2 $E/warmup
 for f in $V/le/smollm2/item_tokens*; do ln -f "$f" $E/le/smollm2/; done
 snakemake --cores 2 --rerun-incomplete --rerun-triggers mtime --allowed-rules train \
   --configfile config/config.yaml config/industry_le_cpu.yaml config/industry_le_ext_cpu.yaml \
-  config/industry_full_envs_cpu.yaml $D/verdict.yaml $D/epochs50.yaml --config data_dir=../shared/data \
+  config/industry_full_envs_cpu.yaml $D/epochs50.yaml --config data_dir=../shared/data \
   -- $(for r in "${RUNS[@]}"; do echo $E/runs/$r/seed0/metrics.json; done)
