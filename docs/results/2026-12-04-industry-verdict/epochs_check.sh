@@ -12,7 +12,10 @@ V15=results/cpu-verdict-e15/industry  # the 15-epoch runs (moved there when the 
 RUNS=(gru/sa2c/base gru/snqn/base sasrec/sa2c/LEAS sasrec/sa2c/LEASR sasrec/snqn/LEAS sasrec/snqn/LEASR)
 if [[ ${1:-} == report ]]; then
   python $D/epochs_check.py $V15/runs $E/runs "${RUNS[@]}" > $D/epochs_check.md
-  for r in "${RUNS[@]}"; do mkdir -p $D/e50/$r/seed0; cp $E/runs/$r/seed0/{metrics.json,ranks.parquet,train_log.csv} $D/e50/$r/seed0/; done
+  for r in "${RUNS[@]}"; do
+    [[ -e $E/runs/$r/seed0/metrics.json ]] || continue
+    mkdir -p $D/e50/$r/seed0; cp $E/runs/$r/seed0/{metrics.json,ranks.parquet,train_log.csv} $D/e50/$r/seed0/
+  done
   exit 0
 fi
 mkdir -p $E/le/smollm2 $E/warmup
