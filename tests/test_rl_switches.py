@@ -249,31 +249,35 @@ def test_standardized_le_states(data):
         Trainer("sasrec", "sa2c", N_ITEMS, {**REC, "le_state_norm": "zscore"}, LEASR, 0, DIM)
 
 
+def _fresh_losses_and_grads(backbone, framework, state_mode, augment="sv+q", **switches):
+    """Loss terms and the main network's gradients of one step of two freshly seeded networks, dropout on in both
+    and its draws seeded, so that two calls differing in ``switches`` only can be compared term by term."""
+    torch.manual_seed(3)
+    le_dim = DIM if state_mode != "h" else 0
+    main, target = (RecNet(backbone, N_ITEMS, 16, 10, 0.3, state_mode, le_dim) for _ in range(2))
+    main.train()
+    torch.manual_seed(11)  # the dropout draws
+    out = compute_losses(
+        main,
+        target,
+        _batch(state_mode),
+        framework=framework,
+        variant={"state": state_mode, "reward": "le", "augment": augment},
+        gamma=0.5,
+        weighted_ce=framework == "sa2c",
+        **switches,
+    )
+    out["total"].backward()
+    return {k: v.detach() for k, v in out.items()}, _grads(main)
+
+
 @pytest.mark.parametrize("backbone", ["sasrec", "gru"])
 @pytest.mark.parametrize(("framework", "state_mode"), [("snqn", "h"), ("sa2c", "le+h"), ("sa2c", "le")])
 def test_bootstrap_passes_without_logits_match_the_reference(backbone, framework, state_mode):
     """The no-gradient bootstrap passes read the Q-values only: skipping their supervised logits (the default) gives
     the same loss values and gradients as computing them (``bootstrap_logits=True``, the reference), with dropout on
     in both networks, so the dropout draws must line up too."""
-    results = []
-    for reference in (True, False):
-        torch.manual_seed(3)
-        le_dim = DIM if state_mode != "h" else 0
-        main, target = (RecNet(backbone, N_ITEMS, 16, 10, 0.3, state_mode, le_dim) for _ in range(2))
-        main.train()
-        torch.manual_seed(11)  # the dropout draws
-        out = compute_losses(
-            main,
-            target,
-            _batch(state_mode),
-            framework=framework,
-            variant={"state": state_mode, "reward": "le", "augment": "sv+q"},
-            gamma=0.5,
-            weighted_ce=framework == "sa2c",
-            bootstrap_logits=reference,
-        )
-        out["total"].backward()
-        results.append(({k: v.detach() for k, v in out.items()}, _grads(main)))
+    results = [_fresh_losses_and_grads(backbone, framework, state_mode, bootstrap_logits=ref) for ref in (True, False)]
     (ref_terms, ref_grads), (terms, grads) = results
     assert ref_terms.keys() == terms.keys()
     assert all(torch.equal(ref_terms[k], terms[k]) for k in terms)
@@ -290,26 +294,10 @@ def test_gathered_q_pass_matches_the_full_reference(backbone, framework, state_m
     """rec.q_pass: gathered reads only the Q-columns the losses use: every loss term and every gradient of the main
     network equal the full pass's (the reference) up to float rounding, with dropout on in both networks, so the
     dropout draws line up too; the argmaxes (double Q, L_n's next) are the same items."""
-    results = []
-    for q_pass in ("full", "gathered"):
-        torch.manual_seed(3)
-        le_dim = DIM if state_mode != "h" else 0
-        main, target = (RecNet(backbone, N_ITEMS, 16, 10, 0.3, state_mode, le_dim) for _ in range(2))
-        main.train()
-        torch.manual_seed(11)  # the dropout draws
-        out = compute_losses(
-            main,
-            target,
-            _batch(state_mode),
-            framework=framework,
-            variant={"state": state_mode, "reward": "le", "augment": augment},
-            gamma=0.5,
-            weighted_ce=framework == "sa2c",
-            q_backbone_grad=q_backbone_grad,
-            q_pass=q_pass,
-        )
-        out["total"].backward()
-        results.append(({k: v.detach() for k, v in out.items()}, _grads(main)))
+    results = [
+        _fresh_losses_and_grads(backbone, framework, state_mode, augment, q_backbone_grad=q_backbone_grad, q_pass=q)
+        for q in ("full", "gathered")
+    ]
     (ref_terms, ref_grads), (terms, grads) = results
     assert ref_terms.keys() == terms.keys() and {"l_p", "l_n"} <= set(terms)
     for k in terms:
