@@ -197,8 +197,11 @@ def test_state_loss_off_and_bad_model(tiny_data: Path, tmp_path: Path) -> None: 
     with pytest.raises(MissingInputError):
         run("states", s, tiny_data, tmp_path / "missing.safetensors")
     control_run(control_settings("random"), tiny_data, tmp_path / "rnd")
-    with pytest.raises(InputError, match="not an idrec environment"):
+    with pytest.raises(InputError, match=r"rnd/model\.safetensors.*not a model of the 'idrec' environment"):
         run("states", s, tiny_data, tmp_path / "rnd" / "model.safetensors")
+    # and the other way round: the idrec model where a random environment is expected
+    with pytest.raises(InputError, match=r"nosm/model\.safetensors.*not a model of the 'random' environment"):
+        run("states", control_settings("random"), tiny_data, tmp_path / "nosm" / "model.safetensors")
 
 
 def test_recommender_recipe_switches(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ A key is (sequence, position p): the state / reward / choice of the history befo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -17,9 +18,26 @@ import torch
 
 from lea.env.quality import diagnostics, examples
 from lea.env.train import Transition
-from lea.errors import InputError
+from lea.errors import InputError, MissingInputError
 
 Key = tuple[int, int]
+
+
+def read_model_metadata(path: str | Path, env: str, n_items: int) -> dict[str, str]:
+    """The safetensors metadata of a fitted control model, checked to be an ``env`` model for ``n_items`` items (a
+    missing file, another environment's or another catalogue's model: a clear error naming the file)."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.exists():
+        raise MissingInputError(p, "control_fit")
+    with safe_open(str(p), "pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("env") != env or int(meta.get("n_items", -1)) != n_items:
+        raise InputError(
+            p, f"not a model of the {env!r} environment for {n_items} items (metadata {meta}): rerun control_fit"
+        )
+    return meta
 
 
 class ControlEnv(Protocol):

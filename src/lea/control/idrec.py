@@ -46,9 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from lea.control.base import Key, measure
+from lea.control.base import Key, measure, read_model_metadata
 from lea.env.train import Data, Transition, sample_negatives
-from lea.errors import InputError, MissingInputError
 from lea.rec.backbones import SASRecBackbone
 
 CHOICE_RULE = "highest reward r^e(p_t, x_k) of the 5 candidates"
@@ -170,18 +169,11 @@ class IDRecLE(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, n_items: int) -> IDRecLE:
-        from safetensors import safe_open
         from safetensors.torch import load_file
 
-        p = Path(path)
-        if not p.exists():
-            raise MissingInputError(p, "control_fit")
-        with safe_open(str(p), "pt") as f:
-            meta = f.metadata() or {}
-        if meta.get("env") != "idrec" or int(meta.get("n_items", -1)) != n_items:
-            raise InputError(p, f"not an idrec environment for {n_items} items (metadata {meta}): rerun control_fit")
+        meta = read_model_metadata(path, "idrec", n_items)
         m = cls(n_items, int(meta["hidden"]), int(meta["window"]), reward_head=meta.get("reward_head", "linear"))
-        sd = load_file(str(p))
+        sd = load_file(str(path))
         sd.setdefault("reward_mult", torch.ones(()))  # files written before reward_gap: the head as trained
         m.load_state_dict(sd)
         m.eval()

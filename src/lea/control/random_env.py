@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lea.control.base import Key
+from lea.control.base import Key, read_model_metadata
 from lea.env.train import Data
-from lea.errors import InputError, MissingInputError
 
 STATE, REWARD, CHOICE, ITEMS = 1, 2, 3, 4  # the stream of each kind of draw
 CHOICE_RULE = "uniform pick among the 5 candidates (seeded per transition)"
@@ -96,15 +95,7 @@ class RandomEnv:
 
     @classmethod
     def load(cls, path: str | Path, n_items: int) -> RandomEnv:
-        from safetensors import safe_open
-
-        p = Path(path)
-        if not p.exists():
-            raise MissingInputError(p, "control_fit")
-        with safe_open(str(p), "pt") as f:
-            meta = f.metadata() or {}
-        if meta.get("env") != "random" or int(meta.get("n_items", -1)) != n_items:
-            raise InputError(p, f"not a random environment for {n_items} items (metadata {meta}): rerun control_fit")
+        meta = read_model_metadata(path, "random", n_items)
         return cls(n_items, int(meta["dim"]), float(meta["sigma"]), int(meta["seed"]))
 
 
