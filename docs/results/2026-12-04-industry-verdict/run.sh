@@ -6,6 +6,7 @@
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
 #   run.sh [targets...]   default: claims_table (78 recommender runs of 15 epochs, 3 seeds)
 #   VERDICT_OVERLAY=F.yaml run.sh ...   one more config file on top of verdict.yaml (claims_so_far.sh)
+#   CORES=1 run.sh ...  one job at a time (default 2), beside another chain on this 2-core machine
 #   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
 #   run.sh restore        the same back into results/ (where absent)
 #   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
@@ -49,7 +50,7 @@ for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models an
   mkdir -p $V/le/${c%/*}
   [[ -d $V/le/$c ]] || cp -al $S/le/$c $V/le/${c%/*}/
 done
-snakemake --cores 2 --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
+snakemake --cores "${CORES:-2}" --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
   --configfile config/config.yaml config/industry_le_cpu.yaml \
   config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml ${VERDICT_OVERLAY:-} --config data_dir=../shared/data \
   -- "${@:-claims_table}"
