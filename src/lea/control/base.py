@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from lea.env.precompute import augment_table, rewards_table, states_table, top5_rows
 from lea.env.quality import diagnostics, examples
 from lea.env.train import Transition
 from lea.errors import InputError, MissingInputError
@@ -100,13 +101,7 @@ def states_frame(
     keys = [(s, p) for s in ids for p in range(len(seqs[s]) + 1)]
     hist = [history(seqs[s], p, window) for s, p in keys]
     arr = env.states(keys, hist).numpy() if keys else np.zeros((0, env.dim), dtype=np.float32)
-    return pl.DataFrame(
-        {
-            "sequence": pl.Series([s for s, _ in keys], dtype=pl.Int32),
-            "position": pl.Series([p for _, p in keys], dtype=pl.Int32),
-            "state": pl.Series(arr.astype(np.float16 if dtype == "float16" else np.float32)),
-        }
-    )
+    return states_table([s for s, _ in keys], [p for _, p in keys], arr, dtype)
 
 
 def rewards_frame(
@@ -129,16 +124,7 @@ def rewards_frame(
             acts.append([items[p], *negs])
             obs.append(items[p])
     r = env.rewards(keys, hist, acts, obs) if keys else torch.zeros(0, k + 1)
-    n = len(keys)
-    return pl.DataFrame(
-        {
-            "sequence": pl.Series(np.repeat([s for s, _ in keys], k + 1), dtype=pl.Int32),
-            "position": pl.Series(np.repeat([p for _, p in keys], k + 1), dtype=pl.Int32),
-            "item": pl.Series(np.array(acts, dtype=np.int64).reshape(-1), dtype=pl.Int32),
-            "positive": pl.Series(np.tile([True] + [False] * k, n), dtype=pl.Boolean),
-            "reward": pl.Series(r.numpy().reshape(-1), dtype=pl.Float32),
-        }
-    )
+    return rewards_table(keys, acts, r, k)
 
 
 def augment_frame(
@@ -146,20 +132,11 @@ def augment_frame(
 ) -> pl.DataFrame:
     """``augment_{backbone}.parquet``: the environment's pick a^e_t among the warm-up model's top-5, its reward r^e
     and whether it is the true next item (lea.env.precompute.compute_augment)."""
-    rows = top5.filter(pl.col("sequence").is_in(list(ids))).sort(["sequence", "position"])
-    keys = list(zip(rows["sequence"].to_list(), rows["position"].to_list(), strict=True))
-    cands = [list(c) for c in rows["candidates"].to_list()]
-    for (s, p), c in zip(keys, cands, strict=True):
-        if p >= len(seqs[s]) or len(c) != 5:
-            raise InputError(
-                "top5.parquet", f"(sequence={s}, position={p}): position past the sequence or not 5 candidates"
-            )
+    keys, cands = top5_rows(top5, seqs, list(ids))
     if keys:
         pos, reward, _ = env.choose(keys, [history(seqs[s], p, window) for s, p in keys], cands)
         chosen = [c[int(k)] for c, k in zip(cands, pos, strict=True)]
         rew = reward.numpy()
     else:
         chosen, rew = [], np.zeros(0, dtype=np.float32)
-    from lea.env.precompute import augment_table
-
     return augment_table(seqs, keys, cands, chosen, rew)

@@ -72,6 +72,11 @@ def compute_states(inf, seqs: Mapping[int, list[int]], ids: list[int], dtype: st
     pos_col = np.concatenate([np.arange(len(seqs[s]) + 1) for s in ids]) if ids else np.zeros(0)
     d = inf.le.llm.config.hidden_size
     arr = torch.cat(states).numpy() if ids else np.zeros((0, d), dtype=np.float32)
+    return states_table(seq_col, pos_col, arr, dtype)
+
+
+def states_table(seq_col, pos_col, arr: np.ndarray, dtype: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """``states.parquet`` rows (any environment): s^e of each (sequence, position), stored as ``dtype``."""
     return pl.DataFrame(
         {
             "sequence": pl.Series(seq_col, dtype=pl.Int32),
@@ -94,6 +99,12 @@ def compute_rewards(
             acts.append([items[p], *negs])
             keys.append((s, p))
     r = inf.rewards_shared(hist, acts) if keys else torch.zeros(0, k + 1)
+    return rewards_table(keys, acts, r, k)
+
+
+def rewards_table(keys: list[tuple[int, int]], acts: list[list[int]], r: torch.Tensor, k: int) -> pl.DataFrame:
+    """``rewards.parquet`` rows (any environment): per transition (sequence, position) its k + 1 actions, the
+    observed item first, each with r^e."""
     n = len(keys)
     return pl.DataFrame(
         {
@@ -108,14 +119,7 @@ def compute_rewards(
 
 def compute_augment(inf, seqs: Mapping[int, list[int]], ids: list[int], top5: pl.DataFrame) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     W = inf.p.window
-    rows = top5.filter(pl.col("sequence").is_in(ids)).sort(["sequence", "position"])
-    keys = list(zip(rows["sequence"].to_list(), rows["position"].to_list(), strict=True))
-    cands = [list(c) for c in rows["candidates"].to_list()]
-    for (s, p), c in zip(keys, cands, strict=True):
-        if p >= len(seqs[s]) or len(c) != 5:
-            raise InputError(
-                "top5.parquet", f"(sequence={s}, position={p}): position past the sequence or not 5 candidates"
-            )
+    keys, cands = top5_rows(top5, seqs, ids)
     hist = [seqs[s][max(0, p - W) : p] for s, p in keys]
     if keys:
         pos, _, r = inf.choose_with_rewards(hist, cands)
@@ -124,6 +128,22 @@ def compute_augment(inf, seqs: Mapping[int, list[int]], ids: list[int], top5: pl
     else:
         chosen, reward = [], np.zeros(0, dtype=np.float32)
     return augment_table(seqs, keys, cands, chosen, reward)
+
+
+def top5_rows(
+    top5: pl.DataFrame, seqs: Mapping[int, list[int]], ids: list[int]
+) -> tuple[list[tuple[int, int]], list[list[int]]]:
+    """The warm-up's top-5 rows of the sequences ``ids`` in (sequence, position) order: their keys and candidates,
+    checked to be 5 candidates at a position inside the sequence."""
+    rows = top5.filter(pl.col("sequence").is_in(ids)).sort(["sequence", "position"])
+    keys = list(zip(rows["sequence"].to_list(), rows["position"].to_list(), strict=True))
+    cands = [list(c) for c in rows["candidates"].to_list()]
+    for (s, p), c in zip(keys, cands, strict=True):
+        if p >= len(seqs[s]) or len(c) != 5:
+            raise InputError(
+                "top5.parquet", f"(sequence={s}, position={p}): position past the sequence or not 5 candidates"
+            )
+    return keys, cands
 
 
 def augment_table(
