@@ -3,14 +3,16 @@
 # LLM pass (the 57 runs without GRU's augmentation), seed by seed, so that each finished seed is a complete table;
 # then the control environments' runs (oracle / idrec columns), seed by seed; last run.sh's default target, which
 # adds GRU's augmentation (8 LLM shards, about 3 h here: better from a lent GPU, run.sh install) and GRU's LE runs.
-# Each step resumes (run.sh: --rerun-incomplete); killed runs start again.
+# DATASET=lfm: the same order for the LFM half (lfm.sh, lfm.yaml); its Figure 4 sweeps (LEASR_wah*, LEASR_waq*)
+# come with the last step. Each step resumes (run.sh: --rerun-incomplete); killed runs start again.
 set -euo pipefail
 cd "$(dirname "$0")"
-R=$PWD/run.sh
-targets() {  # the metrics.json run.sh's default target still needs, from a dry run; $1: a grep -E filter
+DS=${DATASET:-industry}
+if [[ $DS == industry ]]; then R=$PWD/run.sh; else R=$PWD/$DS.sh; fi
+targets() {  # the metrics.json of $DS that the default target still needs, from a dry run; $1: a grep -E filter
   SMK_FLAGS=-n bash "$R" 2>/dev/null | awk '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
       if (inp !~ /augment_gru/) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) { gsub(",", "", $i); print $i } }' |
-    grep -E "$1" | sort -u || true
+    grep "^results/cpu-verdict/$DS/" | grep -E "$1" | sort -u || true
 }
 for pass in '^[^_]*$' '_(idrec0\.1|oracle)/'; do
   for s in 0 1 2; do

@@ -4,11 +4,12 @@
 # pool, the SASRec warm-up and ext0.1top6smw's item tokens, fit and precompute (docs/results/2026-12-04-industry-le-gpu
 # and docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
-#   run.sh [targets...]   default: claims_table (78 recommender runs of 15 epochs, 3 seeds)
+#   run.sh [targets...]   default: claims_table (132 recommender runs at the 50-epoch budget, 3 seeds)
 #   VERDICT_OVERLAY=F.yaml run.sh ...   one more config file on top of verdict.yaml (claims_so_far.sh)
 #   CORES=1 run.sh ...  one job at a time (default 2), beside another chain on this 2-core machine
 #   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
 #   run.sh restore        the same back into results/ (where absent)
+#   DATASET=lfm run.sh collect|restore   the same for the LFM half (lfm.sh) with lfm_runs/
 #   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
 #                         chain gru) into results/ (DEV=<the last device call's files folder>); the GRU warm-up's
 #                         top-5 it used is results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (make it first:
@@ -20,10 +21,13 @@ D=docs/results/2026-12-04-industry-verdict
 S=results/cpu-le-full/industry
 V=results/cpu-verdict/industry
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
+  RUNS=$D/runs
+  if [[ ${DATASET:-industry} != industry ]]; then V=results/cpu-verdict/$DATASET RUNS=$D/${DATASET}_runs; fi
   # collect: every finished run's metrics.json, ranks.parquet and train_log.csv into runs/ here (same tree as
   # results/); restore: back into results/ where absent (the claims table reads only the first two: claims_so_far.sh;
   # Snakemake retrains a restored run, whose model.safetensors is not kept)
-  if [[ $1 == collect ]]; then src=$V/runs dst=$D/runs; else src=$D/runs dst=$V/runs; fi
+  if [[ $1 == collect ]]; then src=$V/runs dst=$RUNS; else src=$RUNS dst=$V/runs; fi
+  [[ -d $src ]] || exit 0
   (cd "$src" && find . -name metrics.json) | while read -r m; do
     r=$(dirname "$m")
     [[ $1 == restore && -e $dst/$r/metrics.json ]] && continue
