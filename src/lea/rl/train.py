@@ -454,7 +454,7 @@ def fit(
     checkpoint: Path | None = None,
 ) -> dict[str, Any]:
     """Train for ``epochs`` (or ``max_steps``); validate every ``eval_every`` steps and at the end.
-    Returns the log rows, the selected state dict and its step.
+    Returns the log rows, the selected state dict and its step, and the step and seconds a resumed run resumed from.
 
     With ``checkpoint``, the whole training state is saved every ``checkpoint_every`` steps and a rerun after a kill
     resumes from it, giving the same numbers as an uninterrupted run (the caller deletes it when the run is done)."""
@@ -484,9 +484,17 @@ def fit(
         }
     )  # checkpoints of the per-step uniform law do not resume
     loop = load_checkpoint(checkpoint, trainer, fingerprint) if checkpoint is not None else None
+    # a resumed run's wall time: the earlier processes' seconds up to the checkpoint (None for a checkpoint written
+    # before this was recorded) plus this process's
+    t_start = time.perf_counter()
+    before: float | None = 0.0
+    resumed: dict[str, Any] = {"resumed_from_step": None, "seconds_before_resume": None}
     if loop is not None:
         perm, cursor, start, rows, acc = loop["perm"], loop["cursor"], loop["step"] + 1, loop["rows"], loop["acc"]
         best = (loop["best_value"], loop["best_step"], loop["best_sd"])
+        before = loop.get("elapsed_s")
+        resumed["resumed_from_step"] = loop["step"]
+        resumed["seconds_before_resume"] = None if before is None else round(before, 2)
     show = progress if progress is not None else sys.stderr.isatty()
     bar = tqdm(
         total=total,
@@ -548,6 +556,7 @@ def fit(
                     "best_value": best[0],
                     "best_step": best[1],
                     "best_sd": best[2],
+                    "elapsed_s": None if before is None else before + time.perf_counter() - t_start,
                 },
             )
     bar.close()
@@ -555,7 +564,14 @@ def fit(
         selected_step, sd = best[1], best[2]
     else:
         selected_step, sd = total, trainer.state_dict()
-    return {"rows": rows, "steps": total, "planned_steps": planned, "selected_step": selected_step, "state_dict": sd}
+    return {
+        "rows": rows,
+        "steps": total,
+        "planned_steps": planned,
+        "selected_step": selected_step,
+        "state_dict": sd,
+        **resumed,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -696,7 +712,9 @@ def run(
         "selected_step": res["selected_step"],
         "steps": res["steps"],
         "planned_steps": res["planned_steps"],
-        "wall_time_s": round(wall, 2),
+        "wall_time_s": round(wall, 2),  # this process only; a resumed run's earlier part is the next key
+        "resumed_from_step": res["resumed_from_step"],
+        "seconds_before_resume": res["seconds_before_resume"],
         "device": str(device),
         "config_hash": chash,
         "backbone": backbone,
