@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lea.config import dataset_settings, deep_merge, load_config, variant_needs, variant_settings
+from lea.config import dataset_settings, deep_merge, load_config, run_variant, variant_needs, variant_settings
 from lea.errors import ConfigError
 
 
@@ -62,6 +62,20 @@ def test_variant_table(repo):
     with pytest.raises(ConfigError, match="normal framework"):
         variant_settings(cfg, "LES", "normal")
     assert variant_settings(cfg, "sv", "normal")["augment"] == "sv"  # Table 3: Normal + sv
+
+
+def test_one_configuration_trains_once(repo):
+    cfg = load_config([repo / "config/demo.yaml"])
+    # Table 3's sv+q is Table 4's LEA (augment sv+q, fixed reward, state h): its rows read LEA's runs
+    assert run_variant(cfg, "svq", "sa2c") == "LEA" and run_variant(cfg, "svq", "snqn") == "LEA"
+    assert run_variant(cfg, "LEA", "sa2c") == "LEA"
+    for v in ("base", "LEAR", "LEASR", "sv", "q"):
+        assert run_variant(cfg, v, "sa2c") == v
+    assert run_variant(cfg, "sv", "normal") == "sv"
+    assert run_variant(cfg, "{variant}", "{framework}") == "{variant}"  # a rule's wildcard pattern passes through
+    # any other switch (a weight, the LE) makes it a configuration of its own
+    cfg = load_config([repo / "config/demo.yaml"], {"variants": {"svq": {"w_ah": 0.2}}})
+    assert run_variant(cfg, "svq", "sa2c") == "svq"
 
 
 def test_le_default_is_the_le_of_variants_that_name_none(repo):

@@ -291,6 +291,29 @@ def variant_settings(config: Mapping[str, Any], variant: str, framework: str) ->
     return v
 
 
+def run_variant(config: Mapping[str, Any], variant: str, framework: str) -> str:
+    """The variant whose run folder serves ``variant`` under ``framework``: the first variant of ``variants`` with the
+    same switches (``variant_settings`` less its name and label), so that one configuration trains once. Table 4's LEA
+    and Table 3's sv+q are the same configuration (augment sv+q, fixed reward, state h): one run serves both rows.
+    A name that is not a variant (a wildcard pattern) comes back unchanged."""
+    variants = config.get("variants", {})
+    if variant not in variants:
+        return variant
+
+    def switches(name: str) -> dict[str, Any] | None:
+        try:
+            v = variant_settings(config, name, framework)
+        except ConfigError:
+            return None
+        return {k: x for k, x in v.items() if k not in ("name", "label")}
+
+    want = switches(variant)
+    for name in variants:
+        if name == variant or switches(name) == want:
+            return name
+    return variant
+
+
 def variant_needs(v: Mapping[str, Any]) -> dict[str, bool]:
     """Which LE precomputes a variant reads: states, rewards, augmentation."""
     return {

@@ -160,8 +160,15 @@ def warmup_file(dataset, backbone, seed):
     return f"{RES}/{dataset}/warmup/{backbone}/seed{seed}/top5.parquet"
 
 
+RUN_VARIANT = {}  # (framework, variant) -> the variant whose run serves it (lea.config.run_variant), resolved once
+
+
 def run_dir(dataset, backbone, framework, variant, seed):
-    return f"{RES}/{dataset}/runs/{backbone}/{framework}/{variant}/seed{seed}"
+    """A run's folder; a variant with the same switches as an earlier one (sv+q and LEA) reads that one's runs."""
+    key = (framework, variant)
+    if key not in RUN_VARIANT:
+        RUN_VARIANT[key] = leacfg.run_variant(config, variant, framework)
+    return f"{RES}/{dataset}/runs/{backbone}/{framework}/{RUN_VARIANT[key]}/seed{seed}"
 
 
 def variant_settings(variant, framework):

@@ -4,7 +4,7 @@
 # pool, the SASRec warm-up and ext0.1top6smw's item tokens, fit and precompute (docs/results/2026-12-04-industry-le-gpu
 # and docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
-#   run.sh [targets...]   default: claims_table (132 recommender runs at the 50-epoch budget, 3 seeds)
+#   run.sh [targets...]   default: claims_table (129 recommender runs at the 50-epoch budget, 3 seeds)
 #   VERDICT_OVERLAY=F.yaml run.sh ...   one more config file on top of verdict.yaml (claims_so_far.sh)
 #   CORES=1 run.sh ...  one job at a time (default 2), beside another chain on this 2-core machine
 #   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
