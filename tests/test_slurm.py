@@ -120,7 +120,8 @@ def _sacct(env: dict[str, str], run_ids: list[str]) -> list[dict[str, str]]:
 
 
 def _same_outputs(a: Path, b: Path) -> None:
-    """The files of workload.targets are equal between two results folders (wall times aside)."""
+    """The files of workload.targets are equal between two results folders (wall times and where a run resumed
+    aside)."""
     for files in workload.targets(a).values():
         for rel in files:
             fa, fb = a / rel, b / rel
@@ -134,6 +135,8 @@ def _same_outputs(a: Path, b: Path) -> None:
                 ja, jb = json.loads(fa.read_text()), json.loads(fb.read_text())
                 for j in (ja, jb):
                     j.pop("wall_time_s")
+                    j.pop("resumed_from_step", None)
+                    j.pop("seconds_before_resume", None)
                 assert ja == jb, rel
 
 
@@ -207,9 +210,12 @@ def test_dag_through_sbatch_cancel_and_rerun_equals_local(cluster, tmp_path):
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out2.split("Job stats:")[1].split("Select jobs")[0], re.M))
     assert stats == {"train": "1", "total": "1"}, out2[-3000:]
     train_log = remote / "logs" / "train" / workload.DATASET / workload.BACKBONE / CANCELLED_RUN / "base"
-    assert re.search(
-        r"resuming from .*checkpoint\.pt at step \d+", (train_log / f"seed{workload.SEED}.log").read_text()
+    resumed_at = re.search(
+        r"resuming from .*checkpoint\.pt at step (\d+)", (train_log / f"seed{workload.SEED}.log").read_text()
     )
+    assert resumed_at
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["resumed_from_step"] == int(resumed_at.group(1)) and m["seconds_before_resume"] > 0
 
     # the same numbers as the local run, the resumed run included
     _same_outputs(local, remote)
