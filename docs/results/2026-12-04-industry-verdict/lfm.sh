@@ -25,17 +25,5 @@ for f in $S/$L/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.pa
     exit 1
   fi
 done
-mkdir -p $V/$L $V/warmup/sasrec $V/le/idrec $V/le/oracle
-[[ -d $V/data ]] || cp -al $S/data $V/
-[[ -d $V/warmup/sasrec/seed0 ]] || cp -al $S/warmup/sasrec/seed0 $V/warmup/sasrec/
-for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
-  ln -f $S/le/smollm2/$f $V/le/smollm2/
-done
-for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
-         rewards.parquet augment_sasrec.parquet; do
-  [[ -e $V/$L/$f ]] || cp -al $S/$L/$f $V/$L/
-done
-for c in idrec/idrec0.1 oracle/oracle; do
-  [[ -d $V/le/$c ]] || cp -al $S/le/$c $V/le/${c%/*}/
-done
+bash $D/run.sh link $S $V
 VERDICT_OVERLAY="$PWD/$D/lfm.yaml ${VERDICT_OVERLAY:-}" exec bash $D/run.sh "$@"

@@ -10,6 +10,7 @@
 #   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
 #   run.sh restore        the same back into results/ (where absent)
 #   DATASET=lfm run.sh collect|restore   the same for the LFM half (lfm.sh) with lfm_runs/
+#   run.sh link SRC DST   the hard links above from another stand-in's results (lfm.sh)
 #   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
 #                         chain gru) into results/ (DEV=<the last device call's files folder>); the GRU warm-up's
 #                         top-5 it used is results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (make it first:
@@ -40,20 +41,28 @@ if [[ ${1:-} == install ]]; then
   if [[ -s ${DEV:?}/gru_aug.tar.gz ]]; then tar -xzf "$DEV/gru_aug.tar.gz" --exclude="logs/*"; fi
   exit 0
 fi
-mkdir -p $V/le/smollm2/ext0.1top6smw $V/warmup/sasrec
-[[ -d $V/data ]] || cp -al $S/data $V/
-[[ -d $V/warmup/sasrec/seed0 ]] || cp -al $S/warmup/sasrec/seed0 $V/warmup/sasrec/
-for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
-  ln -f $S/le/smollm2/$f $V/le/smollm2/
-done
-for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
-         rewards.parquet augment_sasrec.parquet; do
-  [[ -e $V/le/smollm2/ext0.1top6smw/$f ]] || cp -al $S/le/smollm2/ext0.1top6smw/$f $V/le/smollm2/ext0.1top6smw/
-done
-for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models and precompute (oracle / idrec columns)
-  mkdir -p $V/le/${c%/*}
-  [[ -d $V/le/$c ]] || cp -al $S/le/$c $V/le/${c%/*}/
-done
+link() {  # hard links of $1's data, SASRec warm-up, LLM LE ext0.1top6smw and control environments into $2
+  local s=$1 v=$2 l=le/smollm2/ext0.1top6smw f c
+  mkdir -p $v/$l $v/warmup/sasrec
+  [[ -d $v/data ]] || cp -al $s/data $v/
+  [[ -d $v/warmup/sasrec/seed0 ]] || cp -al $s/warmup/sasrec/seed0 $v/warmup/sasrec/
+  for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
+    ln -f $s/le/smollm2/$f $v/le/smollm2/
+  done
+  for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
+           rewards.parquet augment_sasrec.parquet; do
+    [[ -e $v/$l/$f ]] || cp -al $s/$l/$f $v/$l/
+  done
+  for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models and precompute (oracle / idrec columns)
+    mkdir -p $v/le/${c%/*}
+    [[ -d $v/le/$c ]] || cp -al $s/le/$c $v/le/${c%/*}/
+  done
+}
+if [[ ${1:-} == link ]]; then  # run.sh link SRC DST: the same links for another stand-in (lfm.sh)
+  link "${2:?SRC}" "${3:?DST}"
+  exit 0
+fi
+link $S $V
 snakemake --cores "${CORES:-2}" --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
   --configfile config/config.yaml config/industry_le_cpu.yaml \
   config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml ${VERDICT_OVERLAY:-} --config data_dir=../shared/data \

@@ -16,10 +16,11 @@ from pathlib import Path
 def wall(m: dict) -> str:
     """This process's seconds, with the earlier part of a resumed run when metrics.json recorded it."""
     out = f"{m['wall_time_s']:,.0f} s"
-    if m.get("resumed_from_step"):
-        before = m.get("seconds_before_resume")
-        extra = f", after {before:,.0f} s before it" if before is not None else ""
-        out += f" after resuming at step {m['resumed_from_step']:,}{extra}"
+    step, before = m.get("resumed_from_step"), m.get("seconds_before_resume")
+    if step and before is not None:
+        out += f" (+ {before:,.0f} s of training before resuming at step {step:,})"
+    elif step:
+        out += f" after resuming at step {step:,}"
     return out
 
 

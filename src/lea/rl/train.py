@@ -484,8 +484,8 @@ def fit(
         }
     )  # checkpoints of the per-step uniform law do not resume
     loop = load_checkpoint(checkpoint, trainer, fingerprint) if checkpoint is not None else None
-    # a resumed run's wall time: the earlier processes' seconds up to the checkpoint (None for a checkpoint written
-    # before this was recorded) plus this process's
+    # a resumed run's training time: the earlier processes' seconds in this loop up to the checkpoint (None for a
+    # checkpoint written before this was recorded), saved with each checkpoint
     t_start = time.perf_counter()
     before: float | None = 0.0
     resumed: dict[str, Any] = {"resumed_from_step": None, "seconds_before_resume": None}
