@@ -25,7 +25,8 @@ CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
 # No mtime trigger: the shared data's files get new mtimes between sessions, and with it Snakemake reran preprocess
 # and then deleted the finished item tokens (3.5 h of CPU) to rebuild them (2026-12-05). A job reruns when its output
 # is missing or its recorded input set or params changed.
-smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" --rerun-triggers params input "${CF[@]}" --config data_dir=../shared/data \
+TRIG=(--rerun-triggers params input)
+smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" "${TRIG[@]}" "${CF[@]}" --config data_dir=../shared/data \
   --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
 case ${1:?stage} in
   itok) smk -- $LE/item_tokens.json ;;
@@ -33,7 +34,7 @@ case ${1:?stage} in
   fit) smk -- $S/le_quality.json ;;
   precompute) smk -- $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
   table)
-    snakemake --nolock --cores "${CORES:-2}" --rerun-triggers params input "${CF[@]}" $D/${2:-seed0}.yaml \
+    snakemake --nolock --cores "${CORES:-2}" "${TRIG[@]}" "${CF[@]}" $D/${2:-seed0}.yaml \
       --config data_dir=../shared/data -- environments_table
     ;;
   install)
