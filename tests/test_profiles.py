@@ -97,3 +97,50 @@ def test_gpu_slot_gives_concurrent_jobs_different_devices(repo, tmp_path):
         timeout=30,
     )
     assert out.stdout.strip() == "unset"
+
+
+def _write_movielens(raw: Path, users: int, items: int, per_user: int) -> None:
+    """A recbole ml-100k pair of files; the .inter file is over Snakemake's default 1 MB checksum limit."""
+    import random
+
+    rng = random.Random(0)
+    raw.mkdir(parents=True)
+    rows = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for u in range(users):
+        for k, i in enumerate(rng.sample(range(items), per_user)):
+            rows.append(f"{u}\t{i}\t{rng.randint(1, 5)}\t{880000000 + 1000 * u + k}")
+    (raw / "ml-100k.inter").write_text("\n".join(rows) + "\n")
+    head = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"
+    lines = [f"{i}\tMovie {i}\t{1950 + i % 50}\tDrama" for i in range(items)]
+    (raw / "ml-100k.item").write_text("\n".join([head, *lines]) + "\n")
+
+
+def test_local_profile_keeps_finished_work_when_raw_files_get_new_mtimes(repo, tmp_path):
+    """Raw files copied again (new mtime, same content) must not rebuild the stages after them (README, Resources).
+
+    Without the profile's checksum limit, Snakemake 9 reruns preprocess and everything downstream, whatever
+    --rerun-triggers says; that once deleted 3.5 h of finished item tokens."""
+    raw = tmp_path / "data" / "ml-100k"
+    _write_movielens(raw, users=700, items=300, per_user=80)
+    assert (raw / "ml-100k.inter").stat().st_size > 1_000_000
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    target = f"{tmp_path}/results/demo/data/negatives.parquet"
+
+    def smk(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [SNAKEMAKE, "--nolock", "--cores", "1", "--configfile", "config/demo.yaml", *args, "--config",
+               f"results_dir={tmp_path}/results", f"data_dir={tmp_path}/data", "--", target]
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        return proc
+
+    profile = ("--workflow-profile", "workflow/profiles/default")
+    smk(*profile)
+    built = Path(target).stat().st_mtime_ns
+    later = built + 60 * 10**9
+    for f in raw.iterdir():
+        os.utime(f, ns=(later, later))
+    kept = smk("-n", *profile)
+    assert "Nothing to be done" in kept.stdout + kept.stderr, kept.stdout[-2000:]
+    # the same call without the profile's limit would rebuild the data and the stage after it
+    default = smk("-n", "--max-checksum-file-size", "1MB")
+    assert re.search(r"^preprocess\s+1$", default.stdout, re.M) and re.search(r"^negatives\s+1$", default.stdout, re.M)

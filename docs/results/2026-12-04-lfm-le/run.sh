@@ -22,12 +22,16 @@ R=results/cpu-lfm-control/lfm
 LE=$R/le/smollm2
 S=$LE/ext0.1top6smw
 CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
-# No mtime trigger: the shared data's files get new mtimes between sessions, and with it Snakemake reran preprocess
-# and then deleted the finished item tokens (3.5 h of CPU) to rebuild them (2026-12-05). A job reruns when its output
-# is missing or its recorded input set or params changed.
-TRIG=(--rerun-triggers params input)
+# The shared data's files get new mtimes between sessions. Snakemake 9 then reruns preprocess (whatever
+# --rerun-triggers says: a newer input counts unless its recorded checksum matches, and checksums are recorded only of
+# files under --max-checksum-file-size, 1 MB by default) and rebuilds everything after it in the same call: on
+# 2026-12-05 it deleted the finished item tokens (3.5 h of CPU) to rebuild them. So the checksum limit covers the raw
+# files, and each stage first builds the data alone: a later call compares the (identical) preprocess outputs'
+# checksums and keeps the finished work.
+TRIG=(--rerun-triggers params input --max-checksum-file-size 256MB)
 smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" "${TRIG[@]}" "${CF[@]}" --config data_dir=../shared/data \
   --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
+[[ ${1:?stage} == install || $1 == collect ]] || smk -- $R/data/stats.json
 case ${1:?stage} in
   itok) smk -- $LE/item_tokens.json ;;
   data) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed0/top5.parquet ;;
