@@ -127,8 +127,9 @@ def test_local_profile_keeps_finished_work_when_raw_files_get_new_mtimes(repo, t
     target = f"{tmp_path}/results/demo/data/negatives.parquet"
 
     def smk(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [SNAKEMAKE, "--nolock", "--cores", "1", "--configfile", "config/demo.yaml", *args, "--config",
-               f"results_dir={tmp_path}/results", f"data_dir={tmp_path}/data", "--", target]
+        where = [f"results_dir={tmp_path}/results", f"data_dir={tmp_path}/data"]
+        cmd = [SNAKEMAKE, "--nolock", "--cores", "1", "--configfile", "config/demo.yaml", *args]
+        cmd += ["--config", *where, "--", target]
         proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=600)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
         return proc
