@@ -116,7 +116,7 @@ def _write_movielens(raw: Path, users: int, items: int, per_user: int) -> None:
 
 
 def test_local_profile_keeps_finished_work_when_raw_files_get_new_mtimes(repo, tmp_path):
-    """Raw files copied again (new mtime, same content) must not rebuild the stages after them (README, Resources).
+    """Raw files copied again (new mtime, same content) must not rebuild the stages after them (README).
 
     Without the profile's checksum limit, Snakemake 9 reruns preprocess and everything downstream, whatever
     --rerun-triggers says; that once deleted 3.5 h of finished item tokens."""
