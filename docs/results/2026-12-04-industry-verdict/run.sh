@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
 # The claims table's runs on the full Industry stand-in with the learned LLM LE (issue 15; verdict.yaml). Repository
 # root, the shared data beside it, `make setup` done, and results/cpu-le-full holding the preprocess, the negative
-# pool, the SASRec warm-up and ext0.1top6smw's item tokens, fit and precompute (docs/results/2026-12-04-industry-le-gpu
-# and docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
+# pool, the SASRec warm-ups and the three replicates of ext0.1top6smw's item tokens, fit and precompute
+# (docs/results/2026-12-05-industry-le-cpu/run.sh) and the control environments
+# (docs/results/2026-12-04-industry-full-controls/run.sh). The results folder results/cpu-verdict gets hard links
 # of those files, so only the recommender runs, the GRU warm-up and GRU's augmentation run here. Resumes.
 #   run.sh [targets...]   default: claims_table (129 recommender runs at the 50-epoch budget, 3 seeds)
 #   VERDICT_OVERLAY=F.yaml run.sh ...   one more config file on top of verdict.yaml (claims_so_far.sh)
 #   CORES=1 run.sh ...  one job at a time (default 2), beside another chain on this 2-core machine
+#   run.sh table          the claims table from the runs that exist (restored ones included; train not allowed)
 #   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
 #   run.sh restore        the same back into results/ (where absent)
 #   DATASET=lfm run.sh collect|restore   the same for the LFM half (lfm.sh) with lfm_runs/
 #   run.sh link SRC DST   the hard links above from another stand-in's results (lfm.sh)
-#   run.sh install        GRU's augmentation shards made on a lent GPU (../2026-12-04-industry-le-gpu/gpu_chain.sh,
-#                         chain gru) into results/ (DEV=<the last device call's files folder>); the GRU warm-up's
-#                         top-5 it used is results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (make it first:
-#                         run.sh results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -37,25 +35,28 @@ if [[ ${1:-} == collect || ${1:-} == restore ]]; then
   done
   exit 0
 fi
-if [[ ${1:-} == install ]]; then
-  if [[ -s ${DEV:?}/gru_aug.tar.gz ]]; then tar -xzf "$DEV/gru_aug.tar.gz" --exclude="logs/*"; fi
-  exit 0
-fi
-link() {  # hard links of $1's data, SASRec warm-up, LLM LE ext0.1top6smw and control environments into $2
-  local s=$1 v=$2 l=le/smollm2/ext0.1top6smw f c
-  mkdir -p $v/$l $v/warmup/sasrec
+link() {  # hard links of $1's data, SASRec warm-ups, LLM LE ext0.1top6smw (each replicate) and control environments into $2
+  local s=$1 v=$2 l r f c w
+  mkdir -p $v/warmup/sasrec
   [[ -d $v/data ]] || cp -al $s/data $v/
-  [[ -d $v/warmup/sasrec/seed0 ]] || cp -al $s/warmup/sasrec/seed0 $v/warmup/sasrec/
-  for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
-    ln -f $s/le/smollm2/$f $v/le/smollm2/
+  for w in $s/warmup/sasrec/seed*; do  # replicate r's warm-up is seed r's (its augmentation's top-5)
+    [[ -d $v/warmup/sasrec/${w##*/} ]] || cp -al $w $v/warmup/sasrec/
   done
-  for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
-           rewards.parquet augment_sasrec.parquet; do
-    [[ -e $v/$l/$f ]] || cp -al $s/$l/$f $v/$l/
+  for r in "" /rep1 /rep2; do  # the replicates that exist (replicates.yaml of ../2026-12-05-industry-le-cpu)
+    l=le/smollm2$r/ext0.1top6smw
+    [[ -e $s/$l/le_quality.json ]] || continue
+    mkdir -p $v/$l
+    for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
+      ln -f $s/le/smollm2$r/$f $v/le/smollm2$r/
+    done
+    for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
+             rewards.parquet augment_sasrec.parquet; do
+      [[ -e $v/$l/$f || ! -e $s/$l/$f ]] || cp -al $s/$l/$f $v/$l/
+    done
   done
   for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models and precompute (oracle / idrec columns)
     mkdir -p $v/le/${c%/*}
-    [[ -d $v/le/$c ]] || cp -al $s/le/$c $v/le/${c%/*}/
+    [[ -d $v/le/$c || ! -d $s/le/$c ]] || cp -al $s/le/$c $v/le/${c%/*}/
   done
 }
 if [[ ${1:-} == link ]]; then  # run.sh link SRC DST: the same links for another stand-in (lfm.sh)
@@ -63,6 +64,16 @@ if [[ ${1:-} == link ]]; then  # run.sh link SRC DST: the same links for another
   exit 0
 fi
 link $S $V
+if [[ ${1:-} == table ]]; then
+  # the claims table from the runs that exist, train not allowed: a run restored from runs/ (metrics.json and
+  # ranks.parquet, not its model.safetensors) is read as it is instead of being retrained
+  shift
+  snakemake --cores 1 --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules report_claims claims_table \
+    --configfile config/config.yaml config/industry_le_cpu.yaml config/industry_le_ext_cpu.yaml \
+    config/industry_full_envs_cpu.yaml $D/verdict.yaml ${VERDICT_OVERLAY:-} --config data_dir=../shared/data \
+    -- "${@:-claims_table}"
+  exit 0
+fi
 snakemake --cores "${CORES:-2}" --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
   --configfile config/config.yaml config/industry_le_cpu.yaml \
   config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml ${VERDICT_OVERLAY:-} --config data_dir=../shared/data \
