@@ -177,6 +177,24 @@ def test_a_clearly_better_agrees_and_the_table_has_its_columns(tmp_path: Path) -
     assert len(diag) == 2 and {q["le"] for q in diag} == {"frac0.1", "oracle"}
 
 
+def test_every_le_replicate_has_its_diagnostics(tmp_path: Path) -> None:
+    """le.replicates > 1: the spec's quality_replicates add each LLM LE replicate's diagnostics to the rows and to the
+    markdown's diagnostics table; the control environment stays one row."""
+    spec = _spec(tmp_path, _config(), _ranks(lear=_good, lea=_bad))
+    rep1 = tmp_path / "le" / "rep1" / "frac0.1"
+    quality(rep1)
+    q1 = json.loads((rep1 / "le_quality.json").read_text())
+    q1["reward"]["pairwise_accuracy"] = 0.55
+    (rep1 / "le_quality.json").write_text(json.dumps(q1))
+    spec["quality_replicates"] = {"demo/frac0.1": {"1": str(rep1 / "le_quality.json")}}
+    df, _, diag = claims.build(spec)
+    assert sorted((q["le"], q["replicate"]) for q in diag) == [("frac0.1", 0), ("frac0.1", 1), ("oracle", 0)]
+    text = _row(df, "5")["le_diagnostics"]
+    assert "frac0.1 replicate 0: reward acc 0.610" in text and "frac0.1 replicate 1: reward acc 0.550" in text
+    md = claims.to_markdown(df, claims.build(spec)[1], diag, spec)
+    assert "| demo | frac0.1 | 1 | llm | 0.550" in md and "| demo | oracle | 0 | oracle | 0.610" in md
+
+
 def test_identical_is_inconclusive_and_worse_disagrees(tmp_path: Path) -> None:
     same = claims.build(_spec(tmp_path / "same", _config(), _ranks(lear=_bad, lea=_bad)))[0]
     r = _row(same, "5")

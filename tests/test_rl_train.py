@@ -171,6 +171,9 @@ def test_warmup_and_recommend(data, tmp_path):
     assert df.schema["candidates"] == pl.List(pl.Int32) and df.height == top.height
     cands = df["candidates"].to_list()
     assert all(len(c) == 5 and len(set(c)) == 5 and max(c) < 40 for c in cands)  # never the pad item
+    # a dataset whose recommender runs stop early (rec.patience with best_val) warms up the same fixed steps
+    again = warmup_top5({"rec": {**REC, "selection": "best_val", "patience": 3}}, "gru", 0, d / "data", steps=30)
+    assert again.equals(top)
     run(
         {"rec": {**REC, "epochs": 20}},
         {"name": "base"},

@@ -114,12 +114,17 @@ CLAIMS_SPEC = {}  # the claims table's spec, resolved once (the input function a
 
 def claims_spec():
     """lea.report.claims' spec: its plan (rows, sub-comparisons as run keys), the run folders of every seed of each
-    run key, and the le_quality.json of each LE setting the rows name (replicate 0)."""
+    run key, and the le_quality.json of each LE setting the rows name: replicate 0 in ``quality``, the LLM LEs' other
+    replicates that the seeds read (le.replicates > 1) in ``quality_replicates``."""
     if not CLAIMS_SPEC:
         plan = leaclaims.plan(config)
         runs = {k: [[s, run_dir(*leaclaims.split_key(k), s)] for s in SEEDS] for k in leaclaims.run_keys(plan)}
-        quality = {f"{d}/{le}": le_quality_file(d, le) for d, le in leaclaims.quality_keys(plan)}
-        CLAIMS_SPEC.update({**plan, "runs": runs, "quality": quality})
+        keys = leaclaims.quality_keys(plan)
+        quality = {f"{d}/{le}": le_quality_file(d, le) for d, le in keys}
+        reps = sorted({run_replicate(s) for s in SEEDS} - {0})
+        replicates = {f"{d}/{le}": {str(r): f"{le_dir(d, le, r)}/le_quality.json" for r in reps}
+                      for d, le in keys if reps and le_setting(le)["env"] == "llm"}
+        CLAIMS_SPEC.update({**plan, "runs": runs, "quality": quality, "quality_replicates": replicates})
     return CLAIMS_SPEC
 
 
@@ -131,7 +136,8 @@ def claims_spec_json():
 def claims_inputs(wildcards):
     spec = claims_spec()
     runs = sorted({d for seeds in spec["runs"].values() for _, d in seeds})
-    return [f"{d}/{f}" for d in runs for f in ("metrics.json", "ranks.parquet")] + sorted(set(spec["quality"].values()))
+    quality = set(spec["quality"].values()) | {p for reps in spec["quality_replicates"].values() for p in reps.values()}
+    return [f"{d}/{f}" for d in runs for f in ("metrics.json", "ranks.parquet")] + sorted(quality)
 
 
 def claims_targets():

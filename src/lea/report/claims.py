@@ -753,8 +753,8 @@ def build(spec: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame, list[dic
             "n_against": sum(results[c]["direction"] == "against" for c in row_cids),
             "le_settings": ", ".join(row["le"]),
             "n_le_replicates": row["le_replicates"],
-            "le_diagnostics": "; ".join(diag[(row["dataset"], le)]["text"] for le in row["le"]
-                                        if (row["dataset"], le) in diag),
+            "le_diagnostics": "; ".join(q["text"] for le in row["le"] for (d, q_le, _), q in diag.items()
+                                        if d == row["dataset"] and q_le == le),
         }  # fmt: skip
         shown = min(row_cids, key=lambda cid: _support(comps[cid], results[cid])) if row_cids else None
         rec.update(_shown_columns(comps.get(shown), results.get(shown), spec))
@@ -836,23 +836,29 @@ def _shown_columns(c: Mapping[str, Any] | None, r: Mapping[str, Any] | None, spe
     }
 
 
-def _diagnostics(spec: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(dataset, LE setting) -> its le_quality.json diagnostics (lea.report.environments.diagnostics) and a text."""
+def _diagnostics(spec: Mapping[str, Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """(dataset, LE setting, LE replicate) -> its le_quality.json diagnostics (lea.report.environments.diagnostics)
+    and a text. ``quality`` holds replicate 0 of every setting; ``quality_replicates`` ({"dataset/le": {r: path}})
+    the other replicates of the LLM LEs (``le.replicates`` > 1: recommender seed s reads replicate s mod R)."""
     from pathlib import Path
 
+    files = [(name, 0, path) for name, path in spec.get("quality", {}).items()]
+    files += [(name, int(r), path) for name, reps in spec.get("quality_replicates", {}).items()
+              for r, path in reps.items()]  # fmt: skip
     out = {}
-    for name, path in sorted(spec.get("quality", {}).items()):
+    for name, r, path in sorted(files):
         d, le = name.split("/", 1)
         if not Path(path).exists():
             continue
         env = spec.get("env_kinds", {}).get(le, "llm")
         q = leaenvs.diagnostics({"envs": [{"le": le, "env": env, "quality": path}]}).row(0, named=True)
+        label = f"{le} replicate {r}" if r or name in spec.get("quality_replicates", {}) else le
         text = (
-            f"{le}: reward acc {q['reward.pairwise_accuracy']:.3f} (p {_p(q['reward.p'])}), state HR@10 "
+            f"{label}: reward acc {q['reward.pairwise_accuracy']:.3f} (p {_p(q['reward.p'])}), state HR@10 "
             f"{q['state.hr@10']:.3f} vs chance {q['state.chance']:.3f} (p {_p(q['state.p'])}), choice acc "
             f"{q['choice.accuracy']:.3f} vs {q['choice.chance']:.3f} (p {_p(q['choice.p'])})"
         )
-        out[(d, le)] = {"dataset": d, **q, "text": text}
+        out[(d, le, r)] = {"dataset": d, **q, "replicate": r, "text": text}
     return out
 
 
@@ -937,12 +943,12 @@ def to_markdown(df: pl.DataFrame, detail: pl.DataFrame, diag: Sequence[Mapping[s
         f"verdicts, which pair the cases of every seed). {spread}",
     ]
     if diag:
-        lines += ["", "## The LE settings' diagnostics (le_quality.json, LE replicate 0)", ""]
-        lines += ["| dataset | LE setting | env | reward pairwise acc (p) | state HR@10 (chance, p) | choice acc "
-                  "(chance, p) |", "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", "## The LE settings' diagnostics (le_quality.json of each LE replicate)", ""]
+        lines += ["| dataset | LE setting | LE replicate | env | reward pairwise acc (p) | state HR@10 (chance, p) | "
+                  "choice acc (chance, p) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
         for q in diag:
             lines.append(
-                f"| {q['dataset']} | {q['le']} | {q['env']} | {q['reward.pairwise_accuracy']:.3f} "
+                f"| {q['dataset']} | {q['le']} | {q['replicate']} | {q['env']} | {q['reward.pairwise_accuracy']:.3f} "
                 f"({_p(q['reward.p'])}) | {q['state.hr@10']:.3f} ({q['state.chance']:.3f}, {_p(q['state.p'])}) | "
                 f"{q['choice.accuracy']:.3f} ({q['choice.chance']:.3f}, {_p(q['choice.p'])}) |"
             )

@@ -30,7 +30,10 @@ def warmup_top5(
     from lea.rl.replay import build_transitions, load_data
     from lea.rl.train import REC_DEFAULTS, Trainer, fit, resolve_device
 
+    # a fixed number of steps, no validation: the last model, and no early stopping (rec.patience belongs to the
+    # recommender runs' best_val selection; a dataset with it set would otherwise be refused here)
     rec = {**REC_DEFAULTS, **settings.get("rec", settings), "max_steps": int(steps), "selection": "last"}
+    rec["patience"] = None
     if rec.get("threads"):
         torch.set_num_threads(int(rec["threads"]))
     items, inter, splits = load_data(data_dir)
