@@ -49,10 +49,15 @@ link() {  # hard links of $1's data, SASRec warm-ups, LLM LE ext0.1top6smw (each
     for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
       ln -f $s/le/smollm2$r/$f $v/le/smollm2$r/
     done
+    # the gathered precompute and its shards (states/, rewards/, augment/sasrec/): with the shards present, Snakemake
+    # does not plan the allowed le_augment / le_gather_augment to remake the SASRec augmentation here
     for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
-             rewards.parquet augment_sasrec.parquet; do
+             rewards.parquet augment_sasrec.parquet states rewards; do
       [[ -e $v/$l/$f || ! -e $s/$l/$f ]] || cp -al $s/$l/$f $v/$l/
     done
+    if [[ -d $s/$l/augment/sasrec && ! -e $v/$l/augment/sasrec ]]; then
+      mkdir -p $v/$l/augment && cp -al $s/$l/augment/sasrec $v/$l/augment/
+    fi
   done
   for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models and precompute (oracle / idrec columns)
     mkdir -p $v/le/${c%/*}

@@ -13,7 +13,12 @@
 #   run.sh table [seeds012]  the LFM environments table with the LLM column beside the three controls (SASRec rows
 #                      and GRU's Table 5 rows; seed0.yaml, or seeds012.yaml): the control fits, their precompute and
 #                      every recommender run (2 jobs at a time)
-#   run.sh collect     copy the chain's files here (files/)
+#   run.sh collect     copy the chain's files here (files/): the diagnostics, and the weights (item tokens, adapter,
+#                      score head), rewards and augmentation (gathered files and shards), committed so that a new
+#                      checkout needs no refit; an unfinished item-token run's or fit's checkpoint; not the states
+#   run.sh restore     files/ back into results/ (where absent), after the data and the LLM folder
+# itok, fit, precompute, collect and restore take the LE replicate as a second argument (0, 1 or 2; default 0;
+# replicates.yaml): replicate r lives in le/smollm2/rep<r> with its own SASRec warm-up (seed r), files in files/rep<r>.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -29,14 +34,22 @@ CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
 # files, and each stage first builds the data alone: a later call compares the (identical) preprocess outputs'
 # checksums and keeps the finished work.
 TRIG=(--rerun-triggers params input --max-checksum-file-size 256MB)
+rep=${2:-0}
+F=$D/files
+if [[ ${1:-} != table && $rep != 0 ]]; then
+  CF+=($D/replicates.yaml)
+  LE=$LE/rep$rep
+  S=$LE/ext0.1top6smw
+  F=$D/files/rep$rep
+fi
 smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" "${TRIG[@]}" "${CF[@]}" --config data_dir=../shared/data \
   --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
-[[ ${1:?stage} == install || $1 == collect ]] || smk -- $R/data/stats.json
+[[ ${1:?stage} == install || $1 == collect ]] || smk -- $R/data/stats.json resources/llm/smollm2/hf/config.json
 case ${1:?stage} in
   itok) smk -- $LE/item_tokens.json ;;
   data) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed0/top5.parquet ;;
   fit) smk -- $S/le_quality.json ;;
-  precompute) smk -- $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
+  precompute) smk -- $R/warmup/sasrec/seed$rep/top5.parquet $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
   table)
     snakemake --nolock --cores "${CORES:-2}" "${TRIG[@]}" "${CF[@]}" $D/${2:-seed0}.yaml \
       --config data_dir=../shared/data -- environments_table
@@ -47,9 +60,29 @@ case ${1:?stage} in
     done
     ;;
   collect)
-    mkdir -p $D/files
-    cp $LE/item_tokens.json $LE/item_tokens_loss.png $R/data/stats.json $D/files/ 2>/dev/null || true
-    [[ -d $S ]] && cp $S/{le_quality.json,learning_curve.csv,train_log.csv} $D/files/ 2>/dev/null || true
+    mkdir -p $F/le
+    cp $LE/item_tokens.json $LE/item_tokens_loss.png $R/data/stats.json $F/ 2>/dev/null || true
+    [[ -d $S ]] && cp $S/{le_quality.json,learning_curve.csv,train_log.csv} $F/ 2>/dev/null || true
+    for f in item_tokens.safetensors item_tokens.parquet; do [[ -e $LE/$f ]] && cp $LE/$f $F/le/; done
+    if [[ -e $LE/checkpoint.pt && ! -e $LE/item_tokens.json ]]; then cp $LE/checkpoint.pt $F/le/item_tokens_checkpoint.pt
+    else rm -f $F/le/item_tokens_checkpoint.pt; fi
+    if [[ -d $S ]]; then
+      for f in adapter score_head.safetensors rewards rewards.parquet augment augment_sasrec.parquet; do
+        [[ -e $S/$f ]] && cp -r $S/$f $F/le/
+      done
+      if [[ -e $S/checkpoint.pt && ! -e $S/le_quality.json ]]; then cp $S/checkpoint.pt $F/le/; else rm -f $F/le/checkpoint.pt; fi
+    fi
+    ;;
+  restore)
+    mkdir -p $S
+    for f in item_tokens.json item_tokens_loss.png; do [[ -e $F/$f && ! -e $LE/$f ]] && cp $F/$f $LE/; done
+    for f in item_tokens.safetensors item_tokens.parquet; do [[ -e $F/le/$f && ! -e $LE/$f ]] && cp $F/le/$f $LE/; done
+    [[ -e $F/le/item_tokens_checkpoint.pt && ! -e $LE/checkpoint.pt ]] && cp $F/le/item_tokens_checkpoint.pt $LE/checkpoint.pt
+    for f in le_quality.json learning_curve.csv train_log.csv; do [[ -e $F/$f && ! -e $S/$f ]] && cp $F/$f $S/; done
+    for f in adapter score_head.safetensors checkpoint.pt rewards augment rewards.parquet augment_sasrec.parquet; do
+      [[ -e $F/le/$f && ! -e $S/$f ]] && cp -r $F/le/$f $S/
+    done
+    touch $S/rewards.parquet $S/augment_sasrec.parquet 2>/dev/null || true
     ;;
   *) echo "unknown stage $1" >&2; exit 2 ;;
 esac

@@ -50,6 +50,9 @@ case $stage in
     for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
       [[ -e $LE/$f ]] && cp $LE/$f $F/le/
     done
+    # the item tokens' checkpoint only while they are unfinished (they resume from it)
+    if [[ -e $LE/checkpoint.pt && ! -e $LE/item_tokens.json ]]; then cp $LE/checkpoint.pt $F/le/item_tokens_checkpoint.pt
+    else rm -f $F/le/item_tokens_checkpoint.pt; fi
     if [[ -d $S ]]; then
       for f in adapter score_head.safetensors le_quality.json learning_curve.csv train_log.csv rewards.parquet \
                augment_sasrec.parquet rewards augment; do
@@ -63,10 +66,11 @@ case $stage in
     ;;
   restore)
     # after the data and the LLM folder (above), so that the restored files are newer than their inputs
-    mkdir -p $S
+    mkdir -p $S $LE
     for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
       [[ -e $F/le/$f && ! -e $LE/$f ]] && cp $F/le/$f $LE/
     done
+    [[ -e $F/le/item_tokens_checkpoint.pt && ! -e $LE/checkpoint.pt ]] && cp $F/le/item_tokens_checkpoint.pt $LE/checkpoint.pt
     for f in adapter score_head.safetensors le_quality.json learning_curve.csv train_log.csv checkpoint.pt rewards \
              augment rewards.parquet augment_sasrec.parquet; do
       [[ -e $F/le/$f && ! -e $S/$f ]] && cp -r $F/le/$f $S/
