@@ -46,7 +46,7 @@ case $stage in
       \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $F/augment.md --out-csv $F/augment.csv
     ;;
   collect)
-    mkdir -p $F/le $F/logs
+    mkdir -p $F/le
     for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
       [[ -e $LE/$f ]] && cp $LE/$f $F/le/
     done
@@ -61,8 +61,10 @@ case $stage in
       # the fit's checkpoint only while the fit has not written le_quality.json (it resumes from it)
       if [[ -e $S/checkpoint.pt && ! -e $S/le_quality.json ]]; then cp $S/checkpoint.pt $F/le/; else rm -f $F/le/checkpoint.pt; fi
     fi
-    cp -r results/cpu-le-full/logs/{item_tokens,fit_le,le_states,le_rewards,le_augment} $F/logs/ 2>/dev/null || true
-    cp -r results/cpu-le-full/benchmarks/{item_tokens,fit_le,le_states,le_rewards,le_augment} $F/logs/ 2>/dev/null || true
+    # every replicate's rule logs and benchmarks (rep<r> in their paths), in one place
+    mkdir -p $D/files/logs
+    cp -r results/cpu-le-full/logs/{item_tokens,fit_le,le_states,le_rewards,le_augment} $D/files/logs/ 2>/dev/null || true
+    cp -r results/cpu-le-full/benchmarks/{item_tokens,fit_le,le_states,le_rewards,le_augment} $D/files/logs/ 2>/dev/null || true
     ;;
   restore)
     # after the data and the LLM folder (above), so that the restored files are newer than their inputs
