@@ -82,7 +82,7 @@ case ${1:?stage} in
     for f in adapter score_head.safetensors checkpoint.pt rewards augment rewards.parquet augment_sasrec.parquet; do
       [[ -e $F/le/$f && ! -e $S/$f ]] && cp -r $F/le/$f $S/
     done
-    touch $S/rewards.parquet $S/augment_sasrec.parquet 2>/dev/null || true
+    touch -c $S/rewards.parquet $S/augment_sasrec.parquet  # -c: never create a missing (unfinished) output
     ;;
   *) echo "unknown stage $1" >&2; exit 2 ;;
 esac

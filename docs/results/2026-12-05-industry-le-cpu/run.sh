@@ -78,7 +78,7 @@ case $stage in
       [[ -e $F/le/$f && ! -e $S/$f ]] && cp -r $F/le/$f $S/
     done
     # shards first, gathered files last: each output newer than its inputs
-    touch $S/rewards.parquet $S/augment_sasrec.parquet 2>/dev/null || true
+    touch -c $S/rewards.parquet $S/augment_sasrec.parquet  # -c: never create a missing (unfinished) output
     ;;
   *) echo "run.sh: unknown stage $stage" >&2; exit 2 ;;
 esac
