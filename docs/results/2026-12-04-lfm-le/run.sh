@@ -13,11 +13,9 @@
 #   run.sh table [seeds012]  the LFM environments table with the LLM column beside the three controls (SASRec rows
 #                      and GRU's Table 5 rows; seed0.yaml, or seeds012.yaml): the control fits, their precompute and
 #                      every recommender run (2 jobs at a time)
-#   run.sh collect     copy the chain's files here (files/): the diagnostics, and the weights (item tokens, adapter,
-#                      score head), rewards and augmentation (gathered files and shards), committed so that a new
-#                      checkout needs no refit; an unfinished item-token run's or fit's checkpoint; not the states
-#   run.sh restore     files/ back into results/ (where absent), after the data and the LLM folder
-# itok, fit, precompute, collect and restore take the LE replicate as a second argument (0, 1 or 2; default 0;
+#   run.sh collect     copy the chain's diagnostics here (files/; weights stay out of git: a new checkout rebuilds
+#                      them with itok and fit, seeded)
+# itok, fit, precompute and collect take the LE replicate as a second argument (0, 1 or 2; default 0;
 # replicates.yaml): replicate r lives in le/smollm2/rep<r> with its own SASRec warm-up (seed r), files in files/rep<r>.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -60,29 +58,9 @@ case ${1:?stage} in
     done
     ;;
   collect)
-    mkdir -p $F/le
+    mkdir -p $F
     cp $LE/item_tokens.json $LE/item_tokens_loss.png $R/data/stats.json $F/ 2>/dev/null || true
     [[ -d $S ]] && cp $S/{le_quality.json,learning_curve.csv,train_log.csv} $F/ 2>/dev/null || true
-    for f in item_tokens.safetensors item_tokens.parquet; do [[ -e $LE/$f ]] && cp $LE/$f $F/le/; done
-    if [[ -e $LE/checkpoint.pt && ! -e $LE/item_tokens.json ]]; then cp $LE/checkpoint.pt $F/le/item_tokens_checkpoint.pt
-    else rm -f $F/le/item_tokens_checkpoint.pt; fi
-    if [[ -d $S ]]; then
-      for f in adapter score_head.safetensors rewards rewards.parquet augment augment_sasrec.parquet; do
-        [[ -e $S/$f ]] && cp -r $S/$f $F/le/
-      done
-      if [[ -e $S/checkpoint.pt && ! -e $S/le_quality.json ]]; then cp $S/checkpoint.pt $F/le/; else rm -f $F/le/checkpoint.pt; fi
-    fi
-    ;;
-  restore)
-    mkdir -p $S
-    for f in item_tokens.json item_tokens_loss.png; do [[ -e $F/$f && ! -e $LE/$f ]] && cp $F/$f $LE/; done
-    for f in item_tokens.safetensors item_tokens.parquet; do [[ -e $F/le/$f && ! -e $LE/$f ]] && cp $F/le/$f $LE/; done
-    [[ -e $F/le/item_tokens_checkpoint.pt && ! -e $LE/checkpoint.pt ]] && cp $F/le/item_tokens_checkpoint.pt $LE/checkpoint.pt
-    for f in le_quality.json learning_curve.csv train_log.csv; do [[ -e $F/$f && ! -e $S/$f ]] && cp $F/$f $S/; done
-    for f in adapter score_head.safetensors checkpoint.pt rewards augment rewards.parquet augment_sasrec.parquet; do
-      [[ -e $F/le/$f && ! -e $S/$f ]] && cp -r $F/le/$f $S/
-    done
-    touch -c $S/rewards.parquet $S/augment_sasrec.parquet  # -c: never create a missing (unfinished) output
     ;;
   *) echo "unknown stage $1" >&2; exit 2 ;;
 esac

@@ -3,18 +3,18 @@
 # results/cpu-le-full: the claims table's LE since 2026-12-05 (README.md here). Repository root, the shared data beside
 # it, `make setup` done. Each stage resumes (Snakemake keeps finished jobs; the item tokens and the fit resume from their
 # checkpoints). THREADS (default 2) torch threads a job, CORES (default 2) jobs at a time.
-# Every stage but collect / restore takes the replicate as a second argument (0, 1 or 2; default 0; replicates.yaml):
+# Every stage takes the replicate as a second argument (0, 1 or 2; default 0; replicates.yaml):
 # replicate r lives in le/smollm2/rep<r> (replicate 0: le/smollm2) with its own SASRec warm-up (seed r).
 #   run.sh itok        the item tokens of the 4,385 products (config/industry_le_cpu.yaml's CPU recipe)
 #   run.sh fit         the LE fit with le_quality.json and its learning curve (config/industry_le_ext_cpu.yaml)
 #   run.sh precompute  states, rewards and SASRec augmentation of every training transition (8 shards each)
 #   run.sh augment     the augmentation hit rate (files/augment.{md,csv})
-#   run.sh collect     the chain's files into files/ here: the weights (item tokens, adapter, score head: about 11 MB,
-#                      committed so that a new checkout needs no refit), the diagnostics, the rewards and augmentation
-#                      (gathered files and shards); the fit's checkpoint.pt while the fit is unfinished. Not the
-#                      states (63 MB): `run.sh precompute` remakes them from the weights in about 15 min of one core
-#   run.sh restore     files/ back into results/ (where absent), after the data and the LLM folder; then
-#                      `run.sh precompute` remakes only the states
+#   run.sh collect     the chain's diagnostics into files/ here (item_tokens.json, le_quality.json, learning curve,
+#                      train log, the adapter's config) and every replicate's rule logs and benchmarks (files/logs/).
+#                      The weights stay out of git: a new checkout rebuilds a replicate with itok and fit (seeded;
+#                      about 40 min on the AMX machine of 2026-12-05), then `run.sh check r`
+#   run.sh check       the rebuilt replicate's le_quality.json against the committed one: the same diagnostics, or
+#                      the rebuild is a different LE (another machine's kernels) and its runs start again
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -34,7 +34,7 @@ smk() { snakemake --nolock --cores "${CORES:-2}" "${TRIG[@]}" "${CF[@]}" --confi
 stage=${1:?stage}
 rep=${2:-0}
 if [[ $rep != 0 ]]; then LE=$LE/rep$rep S=$LE/ext0.1top6smw F=$F/rep$rep; fi
-[[ $stage == collect ]] || smk -- $R/data/stats.json resources/llm/smollm2/hf/config.json
+[[ $stage == collect || $stage == check ]] || smk -- $R/data/stats.json resources/llm/smollm2/hf/config.json
 case $stage in
   itok) smk -- $LE/item_tokens.json ;;
   fit) smk -- $S/le_quality.json ;;
@@ -46,39 +46,26 @@ case $stage in
       \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $F/augment.md --out-csv $F/augment.csv
     ;;
   collect)
-    mkdir -p $F/le
-    for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
-      [[ -e $LE/$f ]] && cp $LE/$f $F/le/
+    mkdir -p $F/le/adapter $D/files/logs
+    for f in item_tokens.json item_tokens_loss.png item_tokens.parquet; do [[ -e $LE/$f ]] && cp $LE/$f $F/le/; done
+    for f in le_quality.json learning_curve.csv train_log.csv adapter/adapter_config.json adapter/README.md; do
+      [[ -e $S/$f ]] && cp $S/$f $F/le/$f
     done
-    # the item tokens' checkpoint only while they are unfinished (they resume from it)
-    if [[ -e $LE/checkpoint.pt && ! -e $LE/item_tokens.json ]]; then cp $LE/checkpoint.pt $F/le/item_tokens_checkpoint.pt
-    else rm -f $F/le/item_tokens_checkpoint.pt; fi
-    if [[ -d $S ]]; then
-      for f in adapter score_head.safetensors le_quality.json learning_curve.csv train_log.csv rewards.parquet \
-               augment_sasrec.parquet rewards augment; do
-        [[ -e $S/$f ]] && cp -r $S/$f $F/le/
-      done
-      # the fit's checkpoint only while the fit has not written le_quality.json (it resumes from it)
-      if [[ -e $S/checkpoint.pt && ! -e $S/le_quality.json ]]; then cp $S/checkpoint.pt $F/le/; else rm -f $F/le/checkpoint.pt; fi
-    fi
     # every replicate's rule logs and benchmarks (rep<r> in their paths), in one place
-    mkdir -p $D/files/logs
     cp -r results/cpu-le-full/logs/{item_tokens,fit_le,le_states,le_rewards,le_augment} $D/files/logs/ 2>/dev/null || true
     cp -r results/cpu-le-full/benchmarks/{item_tokens,fit_le,le_states,le_rewards,le_augment} $D/files/logs/ 2>/dev/null || true
     ;;
-  restore)
-    # after the data and the LLM folder (above), so that the restored files are newer than their inputs
-    mkdir -p $S $LE
-    for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
-      [[ -e $F/le/$f && ! -e $LE/$f ]] && cp $F/le/$f $LE/
-    done
-    [[ -e $F/le/item_tokens_checkpoint.pt && ! -e $LE/checkpoint.pt ]] && cp $F/le/item_tokens_checkpoint.pt $LE/checkpoint.pt
-    for f in adapter score_head.safetensors le_quality.json learning_curve.csv train_log.csv checkpoint.pt rewards \
-             augment rewards.parquet augment_sasrec.parquet; do
-      [[ -e $F/le/$f && ! -e $S/$f ]] && cp -r $F/le/$f $S/
-    done
-    # shards first, gathered files last: each output newer than its inputs
-    touch -c $S/rewards.parquet $S/augment_sasrec.parquet  # -c: never create a missing (unfinished) output
+  check)
+    python - "$F/le/le_quality.json" "$S/le_quality.json" <<'PY'
+import json, sys
+def diag(path):  # the diagnostics only, not the wall times
+    q = json.load(open(path))
+    return {k: q[k] for k in ("reward", "state", "choice")}
+old, new = (diag(p) for p in sys.argv[1:])
+if old != new:
+    sys.exit(f"run.sh check: {sys.argv[2]} differs from the committed {sys.argv[1]}: a different LE")
+print(f"run.sh check: {sys.argv[2]} has the committed diagnostics")
+PY
     ;;
   *) echo "run.sh: unknown stage $stage" >&2; exit 2 ;;
 esac
