@@ -298,6 +298,16 @@ VARIANTS = {
         "attn": "eager",
         "row_tokens": 256,
     },
+    # the same rows with the decoder under torch.compile: the eager attention's scale, mask, fp32 softmax and casts and
+    # the RMSNorms' fp32 round trips are elementwise passes over [R, heads, T, T] and [R, T, d] that take more time than
+    # the matmuls here (torch.profiler, docs/results.md); Inductor fuses them. Same function
+    "shared-nockpt-eager-row256-compile": {
+        "step": "shared",
+        "activation_checkpointing": False,
+        "attn": "eager",
+        "row_tokens": 256,
+        "compile": True,
+    },
     "shared-nockpt-eager-row128": {
         "step": "shared",
         "activation_checkpointing": False,

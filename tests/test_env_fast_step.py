@@ -17,13 +17,13 @@ from lea.env.prompts import Prompt, Prompter
 TOL = 1e-4
 
 
-def build_le(llm: Path, data: Path, titles: bool, seed: int = 0, **lora):  # type: ignore[no-untyped-def]
+def build_le(llm: Path, data: Path, titles: bool, seed: int = 0, attn: str = "sdpa", **lora):  # type: ignore[no-untyped-def]
     import polars as pl
 
     from lea.env.model import LE
     from lea.llm.load import load_llm
 
-    model, tok = load_llm(llm_settings(llm), verbose=False)
+    model, tok = load_llm({**llm_settings(llm), "attn_implementation": attn}, verbose=False)
     items = pl.read_parquet(data / "items.parquet").sort("item")
     names = items["title"].to_list() if titles else None
     prompter = Prompter(tok, DOMAIN, "[BOS]", window=4, titles=names)
@@ -37,11 +37,11 @@ def build_le(llm: Path, data: Path, titles: bool, seed: int = 0, **lora):  # typ
     return le, prompter, items.height
 
 
-def grads(le, prompter, batch, negs, choice, state_loss: bool, kind: str, row_tokens: int = 512):  # type: ignore[no-untyped-def]
+def grads(le, prompter, batch, negs, choice, state_loss: bool, kind: str, row_tokens: int = 512, body=None):  # type: ignore[no-untyped-def]
     from lea.env.train import step_loss
 
     le.zero_grad(set_to_none=True)
-    loss, row, n_tok, _ = step_loss(le, prompter, batch, negs, choice, state_loss, kind, row_tokens)
+    loss, row, n_tok, _ = step_loss(le, prompter, batch, negs, choice, state_loss, kind, row_tokens, body)
     loss.backward()
     g = {n: p.grad.detach().clone() for n, p in le.named_parameters() if p.requires_grad}
     return loss.item(), row, n_tok, g
@@ -180,6 +180,30 @@ def test_lora_top_layers(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
         assert (g_s[n] - g_n[n]).abs().max() <= TOL, n
     with pytest.raises(ValueError, match="lora_top_layers"):
         build_le(tiny_llm, tiny_data, titles=False, lora_top_layers=3)
+
+
+def test_compiled_shared_step_matches_naive(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """The speed switch ``compile`` (torch.compile of the decoder, fit's shared step) with eager attention, the
+    benchmark's fastest exact step: the same losses and gradients as the naive step, over several packed rows whose
+    shapes change from call to call (dynamic shapes)."""
+    from lea.env.train import choice_batch, le_subset, load_sequences, sample_negatives, transitions
+
+    le, prompter, n_items = build_le(tiny_llm, tiny_data, titles=False, attn="eager")
+    le.train()
+    seqs, splits, _ = load_sequences(tiny_data)
+    train = transitions(seqs, le_subset(splits, 1.0), 4)
+    body = torch.compile(le.body, dynamic=True)
+    rng = random.Random(5)
+    for size in (9, 6):  # two batches: a second shape reuses the dynamic graph
+        batch = rng.sample(train, size)
+        negs = [sample_negatives(t, n_items, 1, rng)[0] for t in batch]
+        ch = choice_batch(batch, n_items, rng)
+        l_n, _, _, g_n = grads(le, prompter, batch, negs, ch, True, "naive")
+        for row_tokens in (512, 60):
+            l_c, _, _, g_c = grads(le, prompter, batch, negs, ch, True, "shared", row_tokens, body)
+            assert abs(l_c - l_n) <= TOL
+            for n in g_n:
+                assert (g_c[n] - g_n[n]).abs().max() <= TOL, (n, float((g_c[n] - g_n[n]).abs().max()))
 
 
 def test_unknown_step(tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811

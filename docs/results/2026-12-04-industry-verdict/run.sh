@@ -49,15 +49,20 @@ link() {  # hard links of $1's data, SASRec warm-ups, LLM LE ext0.1top6smw (each
     for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
       ln -f $s/le/smollm2$r/$f $v/le/smollm2$r/
     done
-    # the gathered precompute and its shards (states/, rewards/, augment/sasrec/): with the shards present, Snakemake
-    # does not plan the allowed le_augment / le_gather_augment to remake the SASRec augmentation here
-    for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv states.parquet \
-             rewards.parquet augment_sasrec.parquet states rewards; do
+    for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv; do
       [[ -e $v/$l/$f || ! -e $s/$l/$f ]] || cp -al $s/$l/$f $v/$l/
     done
-    if [[ -d $s/$l/augment/sasrec && ! -e $v/$l/augment/sasrec ]]; then
-      mkdir -p $v/$l/augment && cp -al $s/$l/augment/sasrec $v/$l/augment/
-    fi
+    # the gathered precompute and its shards (states/, rewards/, augment/sasrec/), each only once it is complete (its
+    # gathered file exists; a replicate's precompute may still be running): with the shards present, Snakemake does
+    # not plan the allowed le_augment / le_gather_augment to remake the SASRec augmentation here
+    for f in states rewards augment/sasrec; do
+      g=$f.parquet
+      [[ $f == augment/sasrec ]] && g=augment_sasrec.parquet
+      [[ -e $s/$l/$g && ! -e $v/$l/$g ]] || continue
+      mkdir -p $v/$l/$f
+      cp -alf $s/$l/$f/. $v/$l/$f/
+      ln -f $s/$l/$g $v/$l/$g
+    done
   done
   for c in idrec/idrec0.1 oracle/oracle; do  # the control environments' models and precompute (oracle / idrec columns)
     mkdir -p $v/le/${c%/*}
