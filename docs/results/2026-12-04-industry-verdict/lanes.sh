@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The claims table's remaining Industry work on the 2-core CPU as two one-core lanes (since 2026-12-05; no GPU lent).
+# Each step skips what exists and resumes what was cut off, so the same command goes on in the next session.
+#   lane A (LLM inference): the precompute of LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh
+#           precompute r, one thread), then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
+#           8 le_augment shards, gather).
+#   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
+#           first, by the wall times of the runs with the GPU LE); otherwise the control columns (oracle / idrec,
+#           seed 0 first). A run that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
+#   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run
+# GRU's LE rows and the table come last: cpu_order.sh, once every replicate's precompute exists.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+D=docs/results/2026-12-04-industry-verdict
+LE_RUN=docs/results/2026-12-05-industry-le-cpu/run.sh
+S=results/cpu-le-full/industry/le/smollm2
+V=results/cpu-verdict/industry
+mkdir -p results/cpu-verdict
+FAILED=results/cpu-verdict/lanes_failed.txt
+touch $FAILED
+rep_dir() { if [[ $1 == 0 ]]; then echo ext0.1top6smw; else echo rep$1/ext0.1top6smw; fi; }
+ready() {  # replicate $1's precompute complete (its three gathered files)
+  local d=$S/$(rep_dir "$1")
+  [[ -e $d/states.parquet && -e $d/rewards.parquet && -e $d/augment_sasrec.parquet ]]
+}
+# SASRec LE rows, shortest first (seed 0 with the GPU LE: 1-4 min up to 35-37 min on one core)
+LE_ROWS=(normal/sv sa2c/LEAR sa2c/LER snqn/LEAR sa2c/q sa2c/sv sa2c/LEA sa2c/LEASprimeR sa2c/LEAS snqn/LEAS
+         snqn/LEASR sa2c/LEASR)
+CONTROL=(sa2c/LER sa2c/LEAR snqn/LEAR sa2c/LEA sa2c/LEASprimeR sa2c/LEAS snqn/LEAS sa2c/LEASR snqn/LEASR)
+next_b() {  # the next lane-B target, or nothing
+  local s v e t
+  for s in 0 1 2; do
+    ready $s || continue
+    for v in "${LE_ROWS[@]}"; do
+      t=$V/runs/sasrec/$v/seed$s/metrics.json
+      [[ -e $t ]] || grep -qxF "$t" $FAILED || { echo "$t"; return; }
+    done
+  done
+  for s in 0 1 2; do
+    for v in "${CONTROL[@]}"; do
+      for e in oracle idrec0.1; do
+        t=$V/runs/sasrec/${v}_$e/seed$s/metrics.json
+        [[ -e $t ]] || grep -qxF "$t" $FAILED || { echo "$t"; return; }
+      done
+    done
+  done
+}
+lane_b() {
+  local t
+  while t=$(next_b) && [[ -n $t ]]; do
+    echo "$(date -u +%FT%TZ) start $t"
+    if CORES=1 SMK_FLAGS=--nolock bash $D/run.sh "$t"; then
+      echo "$(date -u +%FT%TZ) done $t"
+    else
+      echo "$(date -u +%FT%TZ) FAILED $t"
+      echo "$t" >> $FAILED
+    fi
+  done
+  echo "$(date -u +%FT%TZ) lane B: nothing left"
+}
+lane_a() {
+  local r
+  for r in 0 1 2; do
+    echo "$(date -u +%FT%TZ) precompute of replicate $r"
+    CORES=1 THREADS=1 bash $LE_RUN precompute $r
+  done
+  for r in 0 1 2; do
+    echo "$(date -u +%FT%TZ) GRU augmentation of replicate $r"
+    CORES=1 SMK_FLAGS=--nolock bash $D/run.sh $V/le/smollm2/$(rep_dir $r)/augment_gru.parquet
+  done
+  echo "$(date -u +%FT%TZ) lane A: done"
+}
+case ${1:-both} in
+  a) lane_a ;;
+  b) lane_b ;;
+  next) next_b ;;  # what lane B would run next
+  both)
+    lane_a > results/cpu-verdict/lanes_a.log 2>&1 &
+    sleep 60  # lane A's first Snakemake call builds the data check first
+    lane_b > results/cpu-verdict/lanes_b.log 2>&1
+    wait
+    ;;
+  *) echo "lanes.sh: a, b or both" >&2; exit 2 ;;
+esac
