@@ -61,6 +61,11 @@ def main() -> None:
     ap.add_argument("--recipe", choices=["paper", "extended"], default="paper", help="the LE recipe of the steps")
     ap.add_argument("--titles", action="store_true", help="-IT prompts (item titles as text) in the training part")
     ap.add_argument("--domain", default=None, help="JSON domain words of the prompts (default: movies)")
+    ap.add_argument(
+        "--inference-packed",
+        default="",
+        help="comma list of packed, packed-compile: also time precompute.packed (and compile) on the same rows",
+    )
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if a.threads:
@@ -220,6 +225,42 @@ def main() -> None:
         "same_choice": float(((logp_f + r_f).argmax(1) == (prob_n.log() + r_n).argmax(1)).float().mean()),
     }
     print(json.dumps(res["augment"]), flush=True)
+    # precompute.packed (prefix-tree rows, no KV cache), optionally compiled: the same rows, ratios against the
+    # KV-cache paths above (which the pipeline uses on the CPU by default)
+    for name in [x for x in a.inference_packed.split(",") if x]:
+        if name not in ("packed", "packed-compile"):
+            raise SystemExit(f"--inference-packed: unknown {name!r} (packed, packed-compile)")
+        pk = LEInference(
+            le, prompter, batch_size=a.batch_size, progress=False, packed=True, compile=name == "packed-compile"
+        )
+        t0 = time.perf_counter()
+        pk.rewards_shared(rh[:8], acts[:8])  # compilation (and kernel set-up) outside the timing
+        pk.choice_scores(rh[:8], cands[:8])
+        pk.choice_scores(rh[:8], cands[:8], chosen_only=True)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r_p = pk.rewards_shared(rh, acts)
+        t_r = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        logp_p, r5_p = pk.choice_scores(rh, cands)
+        t_a = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pk.choice_scores(rh, cands, chosen_only=True)
+        t_c = time.perf_counter() - t0
+        assert r5_p is not None
+        res[name] = {
+            "first_calls_s": first,
+            "rewards_rows_per_s": len(flat_a) / t_r,
+            "rewards_vs_kv": (len(flat_a) / t_r) / res["rewards"]["fast_rows_per_s"],
+            "rewards_max_abs_diff_vs_kv": float((r_p - rf).abs().max()),
+            "augment_rows_per_s": len(rh) / t_a,
+            "augment_vs_kv": (len(rh) / t_a) / res["augment"]["fast_rows_per_s"],
+            "augment_chosen_only_rows_per_s": len(rh) / t_c,
+            "augment_chosen_only_vs_kv": (len(rh) / t_c) / res["augment"]["fast_chosen_only_rows_per_s"],
+            "augment_max_abs_diff_reward_vs_kv": float((r5_p - r_f).abs().max()),
+            "augment_same_choice_vs_kv": float(((logp_p + r5_p).argmax(1) == (logp_f + r_f).argmax(1)).float().mean()),
+        }
+        print(json.dumps({name: res[name]}), flush=True)
     _finish(a, res)
 
 

@@ -224,6 +224,55 @@ def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
     _, r1_p = plain.choice_scores(hist, cands, chosen_only=True)
     assert r1_p is not None and torch.allclose(r1_p[torch.arange(5), k], r_chosen, atol=1e-4)
     assert int(r1_p.isnan().sum()) == 4 * 5
+    # packed prefix-tree rows (precompute.packed), batches of 5 prompts: several passes, histories of unequal length
+    check_packed(
+        LEInference(le, prompter, batch_size=5, progress=False, packed=True),
+        hist,
+        acts,
+        cands,
+        shared,
+        logp,
+        r5,
+        k,
+        r_chosen,
+    )
+
+
+def check_packed(inf, hist, acts, cands, shared, logp, r5, k, r_chosen) -> None:  # type: ignore[no-untyped-def]
+    """The packed paths give the KV-cache paths' numbers (which equal the naive ones above)."""
+    assert torch.allclose(inf.rewards_shared(hist, acts), shared, atol=1e-4)
+    logp_k, r5_k = inf.choice_scores(hist, cands)
+    assert r5_k is not None and torch.allclose(logp_k, logp, atol=1e-4) and torch.allclose(r5_k, r5, atol=1e-4)
+    _, r1_k = inf.choice_scores(hist, cands, chosen_only=True)
+    assert r1_k is not None and int(r1_k.isnan().sum()) == 4 * 5
+    assert torch.allclose(r1_k[torch.arange(5), k], r_chosen, atol=1e-4)
+    logp_n, none = inf.choice_scores(hist, cands, with_rewards=False)
+    assert none is None and torch.allclose(logp_n, logp, atol=1e-4)
+    assert inf.rewards_shared([], []).shape[0] == 0
+
+
+def test_packed_compiled_inference_agrees(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """precompute.compile: the packed rows through torch.compile'd decoder (dynamic shapes) give the same numbers;
+    compile without packed is refused."""
+    from lea.env.cli import build
+    from lea.env.inference import LEInference
+
+    tokens, le_dir = fitted
+    le, prompter, _ = build(
+        settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
+    )
+    ref = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
+    hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10]]
+    acts = [[3, 0], [4, 1], [0, 2], [9, 3], [11, 4]]
+    cands = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9]]
+    shared = ref.rewards_shared(hist, acts)
+    logp, r5 = ref.choice_scores(hist, cands)
+    k = logp.argmax(1)
+    assert r5 is not None
+    fast = LEInference(le, prompter, batch_size=5, progress=False, packed=True, compile=True)
+    check_packed(fast, hist, acts, cands, shared, logp, r5, k, r5[torch.arange(5), k])
+    with pytest.raises(ValueError, match="compile needs packed"):
+        LEInference(le, prompter, compile=True)
 
 
 def test_precompute_shards_equal_unsharded(

@@ -13,6 +13,12 @@ padding is small) with a progress bar. Fast paths exploit the prompt structure:
   the 5 listed items share p_t: it runs once, the list part runs on its cache, the cache is cropped back to p_t and
   the words of p_at before the item run once on it before it forks into the 5 actions. The paper's rule (the label
   reading alone) needs only its pick's reward: ``chosen_only`` runs that one continuation instead of the fork.
+- ``packed`` (a speed switch, off by default): the same sharing without a KV cache. The prompts of one history (its
+  K reward prompts; the list prompt and the 5 reward prompts of an augmentation row) go into one prefix-tree row
+  (lea.env.pack, as the training step's), so p_t is computed once, and every row is one plain forward pass of fixed
+  structure that ``torch.compile`` (``compile``) can fuse: the eager attention's and the RMSNorms' elementwise passes
+  take more time than the matmuls on a CPU (docs/results.md). The paper's choice rule (``chosen_only``) runs the list
+  prompts first and the picked item's reward prompt in a second pass, which computes p_t again.
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 
 The KV-cache sharing pays where compute is the bottleneck (the CPU: 1.3x). On a GPU the many small shared passes
@@ -30,6 +36,7 @@ import torch
 from tqdm import tqdm
 
 from lea.env.model import LE
+from lea.env.pack import pack
 from lea.env.prompts import Batch, Prompt, Prompter
 
 
@@ -42,10 +49,17 @@ class LEInference:
         progress: bool = True,
         reward_prior: bool = False,
         kv_share: bool | None = None,
+        packed: bool = False,
+        compile: bool = False,
     ) -> None:
         self.le, self.p, self.bs, self.progress, self.reward_prior = le, prompter, batch_size, progress, reward_prior
         # None: share KV caches on the CPU only (see the module docstring)
         self.kv_share = le.device.type == "cpu" if kv_share is None else kv_share
+        if compile and not packed:
+            raise ValueError("compile needs packed: the KV-cache passes change structure from call to call")
+        self.packed = packed
+        # dynamic shapes: the rows' count and length change from batch to batch
+        self.body = torch.compile(le.body, dynamic=True) if compile else None
         le.eval()
 
     def _bar(self, n: int, desc: str) -> tqdm:
@@ -124,6 +138,8 @@ class LEInference:
         of the highest label log-probability, the one reward Eq. 14 needs, and leaves the other 4 NaN: one reward
         continuation a row instead of 5."""
         n = len(histories)
+        if self.packed:
+            return self._choice_packed(histories, candidate_lists, with_rewards, chosen_only)
         if not self.kv_share:  # one prompt per row, in full batches (faster on a GPU)
             logp = self._label_logprobs(histories, candidate_lists)
             if not with_rewards:
@@ -169,6 +185,73 @@ class LEInference:
                 bar.update(len(idx))
         bar.close()
         return logp, rew if with_rewards else None
+
+    @torch.no_grad()
+    def _packed_rows(
+        self, groups: Sequence[Sequence[Prompt]], desc: str, first_is_list: bool = False
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """One prefix-tree row per group (its prompts share p_t), ``batch_size`` prompts a pass, groups sorted by
+        their prompts' length so a pass's rows are nearly equally long. Returns (the calibrated label
+        log-probabilities [G, 5] of each group's first prompt, with ``first_is_list``, else None; r^e of the other
+        prompts [G, K])."""
+        G = len(groups)
+        if G == 0:
+            return (torch.zeros(0, 5) if first_is_list else None), torch.zeros(0, 0)
+        size = len(groups[0])
+        if any(len(g) != size for g in groups):
+            raise ValueError("packed rows need the same number of prompts per group")
+        k = size - 1 if first_is_list else size
+        logp = torch.empty(G, 5) if first_is_list else None
+        rew = torch.empty(G, k)
+        order = sorted(range(G), key=lambda i: sum(len(q.ids) for q in groups[i]))
+        per = max(1, self.bs // size)
+        bar = self._bar(G * size, desc)
+        for s0 in range(0, G, per):
+            idx = order[s0 : s0 + per]
+            rows = [groups[i] for i in idx]
+            # max_tokens 0: a row's budget is the largest group, so each group gets a row (two small ones may share)
+            packed = pack(rows, self.p.pad_id, 0)
+            h = self.le.hidden_packed(packed, self.body)
+            flat = list(range(len(idx) * size))
+            last = packed.gather(h, flat, [len(q.ids) - 1 for g in rows for q in g]).view(len(idx), size, -1)
+            if first_is_list:
+                assert logp is not None
+                logp[idx] = self.le.label_logprobs(last[:, 0]).float().cpu()
+                last = last[:, 1:]
+            if k:
+                rew[idx] = self.le.reward_head(last.reshape(len(idx) * k, -1)).float().cpu().view(len(idx), k)
+            bar.update(len(idx) * size)
+        bar.close()
+        return logp, rew
+
+    def _choice_packed(
+        self,
+        histories: Sequence[Sequence[int]],
+        candidate_lists: Sequence[Sequence[int]],
+        with_rewards: bool,
+        chosen_only: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``choice_scores`` on packed rows: the list prompt p_t p_lt and (``with_rewards``, not ``chosen_only``) the 5
+        reward prompts p_t p_at share one row; ``chosen_only`` scores the label reading's pick in a second pass."""
+        lists = [self.p.augment(h, c) for h, c in zip(histories, candidate_lists, strict=True)]
+        n = len(histories)
+        if with_rewards and not chosen_only:
+            groups = [
+                [q, *(self.p.reward(h, a) for a in c)]
+                for q, h, c in zip(lists, histories, candidate_lists, strict=True)
+            ]
+            logp, rew = self._packed_rows(groups, "LE choices (packed rows)", first_is_list=True)
+            assert logp is not None
+            return logp, rew
+        logp, _ = self._packed_rows([[q] for q in lists], "LE choices (packed rows)", first_is_list=True)
+        assert logp is not None
+        if not with_rewards:
+            return logp, None
+        k = logp.argmax(1)
+        rew = torch.full((n, 5), float("nan"))
+        picked = [[self.p.reward(h, c[int(j)])] for h, c, j in zip(histories, candidate_lists, k, strict=True)]
+        rew[torch.arange(n), k] = self._packed_rows(picked, "LE rewards of the picks (packed rows)")[1].view(n)
+        return logp, rew
 
     def choose_with_rewards(
         self, histories: Sequence[Sequence[int]], candidate_lists: Sequence[Sequence[int]]
@@ -227,6 +310,11 @@ class LEInference:
         K = len(action_lists[0]) if action_lists else 0
         if any(len(a) != K for a in action_lists):
             raise ValueError("rewards_shared needs the same number of actions per history")
+        if self.packed:
+            return self._packed_rows(
+                [[self.p.reward(h, a) for a in al] for h, al in zip(histories, action_lists, strict=True)],
+                "LE rewards (packed rows)",
+            )[1]
         if not self.kv_share:  # one prompt per row, in full batches (faster on a GPU)
             flat = [x for x in histories for _ in range(K)]
             return self.rewards(flat, [a for al in action_lists for a in al]).view(len(histories), K)

@@ -218,6 +218,8 @@ def run(
             "choice_reward_prior"
         ],
         kv_share=None if pc.get("kv_share", "auto") == "auto" else bool(pc["kv_share"]),
+        packed=bool(pc.get("packed", False)),
+        compile=bool(pc.get("compile", False)),
     )
     ids = shard_sequences(seqs, splits, shard, shards)
     if kind == "states":
