@@ -109,11 +109,16 @@ def pack(groups: Sequence[Sequence[Prompt]], pad_id: int, max_tokens: int = 512)
     for r, t in enumerate(tries):
         n = len(t.ids)
         ids[r, :n], at[r, :n], pos[r, :n] = torch.tensor(t.ids), torch.tensor(t.at), torch.tensor(t.depth)
-        m = mask[r]
-        for i, q in enumerate(t.parent):  # node i sees its parent's ancestors (laid out before it) and itself
-            if q >= 0:
-                m[i] = m[q]
-            m[i, i] = True
-        m[diag[n:], diag[n:]] = True  # a padding token sees itself only, so no query row is empty
+        mask[r, diag[n:], diag[n:]] = True  # a padding token sees itself only, so no query row is empty
+    # a node sees itself and its ancestors. Along a prompt's path (its nodes in order) that is the lower triangle, set
+    # by one indexing per prompt. Prompts that share a node share its whole path up to it and see its descendants as
+    # later nodes (False), so their assignments agree; every node lies on some prompt's path
+    tril: dict[int, torch.Tensor] = {}
+    for p in range(first[-1]):
+        path = torch.tensor(local[p])
+        n = len(local[p])
+        if n not in tril:
+            tril[n] = torch.ones(n, n, dtype=torch.bool).tril()
+        mask[prompt_row[p]][path[:, None], path[None, :]] = tril[n]
     index = [[prompt_row[p] * T + j for j in local[p]] for p in range(first[-1])]
     return Packed(ids, at, mask[:, None], pos, index, sum(len(t.ids) for t in tries))
