@@ -51,9 +51,14 @@ case $stage in
     for f in le_quality.json learning_curve.csv train_log.csv adapter/adapter_config.json adapter/README.md; do
       [[ -e $S/$f ]] && cp $S/$f $F/le/$f
     done
-    # every replicate's rule logs and benchmarks (rep<r> in their paths), in one place
-    cp -r results/cpu-le-full/logs/{item_tokens,fit_le,le_states,le_rewards,le_augment} $D/files/logs/ 2>/dev/null || true
-    cp -r results/cpu-le-full/benchmarks/{item_tokens,fit_le,le_states,le_rewards,le_augment} $D/files/logs/ 2>/dev/null || true
+    # every replicate's rule logs and benchmarks (rep<r> in their paths), in one place: finished jobs only (a job's
+    # benchmark file is written when it ends; a running job's log is still growing)
+    (cd results/cpu-le-full/benchmarks && find item_tokens fit_le le_states le_rewards le_augment -name '*.tsv' \
+       2>/dev/null || true) | while read -r b; do
+      mkdir -p "$D/files/logs/$(dirname "$b")"
+      cp "results/cpu-le-full/benchmarks/$b" "$D/files/logs/$b"
+      [[ ! -e results/cpu-le-full/logs/${b%.tsv}.log ]] || cp "results/cpu-le-full/logs/${b%.tsv}.log" "$D/files/logs/${b%.tsv}.log"
+    done
     ;;
   check)
     python - "$F/le/le_quality.json" "$S/le_quality.json" <<'PY'
