@@ -182,6 +182,12 @@ def test_fast_paths_agree(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: 
     check_fast_paths(le, prompter)
 
 
+# the fast-path checks' rows: histories of unequal length (one empty), 2 actions each, 5 candidates each
+HIST = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10]]
+ACTS = [[3, 0], [4, 1], [0, 2], [9, 3], [11, 4]]
+CANDS = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9]]
+
+
 def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
     """The fast paths (shared prefixes, KV caches) equal the naive one-prompt-per-row paths (also run on the Mistral
     tokenizer by test_llm_tokenizers.py)."""
@@ -193,12 +199,11 @@ def check_fast_paths(le, prompter) -> None:  # type: ignore[no-untyped-def]
     for s, f in zip(seqs, fast):
         naive = inf.states([s[max(0, p - 4) : p] for p in range(len(s) + 1)])
         assert torch.allclose(f, naive, atol=1e-4), (f - naive).abs().max()
-    hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10]]
-    acts = [[3, 0], [4, 1], [0, 2], [9, 3], [11, 4]]
+    hist, acts = HIST, ACTS
     shared = inf.rewards_shared(hist, acts)
     naive = inf.rewards([h for h in hist for _ in range(2)], [a for al in acts for a in al]).view(5, 2)
     assert torch.allclose(shared, naive, atol=1e-4), (shared - naive).abs().max()
-    cands = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9]]
+    cands = CANDS
     pos, prob = inf.choose(hist, cands)
     assert pos.shape == (5,) and torch.allclose(prob.sum(1), torch.ones(5))
     # augmentation fast path: one p_t pass for the list prompt and the 5 listed items' reward prompts
@@ -262,9 +267,8 @@ def test_packed_compiled_inference_agrees(fitted: tuple[Path, Path], tiny_llm: P
         settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
     )
     ref = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
-    hist = [[1, 2], [3], [], [4, 5, 6, 7, 8], [9, 10]]
-    acts = [[3, 0], [4, 1], [0, 2], [9, 3], [11, 4]]
-    cands = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [1, 3, 5, 7, 9], [10, 2, 4, 6, 8], [11, 0, 10, 1, 9]]
+    hist, acts = HIST, ACTS
+    cands = CANDS
     shared = ref.rewards_shared(hist, acts)
     logp, r5 = ref.choice_scores(hist, cands)
     k = logp.argmax(1)
@@ -273,6 +277,13 @@ def test_packed_compiled_inference_agrees(fitted: tuple[Path, Path], tiny_llm: P
     check_packed(fast, hist, acts, cands, shared, logp, r5, k, r5[torch.arange(5), k])
     with pytest.raises(ValueError, match="compile needs packed"):
         LEInference(le, prompter, compile=True)
+    # in a config: an error naming the key, before the LE is loaded
+    from lea.env.precompute import run
+    from lea.errors import ConfigError
+
+    bad = {**settings(tiny_llm), "precompute": {"compile": True}}
+    with pytest.raises(ConfigError, match=r"precompute\.compile"):
+        run("states", bad, tiny_data, tokens, le_dir, 0, 1)
 
 
 def test_precompute_shards_equal_unsharded(

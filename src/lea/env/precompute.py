@@ -22,7 +22,7 @@ import torch
 
 from lea.cli import parse_settings
 from lea.config import with_recipe
-from lea.errors import InputError, MissingInputError
+from lea.errors import ConfigError, InputError, MissingInputError
 from lea.io import read_parquet, write_parquet
 
 KINDS = ("states", "rewards", "augment")
@@ -188,6 +188,8 @@ def run(
     if not 0 <= shard < shards:
         raise InputError("--shard", f"shard {shard} is not in [0, {shards})")
     pc = s.get("precompute", {})
+    if pc.get("compile", False) and not pc.get("packed", False):
+        raise ConfigError("precompute.compile", "compiles the packed rows: set precompute.packed: true as well")
     seqs, splits, _ = load_sequences(data_dir)
     top = None
     pool = None
