@@ -7,9 +7,9 @@
 #                      sha256-checked, its HF folder, polars and the data; before that it only lists what it has)
 #   device.sh launch  (gpu_chain.sh WORK_DIR ${CHAIN:-both}, in its own session, so that it outlives the call;
 #                      CHAIN=lfm,gru,curve,paper runs the LFM chain, the verdict's GRU augmentation, the item-token
-#                      curve, then the paper chain with the time left)
+#                      curve, then the paper chain with the time left; CHAIN=reps,curve: 2026-12-05's lease)
 #   device.sh wait N  (up to N seconds, until the chain ends)
-#   device.sh pack    (the outputs so far into $OUT)
+#   device.sh pack    (the outputs so far into $OUT: meta.tar.gz with the timeline and logs, one archive a chain)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$PWD
@@ -68,7 +68,7 @@ case $stage in
     ls "$W"/resources/llm/smollm2/hf 2>/dev/null | tr '\n' ' '; echo
     ;;
   launch)
-    setsid nohup bash "$here/gpu_chain.sh" "$W" "${CHAIN:-both}" > "$W/chain.log" 2>&1 < /dev/null &
+    setsid nohup bash "$here/gpu_chain.sh" "$W" "${CHAIN:-both}" > "$W/chain_${CHAIN:-both}.log" 2>&1 < /dev/null &
     sleep 2
     ;;
   wait)
@@ -81,30 +81,33 @@ case $stage in
     for f in "$W"/logs/*.log "$W"/logs/pre/*/rewards_0.log "$W"/logs/pre/*/augment_0.log; do
       [[ -e $f ]] && { echo "== $f"; tr '\r' '\n' < "$f" | grep -v -i warn | tail -3; }
     done
-    ls "$W"/results/cpu-{le-full/industry,lfm-control/lfm}/le/smollm2/ext0.1top6smw/{rewards,augment/sasrec} 2>/dev/null \
-      | tr '\n' ' '; echo
+    # the replicates' jobs (reps): outputs so far and the failed ones' last lines
+    (cd "$W" && find results -name '[0-7].parquet' -newer timeline.txt 2>/dev/null | sed 's|/[0-7].parquet$||' | sort | uniq -c)
+    for f in "$W"/logs/pre/reps/*.log; do
+      [[ -e $f ]] && grep -q -i -E 'error|traceback' "$f" && { echo "== $f"; tail -5 "$f"; }
+    done
     nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
     ;;
   pack)
+    # what the chains produced, one archive per chain and only where it produced something (at most 8 files back)
     [[ -n ${OUT:-} ]] || { echo "no OUT"; exit 1; }
     cd "$W"
     E=results/cpu-le-full/industry/le/smollm2/ext0.1top6smw
     P=results/gpu-paper/industry/le/smollm2
-    cp timeline.txt chain.log "$OUT"/ 2>/dev/null
-    # the paper chain: item tokens (with their checkpoint if cut), then the LE (with its checkpoint if cut)
-    tar -cf "$OUT"/paper_itok.tar $(ls -d $P/item_tokens* $P/checkpoint.pt logs/paper_item_tokens.log 2>/dev/null)
-    tar -czf "$OUT"/paper_fit.tar.gz $(ls -d $P/frac0.1 logs/paper_fit_le.log 2>/dev/null)
-    tar -cf "$OUT"/ext_itok.tar $(ls -d results/cpu-le-full/industry/le/smollm2/item_tokens* logs/ext_item_tokens.log 2>/dev/null)
-    tar -czf "$OUT"/ext_fit.tar.gz $(ls -d $E/adapter $E/score_head.safetensors $E/*.csv $E/le_quality.json $E/checkpoint.pt logs/ext_fit_le.log 2>/dev/null)
-    tar -czf "$OUT"/pre.tar.gz $(ls -d $E/rewards $E/augment logs/pre/ext 2>/dev/null)
-    # the LFM chain: item tokens, the LE fit, its precompute
     F=results/cpu-lfm-control/lfm/le/smollm2
-    tar -cf "$OUT"/lfm_itok.tar $(ls -d $F/item_tokens* logs/lfm_item_tokens.log 2>/dev/null)
-    tar -czf "$OUT"/lfm_fit.tar.gz $(ls -d $F/ext0.1top6smw/{adapter,score_head.safetensors,le_quality.json,checkpoint.pt} \
-      $F/ext0.1top6smw/*.csv logs/lfm_fit_le.log 2>/dev/null)
-    cp itok_curve_200items_gpu.* logs/curve.log "$OUT"/ 2>/dev/null
-    tar -czf "$OUT"/gru_aug.tar.gz $(ls -d results/cpu-verdict/industry/le/smollm2/ext0.1top6smw/augment/gru logs/pre/gru 2>/dev/null)
-    tar -czf "$OUT"/lfm_pre.tar.gz $(ls -d $F/ext0.1top6smw/{rewards,augment} logs/pre/lfm 2>/dev/null)
+    L=results/cpu-le-full/industry/le/smollm2
+    pk() {  # pk ARCHIVE PATH...: the paths that exist, if any
+      local a=$1 have=(); shift
+      for p in "$@"; do [[ -e $p ]] && have+=("$p"); done
+      (( ${#have[@]} )) && tar -czf "$OUT/$a" "${have[@]}"
+      return 0
+    }
+    pk meta.tar.gz timeline.txt chain*.log logs itok_curve_200items_gpu.csv itok_curve_200items_gpu.json
+    pk paper.tar.gz $P/item_tokens.json $P/item_tokens.parquet $P/item_tokens.safetensors $P/checkpoint.pt $P/frac0.1
+    pk ext.tar.gz $L/item_tokens.json $E/le_quality.json $E/rewards $E/augment/sasrec
+    pk reps.tar.gz $E/augment_gpu $L/rep1/ext0.1top6smw/rewards $L/rep1/ext0.1top6smw/augment \
+      $L/rep2/ext0.1top6smw/rewards $L/rep2/ext0.1top6smw/augment results/cpu-verdict/industry/le
+    pk lfm.tar.gz $F
     ls -la "$OUT"
     ;;
 esac

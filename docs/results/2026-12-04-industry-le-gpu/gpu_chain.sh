@@ -14,7 +14,11 @@
 #   gru:   the claims table's GRU augmentation with the Industry LE of `pre` (its weights in the payload), added after the
 #          lease too;
 #   curve: the paper's item-token recipe beside the CPU recipe on a 200-product sample (own-vs-other against
-#          iterations), added after the lease too.
+#          iterations), added after the lease too;
+#   reps:  the claims table's LE replicates fitted on the CPU (../2026-12-05-industry-le-cpu, weights in the payload):
+#          the rewards of replicates 1 and 2, their SASRec augmentation, the GRU augmentation of replicates 0, 1, 2
+#          (the verdict's GRU warm-ups), and replicate 0's SASRec augmentation again beside its CPU one (the device
+#          check, in augment_gpu/); 8 shards each, POOL (default 16) processes at once; added 2026-12-05.
 # Speed settings that differ from the CPU rules', none with an effect on the values (README.md): item_tokens.batch_items
 # 512 (settings_item_tokens.json has the config's 64) and precompute.batch_size 512 (the config's 256).
 #
@@ -130,8 +134,46 @@ gru() {
   stamp gru_aug end $ok
 }
 
+# the claims table's replicates (issue 15): every job is `lea le-precompute` with the settings JSON of the CPU rules
+# (settings_replicates_precompute.json, from `snakemake -n -p` of ../2026-12-05-industry-le-cpu/run.sh precompute 2
+# and of the verdict's augment_gru; the same for every replicate) at batch_size 512, and the replicate's seed
+rep_job() {  # rep_job KIND REP BACKBONE SHARD
+  local kind=$1 r=$2 bb=$3 k=$4 R=results/cpu-le-full/industry V=results/cpu-verdict/industry
+  local L=$R/le/smollm2 VL=$V/le/smollm2
+  [[ $r == 0 ]] || { L=$L/rep$r; VL=$VL/rep$r; }
+  local S=$L/ext0.1top6smw out extra=()
+  case $kind/$bb in
+    rewards/-) out=$S/rewards/$k.parquet; extra=(--negatives $R/data/negatives.parquet) ;;
+    augment/sasrec) out=$S/augment/sasrec/$k.parquet; extra=(--top5 $R/warmup/sasrec/seed$r/top5.parquet) ;;
+    check/sasrec) kind=augment; out=$S/augment_gpu/sasrec/$k.parquet; extra=(--top5 $R/warmup/sasrec/seed$r/top5.parquet) ;;
+    augment/gru) out=$VL/ext0.1top6smw/augment/gru/$k.parquet; extra=(--top5 $V/warmup/gru/seed$r/top5.parquet) ;;
+  esac
+  [[ -e $out ]] && return 0
+  mkdir -p "$(dirname "$out")" logs/pre/reps
+  local le
+  le=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["precompute"]["batch_size"]=512; print(json.dumps(s))' \
+    "$here/settings_replicates_precompute.json")
+  lea le-precompute --kind $kind --settings "$le" --data-dir $R/data --item-tokens $L/item_tokens.safetensors \
+    --le-dir $S --shard $k --shards 8 "${extra[@]}" --seed $r --threads 1 --out "$out.tmp.parquet" \
+    > logs/pre/reps/${1}_${r}_${bb}_$k.log 2>&1 && mv "$out.tmp.parquet" "$out"
+}
+reps() {
+  [[ -e stage.reps.done ]] && return 0
+  stamp reps start
+  export -f rep_job
+  export here
+  local k
+  { for k in 0 1 2 3 4 5 6 7; do echo "rewards 1 - $k"; echo "rewards 2 - $k"; done
+    for k in 0 1 2 3 4 5 6 7; do echo "augment 1 sasrec $k"; echo "augment 2 sasrec $k"; done
+    for k in 0 1 2 3 4 5 6 7; do echo "augment 0 gru $k"; echo "augment 1 gru $k"; echo "augment 2 gru $k"; done
+    for k in 0 1 2 3 4 5 6 7; do echo "check 0 sasrec $k"; done
+  } | xargs -P "${POOL:-16}" -L 1 bash -c 'rep_job "$0" "$1" "$2" "$3" || echo "failed: $0 $1 $2 $3"' \
+    && touch stage.reps.done
+  stamp reps end
+}
+
 # issue 12's item-token comparison: the paper's recipe (random init, lr 5e-3, whole sentences, 300 iterations) beside
-# the CPU recipe (text-mean init, lr 0.2, 24 tokens, 16 iterations) on the seeded 200-product sample and 400
+# the CPU recipe family (text-mean init, lr 0.2, whole sentences, 16 iterations; ../2026-12-05-item-token-recipes) on the seeded 200-product sample and 400
 # own-vs-other pairs of ../2026-12-02-industry-le-full section 1 (benchmarks/bench_item_tokens.py, bf16); the paper
 # recipe's 3.3M loss tokens are about 4 h of one AVX2 core (about 220 loss tokens/s), not resumable within a recipe
 curve() {
@@ -140,7 +182,7 @@ curve() {
   python3 "$here/../../../benchmarks/bench_item_tokens.py" --llm resources/llm/smollm2/hf --dtype bf16 --device cuda \
     --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
     --eval-at 0,4,8,12,16,30,100,300 --threads 2 --recipe paper:random:0.005:300:all \
-    --recipe tm_lr0.2_mt24:text_mean:0.2:16:24 --curve-csv itok_curve_200items_gpu.csv \
+    --recipe tm_lr0.2_all:text_mean:0.2:16:all --curve-csv itok_curve_200items_gpu.csv \
     --out itok_curve_200items_gpu.json > logs/curve.log 2>&1 && touch stage.curve.done
   stamp curve end
 }
@@ -152,6 +194,7 @@ for c in ${which//,/ }; do
     lfm) lfm ;;
     gru) gru ;;
     curve) curve ;;
+    reps) reps ;;
     both) pre; paper ;;
     *) echo "unknown chain $c" >&2 ;;
   esac

@@ -10,6 +10,8 @@
 #   gru:        the Industry data, the Industry LE's weights (results/cpu-le-full/industry/le/smollm2: item tokens,
 #               ext0.1top6smw's adapter and score head) and results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (the verdict's GRU
 #               warm-up: ../2026-12-04-industry-verdict/run.sh results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet).
+#   reps:       the three replicates of ../2026-12-05-industry-le-cpu (their weights), the SASRec warm-ups of seeds
+#               0-2 there and the verdict's GRU warm-ups of seeds 0-2.
 # Until 2026-12-04 the pieces were fixed: .gpu1-.gpu3 of at most 48.5 MB (git history).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -28,12 +30,23 @@ cp $G.xz "$T/p/g.xz"
 mkdir "$T/pr" && (cd "$T/pr" && unzip -q ../polars_runtime_32-*.whl) && tar -C "$T/pr" -cf - . | xz -T2 -9 > "$T/p/pr.tar.xz"
 cp "$T"/gguf-*.whl "$T"/jsonschema*.whl "$T"/referencing-*.whl "$T"/rpds_py-*.whl "$T"/polars-2.1.0-py3-none-any.whl "$T/p/"
 data=()
-[[ ,$CHAINS, == *,pre,* || ,$CHAINS, == *,paper,* || ,$CHAINS, == *,both,* || ,$CHAINS, == *,gru,* || ,$CHAINS, == *,curve,* ]] && \
+[[ ,$CHAINS, == *,pre,* || ,$CHAINS, == *,paper,* || ,$CHAINS, == *,both,* || ,$CHAINS, == *,gru,* || ,$CHAINS, == *,curve,* \
+   || ,$CHAINS, == *,reps,* ]] && \
   data+=(results/cpu-le-full/industry/data results/cpu-le-full/industry/warmup/sasrec/seed0/top5.parquet)
 # gru: the GRU warm-up's top-5 and the Industry LE's weights (not in git)
 G=results/cpu-le-full/industry/le/smollm2
 [[ ,$CHAINS, == *,gru,* ]] && data+=(results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet
   $G/item_tokens.safetensors $G/item_tokens.parquet $G/ext0.1top6smw/adapter $G/ext0.1top6smw/score_head.safetensors)
+# reps: the three CPU replicates' weights (item tokens, adapter, score head), the SASRec warm-ups of seeds 0-2 and the
+# verdict's GRU warm-ups of seeds 0-2 (gpu_chain.sh reps)
+if [[ ,$CHAINS, == *,reps,* ]]; then
+  for r in 0 1 2; do
+    L=$G; [[ $r == 0 ]] || L=$G/rep$r
+    data+=($L/item_tokens.safetensors $L/item_tokens.parquet $L/item_tokens.json $L/ext0.1top6smw/adapter
+           $L/ext0.1top6smw/score_head.safetensors results/cpu-le-full/industry/warmup/sasrec/seed$r/top5.parquet
+           results/cpu-verdict/industry/warmup/gru/seed$r/top5.parquet)
+  done
+fi
 if [[ ,$CHAINS, == *,lfm,* ]]; then
   data+=(results/cpu-lfm-control/lfm/data results/cpu-lfm-control/lfm/warmup/sasrec/seed0/top5.parquet)
   # what the CPU has finished of the LFM chain (gpu_chain.sh skips it): the item tokens, the LE fit (adapter, score

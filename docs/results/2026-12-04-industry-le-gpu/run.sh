@@ -2,6 +2,10 @@
 # What ran here for the GPU chain (README.md), stage by stage. Repository root, the shared data beside it, `make setup`.
 #   run.sh payload   the pieces for the three device calls (pack_payload.sh); the calls themselves: README.md
 #   run.sh install   unpack the tars the last device call brought back (DEV=/work/.device/N) into results/
+#   run.sh install-reps  the `reps` chain's shards (DEV's reps.tar.gz) into results/: each shard only where the CPU has
+#                    none (a CPU shard stays; the GPU's copy goes to results/gpu-reps-overlap/ for the device check,
+#                    with replicate 0's augment_gpu/); then ../2026-12-05-industry-le-cpu/run.sh precompute r and the
+#                    verdict's run.sh gather them
 #   run.sh states    the LE states on this CPU (rule le_states, 8 shards) and the gathers of the GPU's shards
 #   run.sh augment   the augmentation hit rate (files/augment.{md,csv})
 #   run.sh restore   put the kept GPU outputs (files/le: item tokens, adapter, score head, rewards, augmentation;
@@ -21,6 +25,19 @@ case ${1:?stage} in
     for t in ext_itok.tar ext_fit.tar.gz pre.tar.gz paper_itok.tar paper_fit.tar.gz; do
       if [[ -s ${DEV:?}/$t ]]; then tar -xf "$DEV/$t" --exclude="logs/*"; fi
     done
+    ;;
+  install-reps)
+    T=$(mktemp -d)
+    tar -C "$T" -xzf "${DEV:?}/reps.tar.gz"
+    (cd "$T" && find results -name '[0-7].parquet') | while read -r f; do
+      if [[ $f == */augment_gpu/* || -e $f ]]; then
+        mkdir -p "results/gpu-reps-overlap/$(dirname "$f")" && mv "$T/$f" "results/gpu-reps-overlap/$f"
+      else
+        mkdir -p "$(dirname "$f")" && mv "$T/$f" "$f"
+      fi
+    done
+    rm -rf "$T"
+    find results/gpu-reps-overlap -name '*.parquet' 2>/dev/null | sed 's|/[0-7].parquet$||' | sort | uniq -c
     ;;
   states)
     snakemake --cores 2 --rerun-triggers mtime "${CF[@]}" --config data_dir=../shared/data -- \
