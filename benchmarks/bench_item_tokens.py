@@ -58,7 +58,8 @@ def write_csv(rows: list[dict], path: Path) -> None:  # type: ignore[type-arg]
     from lea.io import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        # every row's keys in order of first appearance (a CSV from before a new column gets it empty)
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
         w.writeheader()
         w.writerows(rows)
 
@@ -94,6 +95,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON of everything")
     ap.add_argument("--curve-csv", default=None)
+    ap.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="resume a recipe's curve midway: its whole state every --checkpoint-every item-batch iterations in "
+        "DIR/curve_<name>.pt (deleted once the recipe's rows are in the CSV); a resumed recipe's CPU seconds "
+        "are this process's only, so its train_cpu_s is left empty",
+    )
+    ap.add_argument("--checkpoint-every", type=int, default=25)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     from lea.llm.item_tokens import encode_sentences, learn_item_tokens, own_vs_other
@@ -162,6 +171,10 @@ def main() -> None:
         if r["name"] in done:
             continue
         snaps = {k: torch.empty(0) for k in eval_at if k <= r["iterations"]}
+        ck = Path(a.checkpoint_dir) / f"curve_{r['name']}.pt" if a.checkpoint_dir else None
+        if ck is not None:
+            ck.parent.mkdir(parents=True, exist_ok=True)
+        resumed = ck is not None and ck.exists()
         t0, c0 = time.perf_counter(), time.process_time()
         _, _, curve, wall = learn_item_tokens(
             model,
@@ -175,8 +188,11 @@ def main() -> None:
             seed=a.seed,
             snapshots=snaps,
             progress=False,
+            checkpoint=ck,
+            checkpoint_every=a.checkpoint_every,
+            context={"llm": a.llm, "dtype": a.dtype, "device": a.device, "attn": a.attn, "n_items": a.n_items},
         )
-        cpu = time.process_time() - c0
+        cpu = None if resumed else time.process_time() - c0
         for k in sorted(snaps):
             d = own_vs_other(model, enc, snaps[k], tok.pad_token_id, a.pairs, seed=a.seed + 1)
             row = {
@@ -190,14 +206,19 @@ def main() -> None:
                 "mean_nll_own": d["mean_nll_own"],
                 "mean_nll_other": d["mean_nll_other"],
                 "train_wall_s": round(wall, 1),
-                "train_cpu_s": round(cpu, 1),
+                "train_cpu_s": round(cpu, 1) if cpu is not None else None,
+                "resumed": resumed,
                 "train_tokens_per_s": round(label_tokens(enc, r["max_tokens"]) * r["iterations"] / wall, 1),
-                "train_tokens_per_cpu_s": round(label_tokens(enc, r["max_tokens"]) * r["iterations"] / cpu, 1),
+                "train_tokens_per_cpu_s": (
+                    round(label_tokens(enc, r["max_tokens"]) * r["iterations"] / cpu, 1) if cpu is not None else None
+                ),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
         if a.curve_csv:  # after each recipe, so a killed run keeps the finished ones
             write_csv(rows, Path(a.curve_csv))
+        if ck is not None and ck.exists():  # the recipe's rows are written: its checkpoint is done
+            ck.unlink()
         print(
             json.dumps(
                 {

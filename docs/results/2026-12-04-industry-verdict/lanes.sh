@@ -5,8 +5,10 @@
 #           precompute r, one thread), then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
 #           8 le_augment shards, gather).
 #   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
-#           first, by the wall times of the runs with the GPU LE); otherwise the control columns (oracle / idrec,
-#           seed 0 first). A run that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
+#           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curve of the
+#           paper's recipe on the 200-product sample (../2026-12-05-item-token-recipes, one thread, resumable from
+#           its checkpoint in results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
+#           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run
 # GRU's LE rows and the table come last: cpu_order.sh, once every replicate's precompute exists.
 set -euo pipefail
@@ -27,6 +29,13 @@ ready() {  # replicate $1's precompute complete (its three gathered files)
 LE_ROWS=(normal/sv sa2c/LEAR sa2c/LER snqn/LEAR sa2c/q sa2c/sv sa2c/LEA sa2c/LEASprimeR sa2c/LEAS snqn/LEAS
          snqn/LEASR sa2c/LEASR)
 CONTROL=(sa2c/LER sa2c/LEAR snqn/LEAR sa2c/LEA sa2c/LEASprimeR sa2c/LEAS snqn/LEAS sa2c/LEASR snqn/LEASR)
+CURVE=docs/results/2026-12-05-item-token-recipes/itok_curve_200items_paper
+curve() {  # the paper's item-token recipe on the 200-product sample (issue 12); resumes midway
+  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12,16,30,100,300 --threads 1 --recipe paper:random:0.005:300:all --curve-csv $CURVE.csv \
+    --out $CURVE.json --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
+}
 next_b() {  # the next lane-B target, or nothing
   local s v e t
   for s in 0 1 2; do
@@ -36,6 +45,7 @@ next_b() {  # the next lane-B target, or nothing
       [[ -e $t ]] || grep -qxF "$t" $FAILED || { echo "$t"; return; }
     done
   done
+  [[ -e $CURVE.csv ]] || grep -qxF curve $FAILED || { echo curve; return; }
   for s in 0 1 2; do
     for v in "${CONTROL[@]}"; do
       for e in oracle idrec0.1; do
@@ -49,6 +59,10 @@ lane_b() {
   local t
   while t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
+    if [[ $t == curve ]]; then
+      if curve; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
+      continue
+    fi
     if CORES=1 SMK_FLAGS=--nolock bash $D/run.sh "$t"; then
       echo "$(date -u +%FT%TZ) done $t"
     else
