@@ -155,3 +155,17 @@ def test_le_quality_table_shows_the_reference_floor(tmp_path) -> None:
     assert row["reference.popularity.reward.pairwise_accuracy"] == 0.64
     assert row["reference.popularity.state.hr@10"] == 0.04 and row["reference.popularity.choice.accuracy"] == 0.39
     assert "setting" not in row and "choice.chosen_position_histogram" not in row
+
+
+def test_spread_note_says_what_the_plus_minus_covers() -> None:
+    """The ± note follows the LE replicates the rows read: none, one (a single replicate, whatever le.replicates
+    says, e.g. a table of seed 0 only), or several."""
+    from lea.report.tables import spread_note
+
+    def note(reps: list[int | None]) -> str:
+        return spread_note(pl.DataFrame({"n_le_replicates": reps}, schema={"n_le_replicates": pl.Int64}))
+
+    assert "no row uses the LE" in note([0, 0])
+    assert "a single LE replicate" in note([0, 1, 1])
+    assert "3 LE replicates" in note([0, 3])
+    assert "not recorded" in note([1, None])

@@ -187,8 +187,9 @@ def spread_note(df: pl.DataFrame) -> str:
         return "The ± covers the recommender seeds only (no row uses the LE)."
     if le_reps == [1]:
         return (
-            "The ± covers the recommender seeds only: rows with the LE read one LE, trained once "
-            "(le.replicates = 1), so the LE's own variance is not in it."
+            "The ± covers the recommender seeds only: the rows with the LE read a single LE replicate "
+            "(le.replicates = 1, or the seeds of the table all read the same replicate), so the LE's own variance "
+            "is not in it."
         )
     n = "/".join(map(str, le_reps))
     return (
