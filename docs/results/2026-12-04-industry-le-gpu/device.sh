@@ -107,7 +107,17 @@ case $stage in
     pk ext.tar.gz $L/item_tokens.json $E/le_quality.json $E/rewards $E/augment/sasrec
     pk reps.tar.gz $E/augment_gpu $L/rep1/ext0.1top6smw/rewards $L/rep1/ext0.1top6smw/augment \
       $L/rep2/ext0.1top6smw/rewards $L/rep2/ext0.1top6smw/augment results/cpu-verdict/industry/le
-    pk lfm.tar.gz $F
+    # the lfm chain (one LE, seed 0) or the lfmreps chain (three), by the stages that ran
+    [[ -e stage.lfm_itok.done ]] && pk lfm.tar.gz $(ls -d $F/item_tokens* $F/ext0.1top6smw 2>/dev/null | grep -v checkpoint)
+    # lfmreps: replicate 0 whole; replicates 1 and 2 without their item tokens' tensor (the recipe has no random
+    # choice, so it is replicate 0's: the sha256 sums let run.sh install-reps check that), each within 16 MiB
+    if [[ -e stage.lfm0_itok.done ]]; then
+      (cd $F 2>/dev/null && sha256sum item_tokens.safetensors rep*/item_tokens.safetensors > item_tokens.sha256 2>/dev/null)
+      pk lfm0.tar.gz $F/item_tokens.sha256 $F/item_tokens.json $F/item_tokens.parquet $F/item_tokens.safetensors \
+        $F/ext0.1top6smw/{adapter,score_head.safetensors,le_quality.json,learning_curve.csv,train_log.csv,rewards,augment}
+      pk lfm12.tar.gz $F/rep{1,2}/item_tokens.json $F/rep{1,2}/item_tokens.parquet \
+        $F/rep{1,2}/ext0.1top6smw/{adapter,score_head.safetensors,le_quality.json,learning_curve.csv,train_log.csv,rewards,augment}
+    fi
     ls -la "$OUT"
     ;;
 esac

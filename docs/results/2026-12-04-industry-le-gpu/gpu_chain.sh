@@ -18,7 +18,8 @@
 #   reps:  the claims table's LE replicates fitted on the CPU (../2026-12-05-industry-le-cpu, weights in the payload):
 #          the rewards of replicates 1 and 2, their SASRec augmentation, the GRU augmentation of replicates 0, 1, 2
 #          (the verdict's GRU warm-ups), and replicate 0's SASRec augmentation again beside its CPU one (the device
-#          check, in augment_gpu/); 8 shards each, POOL (default 16) processes at once; added 2026-12-05.
+#          check, in augment_gpu/); 8 shards each, POOL (default 16) processes at once; added 2026-12-05;
+#   lfmreps: the LFM chain (lfm) in the claims table's three replicates, seeds 0-2, at once; added 2026-12-05.
 # Speed settings that differ from the CPU rules', none with an effect on the values (README.md): item_tokens.batch_items
 # 512 (settings_item_tokens.json has the config's 64) and precompute.batch_size 512 (the config's 256).
 #
@@ -55,10 +56,13 @@ paper() {
 }
 
 # one LE chain: item tokens, fit with le_quality.json, rewards and augmentation in 8 shards as concurrent processes
-#   le_chain NAME RESULTS_DATASET_DIR SETTING SETTINGS_DIR
+#   le_chain NAME RESULTS_DATASET_DIR SETTING SETTINGS_DIR [REPLICATE]
+# REPLICATE r (default 0): le/smollm2/rep<r> (r = 0: le/smollm2), seed r, the SASRec warm-up of seed r, as the CPU
+# rules do for le.replicates (replicates.yaml)
 le_chain() {
-  local name=$1 R=$2 setting=$3 sd=$4
+  local name=$1 R=$2 setting=$3 sd=$4 rep=${5:-0}
   local LE=$R/le/smollm2
+  [[ $rep == 0 ]] || LE=$LE/rep$rep
   local S=$LE/$setting
   # stages finished on the CPU travel in the payload's data.tar (pack_payload.sh): their outputs mark them done
   [[ -e $LE/item_tokens.json ]] && touch stage.${name}_itok.done
@@ -66,7 +70,7 @@ le_chain() {
   if [[ ! -e stage.${name}_itok.done ]]; then
     stamp ${name}_itok start
     lea item-tokens --settings "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["item_tokens"]["batch_items"]=512; print(json.dumps(s))' "$sd/settings_item_tokens.json")" \
-      --items $R/data/items.parquet --out-dir $LE --seed 0 --threads 2 > logs/${name}_item_tokens.log 2>&1 \
+      --items $R/data/items.parquet --out-dir $LE --seed $rep --threads 2 > logs/${name}_item_tokens.log 2>&1 \
       && touch stage.${name}_itok.done
     stamp ${name}_itok end
   fi
@@ -74,7 +78,7 @@ le_chain() {
   if [[ ! -e stage.${name}_fit.done ]]; then
     stamp ${name}_fit start
     lea fit-le --settings "$(cat "$sd/settings_fit_le.json")" --data-dir $R/data \
-      --item-tokens $LE/item_tokens.safetensors --out-dir $S --seed 0 --threads 2 \
+      --item-tokens $LE/item_tokens.safetensors --out-dir $S --seed $rep --threads 2 \
       > logs/${name}_fit_le.log 2>&1 && touch stage.${name}_fit.done
     stamp ${name}_fit end
   fi
@@ -84,7 +88,7 @@ le_chain() {
   local le
   le=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["precompute"]["batch_size"]=512; print(json.dumps(s))' \
     "$sd/settings_precompute.json")
-  local common=(--settings "$le" --data-dir $R/data --item-tokens $LE/item_tokens.safetensors --le-dir $S --seed 0
+  local common=(--settings "$le" --data-dir $R/data --item-tokens $LE/item_tokens.safetensors --le-dir $S --seed $rep
                 --threads 1)
   mkdir -p $S/rewards $S/augment/sasrec logs/pre/$name
   local pids=() k
@@ -92,7 +96,7 @@ le_chain() {
     [[ -e $S/rewards/$k.parquet ]] || { lea le-precompute --kind rewards "${common[@]}" --shard $k --shards 8 \
       --negatives $R/data/negatives.parquet --out $S/rewards/$k.parquet > logs/pre/$name/rewards_$k.log 2>&1 & pids+=($!); }
     [[ -e $S/augment/sasrec/$k.parquet ]] || { lea le-precompute --kind augment "${common[@]}" --shard $k --shards 8 \
-      --top5 $R/warmup/sasrec/seed0/top5.parquet --out $S/augment/sasrec/$k.parquet \
+      --top5 $R/warmup/sasrec/seed$rep/top5.parquet --out $S/augment/sasrec/$k.parquet \
       > logs/pre/$name/augment_$k.log 2>&1 & pids+=($!); }
   done
   local ok=1 p
@@ -105,6 +109,13 @@ le_chain() {
 pre() { le_chain ext results/cpu-le-full/industry ext0.1top6smw "$here"; }
 # the LFM stand-in's chain (docs/results/2026-12-04-lfm-le: its settings, 5,047 tracks, K = 5 pool negatives)
 lfm() { le_chain lfm results/cpu-lfm-control/lfm ext0.1top6smw "$here/../2026-12-04-lfm-le"; }
+# the claims table's three LFM replicates (../2026-12-04-lfm-le/replicates.yaml), the three chains at once (the fits'
+# batches of 20 leave the GPU mostly idle, so they share it well); stages lfm0/lfm1/lfm2
+lfmreps() {
+  local r
+  for r in 0 1 2; do le_chain lfm$r results/cpu-lfm-control/lfm ext0.1top6smw "$here/../2026-12-04-lfm-le" $r & done
+  wait
+}
 
 # the claims table's GRU augmentation (issue 15, ../2026-12-04-industry-verdict): the committed Industry LE
 # (the item tokens, adapter and score head of the chain above, in the payload's data.tar) over the GRU warm-up's top-5
@@ -195,6 +206,7 @@ for c in ${which//,/ }; do
     gru) gru ;;
     curve) curve ;;
     reps) reps ;;
+    lfmreps) lfmreps ;;
     both) pre; paper ;;
     *) echo "unknown chain $c" >&2 ;;
   esac

@@ -10,6 +10,7 @@
 #   gru:        the Industry data, the Industry LE's weights (results/cpu-le-full/industry/le/smollm2: item tokens,
 #               ext0.1top6smw's adapter and score head) and results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet (the verdict's GRU
 #               warm-up: ../2026-12-04-industry-verdict/run.sh results/cpu-verdict/industry/warmup/gru/seed0/top5.parquet).
+#   lfmreps:    results/cpu-lfm-control/lfm/{data, warmup/sasrec/seed{0,1,2}/top5.parquet};
 #   reps:       the three replicates of ../2026-12-05-industry-le-cpu (their weights), the SASRec warm-ups of seeds
 #               0-2 there and the verdict's GRU warm-ups of seeds 0-2.
 # Until 2026-12-04 the pieces were fixed: .gpu1-.gpu3 of at most 48.5 MB (git history).
@@ -47,6 +48,10 @@ if [[ ,$CHAINS, == *,reps,* ]]; then
            results/cpu-verdict/industry/warmup/gru/seed$r/top5.parquet)
   done
 fi
+# lfmreps: the LFM data and the SASRec warm-ups of seeds 0-2 (../2026-12-04-lfm-le/run.sh data, and the warm-ups of
+# seeds 1 and 2 with its replicates.yaml)
+[[ ,$CHAINS, == *,lfmreps,* ]] && data+=(results/cpu-lfm-control/lfm/data
+  results/cpu-lfm-control/lfm/warmup/sasrec/seed{0,1,2}/top5.parquet)
 if [[ ,$CHAINS, == *,lfm,* ]]; then
   data+=(results/cpu-lfm-control/lfm/data results/cpu-lfm-control/lfm/warmup/sasrec/seed0/top5.parquet)
   # what the CPU has finished of the LFM chain (gpu_chain.sh skips it): the item tokens, the LE fit (adapter, score

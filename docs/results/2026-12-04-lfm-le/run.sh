@@ -10,6 +10,9 @@
 #   run.sh precompute  states, rewards and augmentation of every training transition (8 shards each)
 #   run.sh install     unpack the LFM tars a lent GPU's last call brought back (DEV=<its files folder>;
 #                      ../2026-12-04-industry-le-gpu/device.sh, CHAIN=lfm) into results/
+#   run.sh install-reps  the same for the GPU chain's three replicates (CHAIN=lfmreps: lfm0.tar.gz, lfm12.tar.gz):
+#                      replicates 1 and 2 get replicate 0's item tokens after a sha256 check (the recipe has no random
+#                      choice); then `run.sh precompute r` makes the states here and gathers the shards
 #   run.sh table [seeds012]  the LFM environments table with the LLM column beside the three controls (SASRec rows
 #                      and GRU's Table 5 rows; seed0.yaml, or seeds012.yaml): the control fits, their precompute and
 #                      every recommender run (2 jobs at a time)
@@ -42,7 +45,7 @@ if [[ ${1:-} != table && $rep != 0 ]]; then
 fi
 smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" "${TRIG[@]}" "${CF[@]}" --config data_dir=../shared/data \
   --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
-[[ ${1:?stage} == install || $1 == collect ]] || smk -- $R/data/stats.json resources/llm/smollm2/hf/config.json
+[[ ${1:?stage} == install || $1 == install-reps || $1 == collect ]] || smk -- $R/data/stats.json resources/llm/smollm2/hf/config.json
 case ${1:?stage} in
   itok) smk -- $LE/item_tokens.json ;;
   data) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed0/top5.parquet ;;
@@ -56,6 +59,20 @@ case ${1:?stage} in
     for t in lfm_itok.tar lfm_fit.tar.gz lfm_pre.tar.gz; do
       if [[ -s ${DEV:?}/$t ]]; then tar -xf "$DEV/$t" --exclude="logs/*"; fi
     done
+    ;;
+  install-reps)
+    for t in lfm0.tar.gz lfm12.tar.gz; do
+      [[ -s ${DEV:?}/$t ]] || { echo "run.sh install-reps: $DEV/$t is missing" >&2; exit 1; }
+    done
+    T=$(mktemp -d)
+    tar -C "$T" -xzf "$DEV/lfm0.tar.gz" && tar -C "$T" -xzf "$DEV/lfm12.tar.gz"
+    (cd "$T/$R/le/smollm2" && [[ $(awk '{print $1}' item_tokens.sha256 | sort -u | wc -l) == 1 ]]) || {
+      echo "run.sh install-reps: the replicates' item tokens differ (item_tokens.sha256); replicates 1 and 2 need their own" >&2
+      exit 1
+    }
+    for r in 1 2; do cp "$T/$R/le/smollm2/item_tokens.safetensors" "$T/$R/le/smollm2/rep$r/"; done
+    mkdir -p $R/le && cp -r "$T/$R/le/smollm2" $R/le/
+    rm -rf "$T"
     ;;
   collect)
     mkdir -p $F
