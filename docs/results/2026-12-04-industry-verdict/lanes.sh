@@ -2,14 +2,16 @@
 # The claims table's remaining Industry work on the 2-core CPU as two one-core lanes (since 2026-12-05; no GPU lent).
 # Each step skips what exists and resumes what was cut off, so the same command goes on in the next session.
 #   lane A (LLM inference): the precompute of LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh
-#           precompute r, one thread), then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
+#           precompute r, one thread), then the LFM LE's replicate 0 on this CPU (../2026-12-04-lfm-le/run.sh itok,
+#           fit, precompute), then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
 #           8 le_augment shards, gather).
 #   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
 #           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curve of the
 #           paper's recipe on the 200-product sample (../2026-12-05-item-token-recipes, one thread, resumable from
 #           its checkpoint in results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
-#   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run
+#   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
+#   CURVE_FIRST=1 lanes.sh b: lane B runs the curve before any LE row
 # GRU's LE rows and the table come last: cpu_order.sh, once every replicate's precompute exists.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -36,8 +38,9 @@ curve() {  # the paper's item-token recipe on the 200-product sample (issue 12);
     --eval-at 0,4,8,12,16,30,100,300 --threads 1 --recipe paper:random:0.005:300:all --curve-csv $CURVE.csv \
     --out $CURVE.json --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
 }
-next_b() {  # the next lane-B target, or nothing
+next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve before the LE rows)
   local s v e t
+  if [[ ${CURVE_FIRST:-0} == 1 ]] && [[ ! -e $CURVE.csv ]] && ! grep -qxF curve $FAILED; then echo curve; return; fi
   for s in 0 1 2; do
     ready $s || continue
     for v in "${LE_ROWS[@]}"; do
@@ -57,6 +60,7 @@ next_b() {  # the next lane-B target, or nothing
 }
 lane_b() {
   local t
+  wait_for "snakemake.*--allowed-rules train"  # a run left going by a lane B that was restarted
   while t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
     if [[ $t == curve ]]; then
@@ -72,17 +76,30 @@ lane_b() {
   done
   echo "$(date -u +%FT%TZ) lane B: nothing left"
 }
+LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
 lane_a() {
   local r
+  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet"  # a precompute left running by a lane A that was restarted
   for r in 0 1 2; do
     echo "$(date -u +%FT%TZ) precompute of replicate $r"
     CORES=1 THREADS=1 bash $LE_RUN precompute $r
   done
+  # the LFM LE (issues 12, 13 and 15's LFM half) on this AMX-BF16 CPU, replicate 0: item tokens, fit, its files in
+  # ../2026-12-04-lfm-le/files/amx-bf16 (the AVX2 fp32 LE of 2026-12-05 keeps files/), then its precompute
+  echo "$(date -u +%FT%TZ) LFM LE replicate 0: item tokens and fit"
+  export CPU_OVERLAY=amx
+  CORES=1 THREADS=1 bash $LFM_RUN itok && CORES=1 THREADS=1 bash $LFM_RUN fit && bash $LFM_RUN collect
+  echo "$(date -u +%FT%TZ) LFM LE replicate 0: precompute"
+  CORES=1 THREADS=1 bash $LFM_RUN precompute && bash $LFM_RUN collect
+  unset CPU_OVERLAY
   for r in 0 1 2; do
     echo "$(date -u +%FT%TZ) GRU augmentation of replicate $r"
     CORES=1 SMK_FLAGS=--nolock bash $D/run.sh $V/le/smollm2/$(rep_dir $r)/augment_gru.parquet
   done
   echo "$(date -u +%FT%TZ) lane A: done"
+}
+wait_for() {  # until no process matches the pattern (other than this shell's own)
+  while pgrep -f "$1" | grep -vqx "$$"; do sleep 60; done
 }
 case ${1:-both} in
   a) lane_a ;;

@@ -18,8 +18,10 @@
 #                      every recommender run (2 jobs at a time)
 #   run.sh collect     copy the chain's diagnostics here (files/; weights stay out of git: a new checkout rebuilds
 #                      them with itok and fit, seeded)
-# itok, fit, precompute and collect take the LE replicate as a second argument (0, 1 or 2; default 0;
-# replicates.yaml): replicate r lives in le/smollm2/rep<r> with its own SASRec warm-up (seed r), files in files/rep<r>.
+# CPU_OVERLAY=amx adds amx.yaml (the speed switches for a CPU with bf16 kernels; a different LE from the fp32 one of
+# files/, whose diagnostics it keeps in files/amx-bf16). itok, fit, precompute and collect take the LE replicate as a
+# second argument (0, 1 or 2; default 0; replicates.yaml): replicate r lives in le/smollm2/rep<r> with its own SASRec
+# warm-up (seed r), files in files/rep<r>.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -37,11 +39,12 @@ CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
 TRIG=(--rerun-triggers params input --max-checksum-file-size 256MB)
 rep=${2:-0}
 F=$D/files
+if [[ ${CPU_OVERLAY:-} == amx ]]; then CF+=($D/amx.yaml); F=$D/files/amx-bf16; fi
 if [[ ${1:-} != table && $rep != 0 ]]; then
   CF+=($D/replicates.yaml)
   LE=$LE/rep$rep
   S=$LE/ext0.1top6smw
-  F=$D/files/rep$rep
+  F=$F/rep$rep
 fi
 smk() { snakemake --nolock --cores "${CORES:-${THREADS:-1}}" "${TRIG[@]}" "${CF[@]}" --config data_dir=../shared/data \
   --set-threads item_tokens="${THREADS:-1}" fit_le="${THREADS:-1}" "$@"; }
