@@ -174,7 +174,7 @@ def main() -> None:
         ck = Path(a.checkpoint_dir) / f"curve_{r['name']}.pt" if a.checkpoint_dir else None
         if ck is not None:
             ck.parent.mkdir(parents=True, exist_ok=True)
-        resumed = ck is not None and ck.exists()
+        resume: dict[str, int | None] = {}
         t0, c0 = time.perf_counter(), time.process_time()
         _, _, curve, wall = learn_item_tokens(
             model,
@@ -191,7 +191,9 @@ def main() -> None:
             checkpoint=ck,
             checkpoint_every=a.checkpoint_every,
             context={"llm": a.llm, "dtype": a.dtype, "device": a.device, "attn": a.attn, "n_items": a.n_items},
+            resume=resume,
         )
+        resumed = resume["from_step"] is not None  # a checkpoint of other settings is ignored: not a resume
         cpu = None if resumed else time.process_time() - c0
         for k in sorted(snaps):
             d = own_vs_other(model, enc, snaps[k], tok.pad_token_id, a.pairs, seed=a.seed + 1)

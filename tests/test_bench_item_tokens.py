@@ -21,11 +21,13 @@ class Cut(Exception):
     pass
 
 
-def run(monkeypatch: pytest.MonkeyPatch, llm: Path, items: Path, csv_path: Path, ck: Path | None) -> None:
+def run(
+    monkeypatch: pytest.MonkeyPatch, llm: Path, items: Path, csv_path: Path, ck: Path | None, lr: str = "0.05"
+) -> None:
     argv = [
         "bench_item_tokens.py", "--llm", str(llm), "--dtype", "fp32", "--attn", "eager", "--items", str(items),
         "--n-items", "10", "--skip-speed", "--batch-items", "4", "--pairs", "40", "--eval-at", "0,2,5",
-        "--recipe", "r:random:0.05:5:all", "--curve-csv", str(csv_path),
+        "--recipe", f"r:random:{lr}:5:all", "--curve-csv", str(csv_path),
     ]  # fmt: skip
     if ck is not None:
         argv += ["--checkpoint-dir", str(ck), "--checkpoint-every", "2"]
@@ -68,3 +70,30 @@ def test_curve_resumes_from_checkpoint(tmp_path: Path, monkeypatch: pytest.Monke
             assert a[key] == b[key], key
     assert all(r["resumed"] == "True" and r["train_cpu_s"] == "" for r in cut)
     assert all(r["resumed"] == "False" and float(r["train_cpu_s"]) > 0 for r in whole)
+
+
+def test_stale_checkpoint_is_not_a_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint left by a recipe of the same name but other settings is ignored: the rerun starts afresh, gives
+    the uncut curve of its own settings and says it was not resumed (its CPU seconds are counted)."""
+    llm = make_tiny_llm(tmp_path / "llm")
+    items = make_data(tmp_path / "data") / "items.parquet"
+    run(monkeypatch, llm, items, tmp_path / "whole.csv", None, lr="0.1")
+
+    ck = tmp_path / "ck"
+    real_save = it_mod.save_checkpoint
+
+    def cut_at_first(path: Path, state: dict) -> None:  # type: ignore[type-arg]
+        real_save(path, state)
+        raise Cut
+
+    monkeypatch.setattr(it_mod, "save_checkpoint", cut_at_first)
+    with pytest.raises(Cut):
+        run(monkeypatch, llm, items, tmp_path / "stale.csv", ck, lr="0.05")
+    assert (ck / "curve_r.pt").exists()
+    monkeypatch.setattr(it_mod, "save_checkpoint", real_save)
+    run(monkeypatch, llm, items, tmp_path / "fresh.csv", ck, lr="0.1")
+
+    whole, fresh = read(tmp_path / "whole.csv"), read(tmp_path / "fresh.csv")
+    for a, b in zip(whole, fresh, strict=True):
+        assert a["own_vs_other"] == b["own_vs_other"] and a["train_loss"] == b["train_loss"]
+    assert all(r["resumed"] == "False" and float(r["train_cpu_s"]) > 0 for r in fresh)

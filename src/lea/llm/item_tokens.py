@@ -278,6 +278,7 @@ def learn_item_tokens(
     early_stop_min_delta: float = 0.0,
     snapshots: dict[int, torch.Tensor] | None = None,
     pad_tolerance: float = 0.1,
+    resume: dict[str, Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[float], float]:
     """Return (tokens [n, d] float32, final per-item loss [n], mean loss per iteration, wall seconds).
 
@@ -293,7 +294,8 @@ def learn_item_tokens(
     With ``checkpoint``, the whole state (tokens so far, the current batch's vectors and Adam state, losses,
     position) is saved every ``checkpoint_every`` item-batch iterations and a rerun after a kill resumes from it with
     the same result; ``context`` (e.g. the LLM's settings) joins the checkpoint's fingerprint. The caller deletes the
-    checkpoint when its outputs are written."""
+    checkpoint when its outputs are written. ``resume``, if given, gets ``from_step``: the item-batch iteration the
+    run resumed at, or None when it started afresh (no checkpoint, or one of other settings, which is ignored)."""
     if method not in ("fast", "naive"):
         raise ValueError(f"unknown method '{method}' (fast or naive)")
     device = model.get_input_embeddings().weight.device
@@ -328,6 +330,8 @@ def learn_item_tokens(
         }
     )
     ck = load_checkpoint(checkpoint, fingerprint)
+    if resume is not None:
+        resume["from_step"] = ck["step"] if ck is not None else None
     first_batch, first_it, step, elapsed = 0, 0, 0, 0.0
     best, since = math.inf, 0
     if ck is not None:
