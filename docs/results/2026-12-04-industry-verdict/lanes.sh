@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The claims table's remaining Industry work on the 2-core CPU as two one-core lanes (since 2026-12-05; no GPU lent).
 # Each step skips what exists and resumes what was cut off, so the same command goes on in the next session.
-#   lane A (LLM inference): the precompute of LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh
-#           precompute r, one thread), then the LFM LE's replicate 0 on this CPU (../2026-12-04-lfm-le/run.sh itok,
-#           fit, precompute), then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
+#   lane A (LLM work): the LFM LE's replicate 0 on this CPU (../2026-12-04-lfm-le/run.sh itok, fit), the
+#           precompute of the Industry LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh precompute r, one
+#           thread), the LFM LE's precompute, then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
 #           8 le_augment shards, gather).
 #   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
 #           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curve of the
@@ -79,19 +79,19 @@ lane_b() {
 LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
 lane_a() {
   local r
-  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet"  # a precompute left running by a lane A that was restarted
+  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet"  # a precompute left by a restarted lane A
+  # the LFM LE (issues 12, 13 and 15's LFM half) on this AMX-BF16 CPU, replicate 0: item tokens and fit first (its
+  # diagnostics decide what its precompute is worth), its files in ../2026-12-04-lfm-le/files/amx-bf16 (the AVX2
+  # fp32 LE of 2026-12-05 keeps files/)
+  echo "$(date -u +%FT%TZ) LFM LE replicate 0: item tokens and fit"
+  CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN itok && CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN fit \
+    && CPU_OVERLAY=amx bash $LFM_RUN collect
   for r in 0 1 2; do
     echo "$(date -u +%FT%TZ) precompute of replicate $r"
     CORES=1 THREADS=1 bash $LE_RUN precompute $r
   done
-  # the LFM LE (issues 12, 13 and 15's LFM half) on this AMX-BF16 CPU, replicate 0: item tokens, fit, its files in
-  # ../2026-12-04-lfm-le/files/amx-bf16 (the AVX2 fp32 LE of 2026-12-05 keeps files/), then its precompute
-  echo "$(date -u +%FT%TZ) LFM LE replicate 0: item tokens and fit"
-  export CPU_OVERLAY=amx
-  CORES=1 THREADS=1 bash $LFM_RUN itok && CORES=1 THREADS=1 bash $LFM_RUN fit && bash $LFM_RUN collect
   echo "$(date -u +%FT%TZ) LFM LE replicate 0: precompute"
-  CORES=1 THREADS=1 bash $LFM_RUN precompute && bash $LFM_RUN collect
-  unset CPU_OVERLAY
+  CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN precompute && CPU_OVERLAY=amx bash $LFM_RUN collect
   for r in 0 1 2; do
     echo "$(date -u +%FT%TZ) GRU augmentation of replicate $r"
     CORES=1 SMK_FLAGS=--nolock bash $D/run.sh $V/le/smollm2/$(rep_dir $r)/augment_gru.parquet
