@@ -81,6 +81,14 @@ case ${1:?stage} in
     mkdir -p $F
     cp $LE/item_tokens.json $LE/item_tokens_loss.png $R/data/stats.json $F/ 2>/dev/null || true
     [[ -d $S ]] && cp $S/{le_quality.json,learning_curve.csv,train_log.csv} $F/ 2>/dev/null || true
+    # the LLM rules' logs and benchmarks of finished jobs (a job's benchmark file is written when it ends), every
+    # replicate's, with rep<r> in their paths
+    (cd $R/../benchmarks && find item_tokens fit_le le_states le_rewards le_augment -path '*/lfm/*' -name '*.tsv' \
+       2>/dev/null || true) | while read -r b; do
+      mkdir -p "$F/logs/$(dirname "$b")"
+      cp "$R/../benchmarks/$b" "$F/logs/$b"
+      [[ ! -e $R/../logs/${b%.tsv}.log ]] || cp "$R/../logs/${b%.tsv}.log" "$F/logs/${b%.tsv}.log"
+    done
     ;;
   *) echo "unknown stage $1" >&2; exit 2 ;;
 esac
