@@ -11,7 +11,7 @@
 #           its checkpoint in results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
-#   CURVE_FIRST=1 lanes.sh b: lane B runs the curve before any LE row
+#   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2) before any LE row
 # GRU's LE rows and the table come last: cpu_order.sh, once every replicate's precompute exists.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -38,9 +38,25 @@ curve() {  # the paper's item-token recipe on the 200-product sample (issue 12);
     --eval-at 0,4,8,12,16,30,100,300 --threads 1 --recipe paper:random:0.005:300:all --curve-csv $CURVE.csv \
     --out $CURVE.json --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
 }
+CURVE2=docs/results/2026-12-05-item-token-recipes/itok_curve_200items_lr
+curve2() {  # issue 12: learning rates between the CPU recipe's 0.2 (flat at 0.87) and the paper's 5e-3 (0.9175 at 30
+  # iterations, 1.0 at 300), 24 tokens (what fits the catalogue's 60 minutes at up to about 30 iterations)
+  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12,16,20,24,30 --threads 1 --recipe tm_lr0.05_mt24:text_mean:0.05:30:24 \
+    --recipe tm_lr0.02_mt24:text_mean:0.02:30:24 --recipe rnd_lr0.05_mt24:random:0.05:30:24 \
+    --recipe rnd_lr0.02_mt24:random:0.02:30:24 --curve-csv $CURVE2.csv --out $CURVE2.json \
+    --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
+}
+curve2_done() {  # every recipe of curve2 in its CSV (the bench writes the CSV after each recipe)
+  [[ -e $CURVE2.csv ]] && [[ $(tail -n +2 $CURVE2.csv | cut -d, -f1 | sort -u | wc -l) -ge 4 ]]
+}
 next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve before the LE rows)
   local s v e t
-  if [[ ${CURVE_FIRST:-0} == 1 ]] && [[ ! -e $CURVE.csv ]] && ! grep -qxF curve $FAILED; then echo curve; return; fi
+  if [[ ${CURVE_FIRST:-0} == 1 ]]; then
+    if [[ ! -e $CURVE.csv ]] && ! grep -qxF curve $FAILED; then echo curve; return; fi
+    if ! curve2_done && ! grep -qxF curve2 $FAILED; then echo curve2; return; fi
+  fi
   for s in 0 1 2; do
     ready $s || continue
     for v in "${LE_ROWS[@]}"; do
@@ -49,6 +65,7 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve befor
     done
   done
   [[ -e $CURVE.csv ]] || grep -qxF curve $FAILED || { echo curve; return; }
+  curve2_done || grep -qxF curve2 $FAILED || { echo curve2; return; }
   for s in 0 1 2; do
     for v in "${CONTROL[@]}"; do
       for e in oracle idrec0.1; do
@@ -63,8 +80,8 @@ lane_b() {
   wait_for "snakemake.*--allowed-rules train"  # a run left going by a lane B that was restarted
   while t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
-    if [[ $t == curve ]]; then
-      if curve; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
+    if [[ $t == curve || $t == curve2 ]]; then
+      if $t; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
       continue
     fi
     if CORES=1 SMK_FLAGS=--nolock bash $D/run.sh "$t"; then
