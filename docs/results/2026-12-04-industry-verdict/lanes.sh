@@ -11,7 +11,7 @@
 #           its checkpoint in results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
-#   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2) before any LE row
+#   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2, curve3) before any LE row
 # GRU's LE rows and the table come last: cpu_order.sh, once every replicate's precompute exists.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -48,14 +48,32 @@ curve2() {  # issue 12: learning rates between the CPU recipe's 0.2 (flat at 0.8
     --recipe rnd_lr0.02_mt24:random:0.02:30:24 --curve-csv $CURVE2.csv --out $CURVE2.json \
     --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
 }
-curve2_done() {  # every recipe of curve2 in its CSV (the bench writes the CSV after each recipe)
-  [[ -e $CURVE2.csv ]] && [[ $(tail -n +2 $CURVE2.csv | cut -d, -f1 | sort -u | wc -l) -ge 4 ]]
+CURVE3=docs/results/2026-12-04-lfm-le/itok_curve_200tracks
+curve3() {  # issues 12 and 13: the LFM tracks' item tokens (0.689 with the CPU recipe, its loss still falling at 12
+  # iterations) on a 200-track sample: the CPU recipe out to 30 iterations and the paper's to 100
+  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+    --items results/cpu-lfm-control/lfm/data/items.parquet --n-items 200 --skip-speed --batch-items 128 --pairs 400 \
+    --eval-at 0,4,8,12,16,30,100 --threads 1 --recipe cpu_tm_lr0.2_mt24:text_mean:0.2:30:24 \
+    --recipe paper:random:0.005:100:all --curve-csv $CURVE3.csv --out $CURVE3.json \
+    --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
+}
+declare -A CURVE_CSV=([curve]=$CURVE.csv [curve2]=$CURVE2.csv [curve3]=$CURVE3.csv)
+declare -A CURVE_RECIPES=([curve]=1 [curve2]=4 [curve3]=2)
+curve_done() {  # every recipe of curve $1 in its CSV (the bench writes the CSV after each recipe)
+  local c=${CURVE_CSV[$1]}
+  [[ -e $c ]] && [[ $(tail -n +2 "$c" | cut -d, -f1 | sort -u | wc -l) -ge ${CURVE_RECIPES[$1]} ]]
+}
+next_curve() {  # the first curve not done and not failed, or nothing
+  local c
+  for c in curve curve2 curve3; do
+    curve_done $c || grep -qxF $c $FAILED || { echo $c; return; }
+  done
 }
 next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve before the LE rows)
   local s v e t
   if [[ ${CURVE_FIRST:-0} == 1 ]]; then
-    if [[ ! -e $CURVE.csv ]] && ! grep -qxF curve $FAILED; then echo curve; return; fi
-    if ! curve2_done && ! grep -qxF curve2 $FAILED; then echo curve2; return; fi
+    t=$(next_curve)
+    [[ -z $t ]] || { echo "$t"; return; }
   fi
   for s in 0 1 2; do
     ready $s || continue
@@ -64,8 +82,8 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve befor
       [[ -e $t ]] || grep -qxF "$t" $FAILED || { echo "$t"; return; }
     done
   done
-  [[ -e $CURVE.csv ]] || grep -qxF curve $FAILED || { echo curve; return; }
-  curve2_done || grep -qxF curve2 $FAILED || { echo curve2; return; }
+  t=$(next_curve)
+  [[ -z $t ]] || { echo "$t"; return; }
   for s in 0 1 2; do
     for v in "${CONTROL[@]}"; do
       for e in oracle idrec0.1; do
@@ -77,10 +95,10 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve befor
 }
 lane_b() {
   local t
-  wait_for "snakemake.*--allowed-rules train"  # a run left going by a lane B that was restarted
+  wait_for "snakemake.*--allowed-rules train|bench_item_tokens"  # a job left going by a restarted lane B
   while t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
-    if [[ $t == curve || $t == curve2 ]]; then
+    if [[ $t == curve* ]]; then
       if $t; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
       continue
     fi
