@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The claims table's remaining Industry work on the 2-core CPU as two one-core lanes (since 2026-12-05; no GPU lent).
 # Each step skips what exists and resumes what was cut off, so the same command goes on in the next session.
-#   lane A (LLM work): the LFM LE's replicate 0 on this CPU (../2026-12-04-lfm-le/run.sh itok, fit), the
-#           precompute of the Industry LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh precompute r, one
-#           thread), the LFM LE's precompute, then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r,
-#           8 le_augment shards, gather).
+#   lane A (LLM work): the LFM LE's replicate 0 on this CPU (../2026-12-04-lfm-le/run.sh itok, fit), issue 12's
+#           item tokens of the Industry catalogue with curve2's recipe (bench_item_tokens.py), the precompute of the
+#           Industry LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh precompute r, one thread), the LFM
+#           LE's precompute, then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r, 8
+#           le_augment shards, gather).
 #   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
-#           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curve of the
-#           paper's recipe on the 200-product sample (../2026-12-05-item-token-recipes, one thread, resumable from
-#           its checkpoint in results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
+#           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curves on
+#           200-item samples (curve, curve2, curve3: one thread each, resumable from their checkpoints in
+#           results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
 #   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2, curve3) before any LE row
@@ -112,15 +113,30 @@ lane_b() {
   echo "$(date -u +%FT%TZ) lane B: nothing left"
 }
 LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
+CATALOGUE=docs/results/2026-12-05-item-token-recipes/itok_catalogue_tm_lr0.05
+catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 random pairs at 12-24 iterations
+  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 100000 --skip-speed --batch-items 64 \
+    --pairs 2000 --eval-at 12,16,20,24 --threads 1 --recipe cat_tm_lr0.05_mt24:text_mean:0.05:24:24 \
+    --curve-csv $CATALOGUE.csv --out $CATALOGUE.json --checkpoint-dir results/itok-curve-ck \
+    >> results/cpu-verdict/itok_catalogue.log 2>&1
+}
 lane_a() {
   local r
-  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet"  # a precompute left by a restarted lane A
+  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet|snakemake.*le_quality\.json|itok_catalogue"  # a job
+  # left going by a restarted lane A
   # the LFM LE (issues 12, 13 and 15's LFM half) on this AMX-BF16 CPU, replicate 0: item tokens and fit first (its
   # diagnostics decide what its precompute is worth), its files in ../2026-12-04-lfm-le/files/amx-bf16 (the AVX2
   # fp32 LE of 2026-12-05 keeps files/)
   echo "$(date -u +%FT%TZ) LFM LE replicate 0: item tokens and fit"
   CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN itok && CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN fit \
     && CPU_OVERLAY=amx bash $LFM_RUN collect
+  # issue 12's item-token target on the whole Industry catalogue with the recipe curve2 found (text-mean init, lr 0.05,
+  # 24 tokens: 0.9375 at 24 iterations on the 200-product sample), 2,000 pairs
+  [[ -e $CATALOGUE.csv ]] || grep -qxF catalogue $FAILED || {
+    echo "$(date -u +%FT%TZ) item tokens of the Industry catalogue, text-mean lr 0.05, 24 iterations"
+    catalogue || echo catalogue >> $FAILED
+  }
   for r in 0 1 2; do
     echo "$(date -u +%FT%TZ) precompute of replicate $r"
     CORES=1 THREADS=1 bash $LE_RUN precompute $r
