@@ -96,7 +96,7 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve befor
 }
 lane_b() {
   local t
-  wait_for "snakemake.*--allowed-rules train|bench_item_tokens"  # a job left going by a restarted lane B
+  wait_for "snakemake.*--allowed-rules train|itok_curve_200"  # a job left going by a restarted lane B
   while t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
     if [[ $t == curve* ]]; then
