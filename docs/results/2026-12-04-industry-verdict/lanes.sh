@@ -32,31 +32,35 @@ ready() {  # replicate $1's precompute complete (its three gathered files)
 LE_ROWS=(normal/sv sa2c/LEAR sa2c/LER snqn/LEAR sa2c/q sa2c/sv sa2c/LEA sa2c/LEASprimeR sa2c/LEAS snqn/LEAS
          snqn/LEASR sa2c/LEASR)
 CONTROL=(sa2c/LER sa2c/LEAR snqn/LEAR sa2c/LEA sa2c/LEASprimeR sa2c/LEAS snqn/LEAS sa2c/LEASR snqn/LEASR)
+ITOK_CURVE_LOG=results/cpu-verdict/itok_curve.log
+itok_bench() {  # bench_item_tokens.py as every curve here runs it: SmolLM2 in bf16, eager attention, one thread,
+  # quality only, resumable from results/itok-curve-ck; the rest of the arguments are the curve's own
+  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
+    --skip-speed --threads 1 --checkpoint-dir results/itok-curve-ck "$@"
+}
 CURVE=docs/results/2026-12-05-item-token-recipes/itok_curve_200items_paper
 curve() {  # the paper's item-token recipe on the 200-product sample (issue 12); resumes midway
-  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
-    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
-    --eval-at 0,4,8,12,16,30,100,300 --threads 1 --recipe paper:random:0.005:300:all --curve-csv $CURVE.csv \
-    --out $CURVE.json --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
+  itok_bench \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12,16,30,100,300 --recipe paper:random:0.005:300:all --curve-csv $CURVE.csv \
+    --out $CURVE.json >> $ITOK_CURVE_LOG 2>&1
 }
 CURVE2=docs/results/2026-12-05-item-token-recipes/itok_curve_200items_lr
 curve2() {  # issue 12: learning rates between the CPU recipe's 0.2 (flat at 0.87) and the paper's 5e-3 (0.9175 at 30
   # iterations, 1.0 at 300), 24 tokens (what fits the catalogue's 60 minutes at up to about 30 iterations)
-  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
-    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --skip-speed --batch-items 64 --pairs 400 \
-    --eval-at 0,4,8,12,16,20,24,30 --threads 1 --recipe tm_lr0.05_mt24:text_mean:0.05:30:24 \
+  itok_bench \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 200 --batch-items 64 --pairs 400 \
+    --eval-at 0,4,8,12,16,20,24,30 --recipe tm_lr0.05_mt24:text_mean:0.05:30:24 \
     --recipe tm_lr0.02_mt24:text_mean:0.02:30:24 --recipe rnd_lr0.05_mt24:random:0.05:30:24 \
-    --recipe rnd_lr0.02_mt24:random:0.02:30:24 --curve-csv $CURVE2.csv --out $CURVE2.json \
-    --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
+    --recipe rnd_lr0.02_mt24:random:0.02:30:24 --curve-csv $CURVE2.csv --out $CURVE2.json >> $ITOK_CURVE_LOG 2>&1
 }
 CURVE3=docs/results/2026-12-04-lfm-le/itok_curve_200tracks
 curve3() {  # issues 12 and 13: the LFM tracks' item tokens (0.689 with the CPU recipe, its loss still falling at 12
   # iterations) on a 200-track sample: the CPU recipe out to 30 iterations and the paper's to 100
-  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
-    --items results/cpu-lfm-control/lfm/data/items.parquet --n-items 200 --skip-speed --batch-items 128 --pairs 400 \
-    --eval-at 0,4,8,12,16,30,100 --threads 1 --recipe cpu_tm_lr0.2_mt24:text_mean:0.2:30:24 \
-    --recipe paper:random:0.005:100:all --curve-csv $CURVE3.csv --out $CURVE3.json \
-    --checkpoint-dir results/itok-curve-ck >> results/cpu-verdict/itok_curve.log 2>&1
+  itok_bench \
+    --items results/cpu-lfm-control/lfm/data/items.parquet --n-items 200 --batch-items 128 --pairs 400 \
+    --eval-at 0,4,8,12,16,30,100 --recipe cpu_tm_lr0.2_mt24:text_mean:0.2:30:24 \
+    --recipe paper:random:0.005:100:all --curve-csv $CURVE3.csv --out $CURVE3.json >> $ITOK_CURVE_LOG 2>&1
 }
 declare -A CURVE_CSV=([curve]=$CURVE.csv [curve2]=$CURVE2.csv [curve3]=$CURVE3.csv)
 declare -A CURVE_RECIPES=([curve]=1 [curve2]=4 [curve3]=2)
@@ -70,7 +74,7 @@ next_curve() {  # the first curve not done and not failed, or nothing
     curve_done $c || grep -qxF $c $FAILED || { echo $c; return; }
   done
 }
-next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curve before the LE rows)
+next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves before the LE rows)
   local s v e t
   if [[ ${CURVE_FIRST:-0} == 1 ]]; then
     t=$(next_curve)
@@ -115,11 +119,10 @@ lane_b() {
 LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
 CATALOGUE=docs/results/2026-12-05-item-token-recipes/itok_catalogue_tm_lr0.05
 catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 random pairs at 12-24 iterations
-  .venv/bin/python benchmarks/bench_item_tokens.py --llm resources/llm/smollm2/hf --dtype bf16 --attn eager \
-    --items results/cpu-le-full/industry/data/items.parquet --n-items 100000 --skip-speed --batch-items 64 \
-    --pairs 2000 --eval-at 12,16,20,24 --threads 1 --recipe cat_tm_lr0.05_mt24:text_mean:0.05:24:24 \
-    --curve-csv $CATALOGUE.csv --out $CATALOGUE.json --checkpoint-dir results/itok-curve-ck \
-    >> results/cpu-verdict/itok_catalogue.log 2>&1
+  itok_bench \
+    --items results/cpu-le-full/industry/data/items.parquet --n-items 100000 --batch-items 64 \
+    --pairs 2000 --eval-at 12,16,20,24 --recipe cat_tm_lr0.05_mt24:text_mean:0.05:24:24 \
+    --curve-csv $CATALOGUE.csv --out $CATALOGUE.json >> results/cpu-verdict/itok_catalogue.log 2>&1
 }
 lane_a() {
   local r
