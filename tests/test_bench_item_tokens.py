@@ -69,7 +69,8 @@ def test_curve_resumes_from_checkpoint(tmp_path: Path, monkeypatch: pytest.Monke
         for key in ("train_loss", "own_vs_other", "mean_nll_own", "mean_nll_other"):
             assert a[key] == b[key], key
     assert all(r["resumed"] == "True" and r["train_cpu_s"] == "" for r in cut)
-    assert all(r["resumed"] == "False" and float(r["train_cpu_s"]) > 0 for r in whole)
+    # counted (a number), not left empty; the CSV rounds to 0.1 s, so a fast machine may read 0.0 for this tiny model
+    assert all(r["resumed"] == "False" and float(r["train_cpu_s"]) >= 0 for r in whole)
 
 
 def test_stale_checkpoint_is_not_a_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,4 +97,4 @@ def test_stale_checkpoint_is_not_a_resume(tmp_path: Path, monkeypatch: pytest.Mo
     whole, fresh = read(tmp_path / "whole.csv"), read(tmp_path / "fresh.csv")
     for a, b in zip(whole, fresh, strict=True):
         assert a["own_vs_other"] == b["own_vs_other"] and a["train_loss"] == b["train_loss"]
-    assert all(r["resumed"] == "False" and float(r["train_cpu_s"]) > 0 for r in fresh)
+    assert all(r["resumed"] == "False" and float(r["train_cpu_s"]) >= 0 for r in fresh)
