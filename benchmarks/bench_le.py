@@ -66,6 +66,11 @@ def main() -> None:
         default="",
         help="comma list of packed, packed-compile: also time precompute.packed (and compile) on the same rows",
     )
+    ap.add_argument(
+        "--inference-merged",
+        action="store_true",
+        help="also time precompute.merge_lora (LoRA folded into the weights) on the KV-cache paths, last (in place)",
+    )
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if a.threads:
@@ -261,6 +266,40 @@ def main() -> None:
             "augment_same_choice_vs_kv": float(((logp_p + r5_p).argmax(1) == (logp_f + r_f).argmax(1)).float().mean()),
         }
         print(json.dumps({name: res[name]}), flush=True)
+    if a.inference_merged:
+        # precompute.merge_lora, last because it merges the LE in place: the KV-cache paths again, on the same rows.
+        # The bench's LoRA is every block's (the paper's), freshly initialized (B = 0), so the differences below are
+        # the merge's bf16 rounding only; tests/test_env_le.py checks a trained adapter's agreement in fp32
+        mg = LEInference(le, prompter, batch_size=a.batch_size, progress=False, kv_share=True, merge_lora=True)
+        t0 = time.perf_counter()
+        st_m = torch.cat(mg.sequence_states(s_list))
+        t_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r_m = mg.rewards_shared(rh, acts)
+        t_r = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        logp_m, r5_m = mg.choice_scores(rh, cands)
+        t_a = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        logp_mc, _ = mg.choice_scores(rh, cands, chosen_only=True)
+        t_c = time.perf_counter() - t0
+        assert r5_m is not None
+        res["merged"] = {
+            "states_rows_per_s": len(hist) / t_s,
+            "states_vs_unmerged": (len(hist) / t_s) / res["states"]["fast_rows_per_s"],
+            "states_max_abs_diff": float((st_m - fast).abs().max()),
+            "rewards_rows_per_s": len(flat_a) / t_r,
+            "rewards_vs_unmerged": (len(flat_a) / t_r) / res["rewards"]["fast_rows_per_s"],
+            "rewards_max_abs_diff": float((r_m - rf).abs().max()),
+            "augment_rows_per_s": len(rh) / t_a,
+            "augment_vs_unmerged": (len(rh) / t_a) / res["augment"]["fast_rows_per_s"],
+            "augment_chosen_only_rows_per_s": len(rh) / t_c,
+            "augment_chosen_only_vs_unmerged": (len(rh) / t_c) / res["augment"]["fast_chosen_only_rows_per_s"],
+            "augment_max_abs_diff_reward": float((r5_m - r_f).abs().max()),
+            "augment_max_abs_diff_label_logp": float((logp_m - logp_f).abs().max()),
+            "augment_same_label_choice": float((logp_mc.argmax(1) == k_c).float().mean()),
+        }
+        print(json.dumps({"merged": res["merged"]}), flush=True)
     _finish(a, res)
 
 

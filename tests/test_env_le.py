@@ -286,6 +286,37 @@ def test_packed_compiled_inference_agrees(fitted: tuple[Path, Path], tiny_llm: P
         run("states", bad, tiny_data, tokens, le_dir, 0, 1)
 
 
+def test_merged_lora_inference_agrees(fitted: tuple[Path, Path], tiny_llm: Path, tiny_data: Path) -> None:  # noqa: F811
+    """precompute.merge_lora: the LoRA update folded into the weights gives the unmerged LE's states, rewards and
+    choices (fp32, 1e-4) on the KV-cache paths, and merging is done once and really changes the weights."""
+    from peft.tuners.lora import LoraLayer
+
+    from lea.env.cli import build
+    from lea.env.inference import LEInference
+
+    tokens, le_dir = fitted
+    le, prompter, _ = build(
+        settings(tiny_llm), tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors"
+    )
+    ref = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True)
+    seqs = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [0]]
+    states = torch.cat(ref.sequence_states(seqs))
+    shared = ref.rewards_shared(HIST, ACTS)
+    logp, r5 = ref.choice_scores(HIST, CANDS)
+    k = logp.argmax(1)
+    assert r5 is not None
+    lora = [m for m in le.peft.modules() if isinstance(m, LoraLayer)]
+    assert lora and not any(m.merged for m in lora)
+    w0 = lora[0].base_layer.weight.detach().clone()
+    assert float(lora[0].lora_B["default"].weight.abs().max()) > 0  # the fitted adapter is not the identity
+    fast = LEInference(le, prompter, batch_size=5, progress=False, kv_share=True, merge_lora=True)
+    assert all(m.merged for m in lora) and not torch.equal(lora[0].base_layer.weight, w0)
+    le.merge_lora()  # a second merge is a no-op
+    LEInference(le, prompter, merge_lora=True)
+    assert torch.allclose(torch.cat(fast.sequence_states(seqs)), states, atol=1e-4)
+    check_packed(fast, HIST, ACTS, CANDS, shared, logp, r5, k, r5[torch.arange(5), k])
+
+
 def test_precompute_shards_equal_unsharded(
     fitted: tuple[Path, Path],
     tiny_llm: Path,  # noqa: F811

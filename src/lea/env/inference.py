@@ -19,6 +19,8 @@ padding is small) with a progress bar. Fast paths exploit the prompt structure:
   structure that ``torch.compile`` (``compile``) can fuse: the eager attention's and the RMSNorms' elementwise passes
   take more time than the matmuls on a CPU (docs/results.md). The paper's choice rule (``chosen_only``) runs the list
   prompts first and the picked item's reward prompt in a second pass, which computes p_t again.
+- ``merge_lora`` (a speed switch, off by default): the LoRA update folded into the frozen weights before inference,
+  so each adapted projection is one matmul (LE.merge_lora); the same function up to rounding in bf16.
 The naive paths (one prompt per row) are kept: the benchmark checks the fast paths agree with them.
 
 The KV-cache sharing pays where compute is the bottleneck (the CPU: 1.3x). On a GPU the many small shared passes
@@ -51,8 +53,11 @@ class LEInference:
         kv_share: bool | None = None,
         packed: bool = False,
         compile: bool = False,
+        merge_lora: bool = False,
     ) -> None:
         self.le, self.p, self.bs, self.progress, self.reward_prior = le, prompter, batch_size, progress, reward_prior
+        if merge_lora:  # precompute.merge_lora: LoRA folded into the weights (in place, the LE is not trained again)
+            le.merge_lora()
         # None: share KV caches on the CPU only (see the module docstring)
         self.kv_share = le.device.type == "cpu" if kv_share is None else kv_share
         if compile and not packed:

@@ -203,6 +203,16 @@ class LE(nn.Module):
 
         write_safetensors({"weight": self.score.weight, "bias": self.score.bias, "label_bias": self.label_bias}, path)
 
+    def merge_lora(self) -> None:
+        """Fold the LoRA update into the frozen weights, W <- W + (alpha / r) B A, for inference only
+        (``precompute.merge_lora``): every adapted projection then runs as one plain matmul instead of three plus an
+        add. The same function; in bf16 the sum is rounded once to the weight's dtype, so outputs differ by rounding
+        (tests/test_env_le.py checks fp32 agreement). In place: a merged LE must not be trained."""
+        from peft.tuners.lora import LoraLayer
+
+        if not any(isinstance(m, LoraLayer) and m.merged for m in self.peft.modules()):  # once (peft warns again)
+            self.peft.merge_adapter()
+
     def load_score_head(self, path: str | Path) -> None:
         from safetensors.torch import load_file
 

@@ -222,6 +222,7 @@ def run(
         kv_share=None if pc.get("kv_share", "auto") == "auto" else bool(pc["kv_share"]),
         packed=bool(pc.get("packed", False)),
         compile=bool(pc.get("compile", False)),
+        merge_lora=bool(pc.get("merge_lora", False)),
     )
     ids = shard_sequences(seqs, splits, shard, shards)
     if kind == "states":
