@@ -4,8 +4,9 @@
 #   lane A (LLM work): the LFM LE's replicate 0 on this CPU (../2026-12-04-lfm-le/run.sh itok, fit), issue 12's
 #           item tokens of the Industry catalogue with curve2's recipe (bench_item_tokens.py), the precompute of the
 #           Industry LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh precompute r, one thread), the LFM
-#           LE's precompute, then GRU's augmentation of each replicate here (run.sh: GRU warm-up of seed r, 8
-#           le_augment shards, gather).
+#           LE with 30 item-token iterations (../2026-12-06-lfm-le-itok30: item tokens, fit), GRU's augmentation of
+#           each replicate here (run.sh: GRU warm-up of seed r, 8 le_augment shards, gather), then the LFM LE's
+#           precompute.
 #   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
 #           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curves on
 #           200-item samples (curve, curve2, curve3: one thread each, resumable from their checkpoints in
@@ -13,6 +14,7 @@
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
 #   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2, curve3) before any LE row
+#   touch results/cpu-verdict/HOLD: both lanes start nothing new until it is removed (for a timed benchmark)
 # GRU's LE rows and the table come last: cpu_order.sh, once every replicate's precompute exists.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -101,7 +103,7 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves befo
 lane_b() {
   local t
   wait_for "snakemake.*--allowed-rules train|itok_curve_200"  # a job left going by a restarted lane B
-  while t=$(next_b) && [[ -n $t ]]; do
+  while hold && t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
     if [[ $t == curve* ]]; then
       if $t; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
@@ -117,6 +119,7 @@ lane_b() {
   echo "$(date -u +%FT%TZ) lane B: nothing left"
 }
 LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
+LFM30_RUN=docs/results/2026-12-06-lfm-le-itok30/run.sh
 CATALOGUE=docs/results/2026-12-05-item-token-recipes/itok_catalogue_tm_lr0.05
 catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 random pairs at 12-24 iterations
   itok_bench \
@@ -126,7 +129,7 @@ catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 ran
 }
 lane_a() {
   local r
-  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet|snakemake.*le_quality\.json|itok_catalogue"  # a job
+  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet|snakemake.*(le_quality|item_tokens)\.json|itok_catalogue"  # a job
   # left going by a restarted lane A
   # the LFM LE (issues 12, 13 and 15's LFM half) on this AMX-BF16 CPU, replicate 0: item tokens and fit first (its
   # diagnostics decide what its precompute is worth), its files in ../2026-12-04-lfm-le/files/amx-bf16 (the AVX2
@@ -141,16 +144,30 @@ lane_a() {
     catalogue || echo catalogue >> $FAILED
   }
   for r in 0 1 2; do
+    hold
     echo "$(date -u +%FT%TZ) precompute of replicate $r"
     CORES=1 THREADS=1 bash $LE_RUN precompute $r
   done
-  echo "$(date -u +%FT%TZ) LFM LE replicate 0: precompute"
-  CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN precompute && CPU_OVERLAY=amx bash $LFM_RUN collect
+  # the LFM LE with 30 item-token iterations instead of 12 (../2026-12-06-lfm-le-itok30): the LFM LE above is at
+  # chance on every diagnostic, and its item tokens stopped early; this decides which LFM LE is worth a precompute
+  hold
+  echo "$(date -u +%FT%TZ) LFM LE with 30 item-token iterations: item tokens and fit"
+  [[ -e results/lfm-itok30/lfm/data/stats.json ]] || bash $LFM30_RUN setup
+  { bash $LFM30_RUN itok && bash $LFM30_RUN fit && bash $LFM30_RUN collect; } || echo lfm-itok30 >> $FAILED
   for r in 0 1 2; do
+    hold
     echo "$(date -u +%FT%TZ) GRU augmentation of replicate $r"
     CORES=1 SMK_FLAGS=--nolock bash $D/run.sh $V/le/smollm2/$(rep_dir $r)/augment_gru.parquet
   done
+  hold
+  echo "$(date -u +%FT%TZ) LFM LE replicate 0: precompute"
+  CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN precompute && CPU_OVERLAY=amx bash $LFM_RUN collect
   echo "$(date -u +%FT%TZ) lane A: done"
+}
+HOLD=results/cpu-verdict/HOLD
+hold() {  # while results/cpu-verdict/HOLD exists, start nothing new (a timed benchmark has the machine; the running
+  # job was stopped by hand and resumes when the lane goes on)
+  while [[ -e $HOLD ]]; do sleep 30; done
 }
 wait_for() {  # until no process matches the pattern (other than this shell's own)
   while pgrep -f "$1" | grep -vqx "$$"; do sleep 60; done
