@@ -56,7 +56,8 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, monkeypatch, capsys):
     assert resumed["selected_step"] == clean["selected_step"]
     # the resumed run says where it resumed and the seconds its killed part ran up to the checkpoint at step 5
     assert clean["resumed_from_step"] is None and clean["seconds_before_resume"] is None
-    assert resumed["resumed_from_step"] == 5 and resumed["seconds_before_resume"] > 0
+    # (rounded to 10 ms: a fast machine may read 0, but never None)
+    assert resumed["resumed_from_step"] == 5 and resumed["seconds_before_resume"] >= 0
     assert not (out / "checkpoint.pt").exists()  # removed once the run is complete
 
 

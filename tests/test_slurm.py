@@ -215,7 +215,7 @@ def test_dag_through_sbatch_cancel_and_rerun_equals_local(cluster, tmp_path):
     )
     assert resumed_at
     m = json.loads((run_dir / "metrics.json").read_text())
-    assert m["resumed_from_step"] == int(resumed_at.group(1)) and m["seconds_before_resume"] > 0
+    assert m["resumed_from_step"] == int(resumed_at.group(1)) and m["seconds_before_resume"] >= 0  # rounded to 10 ms
 
     # the same numbers as the local run, the resumed run included
     _same_outputs(local, remote)
