@@ -145,3 +145,35 @@ def test_local_profile_keeps_finished_work_when_raw_files_get_new_mtimes(repo, t
     # the same call without the profile's limit would rebuild the data and the stage after it
     default = smk("-n", "--max-checksum-file-size", "1MB")
     assert re.search(r"^preprocess\s+1$", default.stdout, re.M) and re.search(r"^negatives\s+1$", default.stdout, re.M)
+
+
+def test_a_precompute_switch_does_not_refit_the_le(repo, tmp_path):
+    """The LE fits' params leave the precompute settings out (they read none), so a new or changed precompute switch
+    cannot make Snakemake (rerun trigger params) fit an LE again; the precompute's own params do change. On
+    2026-12-06 a new switch's default refitted a finished LE this way."""
+    raw = tmp_path / "data" / "ml-100k"
+    _write_movielens(raw, users=60, items=40, per_user=10)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = tmp_path / "results"
+    targets = [f"{res}/demo/le/smollm2/frac0.1/states/0.parquet", f"{res}/demo/le/idrec/idrec0.1/states.parquet"]
+    # a control environment beside the demo's LLM LE, and the precompute switch on or off
+    idrec = "le:\n  settings:\n    idrec0.1: {fraction: 0.1, env: idrec}\n"
+
+    def commands(merge: str) -> dict[str, str]:
+        overlay = tmp_path / f"merge_{merge}.yaml"
+        overlay.write_text(f"{idrec}precompute: {{merge_lora: {merge}}}\n")
+        cmd = [SNAKEMAKE, "-n", "-p", "--nolock", "--cores", "1", "--configfile", "config/demo.yaml", str(overlay)]
+        cmd += ["--config", f"results_dir={res}", f"data_dir={tmp_path}/data", "--", *targets]
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        found = {}
+        for line in proc.stdout.splitlines():
+            m = re.search(r"lea (fit-le|le-precompute|control-fit|control-precompute) .*--settings ('[^']*')", line)
+            if m:
+                found.setdefault(m.group(1), m.group(2))
+        return found
+
+    off, on = commands("false"), commands("true")
+    assert set(off) == set(on) == {"fit-le", "le-precompute", "control-fit", "control-precompute"}
+    assert off["fit-le"] == on["fit-le"] and off["control-fit"] == on["control-fit"]
+    assert off["le-precompute"] != on["le-precompute"] and off["control-precompute"] != on["control-precompute"]

@@ -20,7 +20,7 @@ rule control_fit:
         bench("control_fit/{dataset}/{env}/{le}")
     threads: 1
     params:
-        settings=lambda w: as_json(control_stage_settings(w.le)),
+        settings=lambda w: as_json(control_stage_settings(w.le, precompute=False)),
         data_dir=lambda w: data_dir(w.dataset),
         out_dir=lambda w: le_dir(w.dataset, w.le),
         seed=SEEDS[0],

@@ -3,15 +3,18 @@
 CONTROL_DIR = f"{RES}/{{dataset}}/le/{{env}}/{{le}}"
 
 
-def control_stage_settings(le):
-    """Everything `lea control-fit` / `lea control-precompute` need from the config for one LE setting."""
-    return {
+def control_stage_settings(le, precompute=True):
+    """Everything `lea control-fit` (precompute=False: it reads none, so a precompute switch does not refit it) /
+    `lea control-precompute` need from the config for one LE setting."""
+    out = {
         "le": le_setting(le),
         "finetune": leacfg.finetune_settings(config, le),
         "control": leacfg.control_settings(config, le),
         "history": config["le"]["history"],
-        "precompute": config["precompute"],
     }
+    if precompute:
+        out["precompute"] = config["precompute"]
+    return out
 
 
 def check_le_env(wildcards):

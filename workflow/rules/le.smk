@@ -66,7 +66,7 @@ rule fit_le:
     resources:
         gpu=0,
     params:
-        settings=lambda w: as_json(le_stage_settings(w.dataset, w.le)),
+        settings=lambda w: as_json(le_stage_settings(w.dataset, w.le, precompute=False)),
         data_dir=lambda w: data_dir(w.dataset),
         tokens=le_item_tokens_arg,
         out_dir=lambda w: le_dir(w.dataset, w.le, rep_index(w.rep)),

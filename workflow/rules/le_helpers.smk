@@ -19,17 +19,21 @@ def le_domain(dataset):
     return dataset_settings(dataset)["domain"]
 
 
-def le_stage_settings(dataset, le):
-    """Everything `lea fit-le` / `lea le-precompute` need from the config for one LE setting."""
+def le_stage_settings(dataset, le, precompute=True):
+    """Everything `lea fit-le` (precompute=False) / `lea le-precompute` need from the config for one LE setting. The
+    fit reads no precompute setting, and its params leave them out: a precompute switch must not make Snakemake
+    (rerun trigger params) fit the LE again."""
     s = le_setting(le)
-    return {
+    out = {
         "llm": llm_load_settings(s["llm"]),
         "le": s,
         "finetune": leacfg.finetune_settings(config, le),
         "history": config["le"]["history"],
         "domain": le_domain(dataset),
-        "precompute": config["precompute"],
     }
+    if precompute:
+        out["precompute"] = config["precompute"]
+    return out
 
 
 def le_item_tokens(wildcards):

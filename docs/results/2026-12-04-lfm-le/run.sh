@@ -36,7 +36,10 @@ CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml $D/llm.yaml)
 # 2026-12-05 it deleted the finished item tokens (3.5 h of CPU) to rebuild them. So the checksum limit covers the raw
 # files, and each stage first builds the data alone: a later call compares the (identical) preprocess outputs'
 # checksums and keeps the finished work.
-TRIG=(--rerun-triggers params input --max-checksum-file-size 256MB)
+# No params trigger: on 2026-12-06 a new precompute switch (its default in every stage's settings) made Snakemake fit
+# this LE again and delete the finished fit; the work here was made by the committed config, and a change of recipe
+# gets a new folder instead (../2026-12-06-lfm-le-itok30).
+TRIG=(--rerun-triggers input --max-checksum-file-size 256MB)
 rep=${2:-0}
 F=$D/files
 if [[ ${CPU_OVERLAY:-} == amx ]]; then CF+=($D/amx.yaml); F=$D/files/amx-bf16; fi
