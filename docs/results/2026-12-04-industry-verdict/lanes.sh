@@ -131,12 +131,9 @@ lane_a() {
   local r
   wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet|snakemake.*(le_quality|item_tokens)\.json|itok_catalogue"  # a job
   # left going by a restarted lane A
-  # the LFM LE (issues 12, 13 and 15's LFM half) on this AMX-BF16 CPU, replicate 0: item tokens and fit first (its
-  # diagnostics decide what its precompute is worth), its files in ../2026-12-04-lfm-le/files/amx-bf16 (the AVX2
-  # fp32 LE of 2026-12-05 keeps files/)
-  echo "$(date -u +%FT%TZ) LFM LE replicate 0: item tokens and fit"
-  CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN itok && CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN fit \
-    && CPU_OVERLAY=amx bash $LFM_RUN collect
+  # (the LFM LE's replicate 0 on this AMX-BF16 CPU, item tokens and fit, ran first here on 2026-12-05; its
+  # diagnostics are in ../2026-12-04-lfm-le/files/amx-bf16. Its fit's outputs were deleted on 2026-12-06 by a params
+  # rerun; the LFM precompute below fits it again first, seeded)
   # issue 12's item-token target on the whole Industry catalogue with the recipe curve2 found (text-mean init, lr 0.05,
   # 24 tokens: 0.9375 at 24 iterations on the 200-product sample), 2,000 pairs
   [[ -e $CATALOGUE.csv ]] || grep -qxF catalogue $FAILED || {
