@@ -8,6 +8,7 @@
 #   run.sh run       the SASRec warm-up, the negative pool, 8 shards of states, rewards and augmentation, and the
 #                    gathers: Snakemake, CORES (default 2) one-thread jobs at a time; prints the wall time
 #   run.sh collect   the rule benchmarks and the summary (timing.md) into this folder
+#   run.sh augment   the augmentation's hit rate (augment.md, augment.csv)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -46,6 +47,11 @@ case ${1:?stage} in
       while read -r b; do mkdir -p "$D/benchmarks/$(dirname "$b")"; cp "results/precompute-paper/benchmarks/$b" "$D/benchmarks/$b"; done
     python $D/timing.py $D/benchmarks $R $LE > $D/timing.md
     cat $D/timing.md
+    ;;
+  augment)
+    lea report augment --spec "{\"entries\": [{\"dataset\": \"industry\", \"le\": \"pp_ext0.1top6smw\", \"backbone\": \"sasrec\",
+      \"augment\": \"$LE/augment_sasrec.parquet\", \"top5\": \"$R/warmup/sasrec/seed0/top5.parquet\",
+      \"interactions\": \"$R/data/interactions.parquet\"}]}" --out-md $D/augment.md --out-csv $D/augment.csv
     ;;
   *) echo "run.sh: unknown stage $1" >&2; exit 2 ;;
 esac
