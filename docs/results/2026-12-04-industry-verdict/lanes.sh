@@ -120,6 +120,7 @@ lane_b() {
 }
 LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
 LFM30_RUN=docs/results/2026-12-06-lfm-le-itok30/run.sh
+ITOK_TIMED_RUN=docs/results/2026-12-06-industry-itok-timed/run.sh
 CATALOGUE=docs/results/2026-12-05-item-token-recipes/itok_catalogue_tm_lr0.05
 catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 random pairs at 12-24 iterations
   itok_bench \
@@ -145,6 +146,11 @@ lane_a() {
     echo "$(date -u +%FT%TZ) precompute of replicate $r"
     CORES=1 THREADS=1 bash $LE_RUN precompute $r
   done
+  # issue 12: the claims table's LE recipe (seed 0) on the catalogue's 0.911 item tokens
+  # (../2026-12-06-industry-itok-timed): does the LE learn more on better item tokens? (about 20 min)
+  hold
+  echo "$(date -u +%FT%TZ) Industry LE on the timed run's item tokens: fit"
+  { THREADS=1 bash $ITOK_TIMED_RUN fit && bash $ITOK_TIMED_RUN collect; } || echo itok-timed-fit >> $FAILED
   # the LFM LE with 30 item-token iterations instead of 12 (../2026-12-06-lfm-le-itok30): the LFM LE above is at
   # chance on every diagnostic, and its item tokens stopped early; this decides which LFM LE is worth a precompute
   hold
