@@ -102,7 +102,9 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves befo
 }
 lane_b() {
   local t
-  wait_for "snakemake.*--allowed-rules train|itok_curve_200"  # a job left going by a restarted lane B
+  # a job left going by a restarted lane B (a recommender run's metrics.json; lane A's GRU augmentation runs through
+  # the same run.sh and must not hold lane B up)
+  wait_for "snakemake.*--allowed-rules train.*runs/.*metrics\.json|itok_curve_200"
   while hold && t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
     if [[ $t == curve* ]]; then
