@@ -98,7 +98,13 @@ def test_fit_le_outputs(fitted: tuple[Path, Path]) -> None:
     from lea.config import RECIPES
 
     assert q["recipe"] == "paper" and q["switches"] == RECIPES["paper"] and q["reward_shift"] is None
-    assert q["other_switches"] == {"state_weight": 1.0, "max_grad_norm": None, "lora_top_layers": None}
+    assert q["other_switches"] == {
+        "state_weight": 1.0,
+        "max_grad_norm": None,
+        "lora_top_layers": None,
+        "item_token_lr": None,
+        "item_token_norm": None,
+    }
     assert q["choice"]["rule"] == "label reading" and 0 <= q["state_loss_saturated"] <= 1
     # the floor beside the LE: context-free scorers fitted on the same LE subset, the same validation examples
     ref = q["reference"]
@@ -482,3 +488,70 @@ def test_anchor_rewards_sets_the_mean_positive_reward(
     after = inf.rewards_shared(*rows)
     assert abs(float(after[:, 0].mean()) - 1.0) < 1e-3  # the observed items' mean reward is the anchor
     assert torch.allclose(after - before, torch.full_like(before, shift), atol=1e-4)  # a pure shift: BT unchanged
+
+
+def test_item_tokens_trained_with_the_le(
+    fitted: tuple[Path, Path],
+    tiny_llm: Path,  # noqa: F811
+    tiny_data: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """finetune.item_token_lr (ours): the item tokens get gradient through every block, also the blocks below
+    lora_top_layers, are trained, saved beside the adapter and are what a trained LE is built with; the paper's
+    default leaves them frozen (a buffer, no file)."""
+    from safetensors.torch import load_file
+
+    from lea.cli import main
+    from lea.env.cli import TUNED_TOKENS, build
+
+    tokens, frozen_dir = fitted
+    given = load_file(str(tokens))["item_tokens"]
+    assert not (frozen_dir / "adapter" / TUNED_TOKENS).exists()
+    s = settings(tiny_llm)
+    s["finetune"] = {**s["finetune"], "item_token_lr": 0.05, "lora_top_layers": 1}
+    # the gradient of Eq. 1 reaches a history item's token through the frozen lower block: only the input side
+    le, prompter, _ = build(s, tiny_data, tokens)
+    assert isinstance(le.item_tokens, torch.nn.Parameter)
+    h = le.hidden(prompter.collate([prompter.reward([1, 2], 3), prompter.reward([1, 2], 4)]))
+    le.reward_loss(h[0:1, -1], h[1:2, -1])[0].backward()
+    g = le.item_tokens.grad.abs().sum(1)
+    assert (g[[1, 2, 3, 4]] > 0).all() and g[[0, 5, 6]].eq(0).all()
+    argv = ["fit-le", "--settings", json.dumps(s), "--data-dir", str(tiny_data), "--item-tokens", str(tokens)]
+    assert main([*argv, "--out-dir", str(tmp_path)]) == 0
+    tuned = load_file(str(tmp_path / "adapter" / TUNED_TOKENS))["item_tokens"]
+    assert tuned.shape == given.shape and not torch.allclose(tuned, given)
+    q = json.loads((tmp_path / "le_quality.json").read_text())
+    assert q["other_switches"]["item_token_lr"] == 0.05
+    le2, _, _ = build(s, tiny_data, tokens, tmp_path / "adapter", tmp_path / "score_head.safetensors")
+    assert not isinstance(le2.item_tokens, torch.nn.Parameter) and torch.equal(le2.item_tokens.cpu(), tuned)
+    (tmp_path / "adapter" / TUNED_TOKENS).unlink()
+    with pytest.raises(MissingInputError, match="item_tokens"):
+        build(s, tiny_data, tokens, tmp_path / "adapter", tmp_path / "score_head.safetensors")
+
+
+def test_item_token_norm_rescales_the_given_tokens(
+    fitted: tuple[Path, Path],
+    tiny_llm: Path,  # noqa: F811
+    tiny_data: Path,  # noqa: F811
+) -> None:
+    """finetune.item_token_norm (ours): every given item token scaled to one norm, its direction kept ('vocab': the
+    mean norm of the LLM's input embeddings), in the fit and in a trained LE's build alike; a bad value names the
+    key."""
+    from safetensors.torch import load_file
+
+    from lea.env.cli import build
+    from lea.errors import ConfigError
+
+    tokens, le_dir = fitted
+    given = load_file(str(tokens))["item_tokens"].float()
+    for norm in ("vocab", 2.5):
+        s = settings(tiny_llm)
+        s["finetune"] = {**s["finetune"], "item_token_norm": norm}
+        le, _, _ = build(s, tiny_data, tokens, le_dir / "adapter", le_dir / "score_head.safetensors")
+        target = le.llm.get_input_embeddings().weight.float().norm(dim=1).mean() if norm == "vocab" else norm
+        got = le.item_tokens.float().cpu()
+        assert torch.allclose(got.norm(dim=1), torch.full((got.shape[0],), float(target)), atol=1e-4)
+        assert torch.allclose(torch.nn.functional.cosine_similarity(got, given, dim=1), torch.ones(got.shape[0]))
+    s["finetune"]["item_token_norm"] = "large"
+    with pytest.raises(ConfigError, match="item_token_norm"):
+        build(s, tiny_data, tokens)

@@ -17,7 +17,7 @@ import torch
 
 from lea.cli import parse_settings
 from lea.config import RECIPES, with_recipe
-from lea.errors import InputError
+from lea.errors import ConfigError, InputError
 from lea.io import atomic_path, read_parquet, write_json
 
 
@@ -34,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (the rule's threads)")
 
 
+# the item tokens a fit with finetune.item_token_lr trained, in its adapter folder (the precompute loads them there)
+TUNED_TOKENS = "item_tokens.safetensors"
+
+
 def load_item_tokens(path: str | Path) -> torch.Tensor:
     from safetensors.torch import load_file
 
@@ -43,6 +47,22 @@ def load_item_tokens(path: str | Path) -> torch.Tensor:
 
         raise MissingInputError(p, "item_tokens")
     return load_file(str(p))["item_tokens"]
+
+
+def rescale_item_tokens(tokens: torch.Tensor, norm: float | str, vocab: torch.Tensor) -> torch.Tensor:
+    """finetune.item_token_norm (ours): every item token scaled to one L2 norm, its direction kept. "vocab" is the
+    mean norm of the LLM's own input embeddings. The item-token optimisation lets the norms grow (22-31 on both
+    stand-ins against SmolLM2's mean 3.2, max 7.5), far outside the distribution of the token embeddings the
+    pretrained blocks were trained on; the paper asks for item tokens in the token embedding space W (section 3.2).
+    Its effect is measured in docs/departures.md."""
+    if norm == "vocab":
+        target = float(vocab.detach().float().norm(dim=1).mean())
+    elif isinstance(norm, int | float) and not isinstance(norm, bool) and norm > 0:
+        target = float(norm)
+    else:
+        raise ConfigError("le.finetune.item_token_norm", f"expected a positive number or 'vocab', got {norm!r}")
+    t = tokens.float()
+    return t * (target / t.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
 def build(
@@ -84,7 +104,17 @@ def build(
     else:  # -IT: items are titles in the prompts; Eq. 2's action vectors are the mean embeddings of the title tokens
         table = model.get_input_embeddings().weight.detach().float()
         tokens = torch.stack([table[torch.tensor(ids or [tok.pad_token_id])].mean(0) for ids in prompter.title_ids])
-    le = LE(model, tokens, prompter.label_ids, s.get("finetune", {}), adapter_dir=adapter_dir)
+    ft = s.get("finetune", {})
+    if ft.get("item_token_norm") is not None and titles is None:
+        tokens = rescale_item_tokens(tokens, ft["item_token_norm"], model.get_input_embeddings().weight)
+    if adapter_dir is not None and ft.get("item_token_lr") is not None and titles is None:
+        # finetune.item_token_lr (ours): the fit trained the item tokens too and saved them beside its adapter
+        tokens = load_item_tokens(Path(adapter_dir) / TUNED_TOKENS)
+        if tokens.shape[0] != items.height:
+            raise InputError(
+                Path(adapter_dir) / TUNED_TOKENS, f"{tokens.shape[0]} item tokens for {items.height} items"
+            )
+    le = LE(model, tokens, prompter.label_ids, ft, adapter_dir=adapter_dir)
     if score_head is not None:
         le.load_score_head(score_head)
     return le, prompter, items.height
@@ -107,6 +137,7 @@ def main(args: argparse.Namespace) -> int:
     data = load_data(s, args.data_dir, args.seed)
     train_ids, train, valid = data.train_ids, data.train, data.valid
     le, prompter, n_items = build(s, args.data_dir, args.item_tokens)
+    given_tokens = le.item_tokens.detach().clone()  # the reference floor below reads the item tokens as given
     n_train = sum(p.numel() for p in le.parameters() if p.requires_grad)
     print(
         f"LE subset: {len(train_ids)} sequences, {len(train)} transitions; {n_train} trainable parameters", flush=True
@@ -148,6 +179,10 @@ def main(args: argparse.Namespace) -> int:
     curve_s = sum(r["measure_s"] for r in curve.rows) if curve is not None else 0.0
     tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out))
     le.peft.save_pretrained(str(tmp))
+    if isinstance(le.item_tokens, torch.nn.Parameter):  # finetune.item_token_lr: the trained item tokens
+        from lea.io import write_safetensors
+
+        write_safetensors({"item_tokens": le.item_tokens.detach().cpu().contiguous()}, tmp / TUNED_TOKENS)
     if (out / "adapter").exists():
         shutil.rmtree(out / "adapter")
     tmp.rename(out / "adapter")
@@ -184,13 +219,15 @@ def main(args: argparse.Namespace) -> int:
             "state_weight": ft.get("state_weight", 1.0),
             "max_grad_norm": ft.get("max_grad_norm"),
             "lora_top_layers": ft.get("lora_top_layers"),
+            "item_token_lr": ft.get("item_token_lr"),
+            "item_token_norm": ft.get("item_token_norm"),
         },
         # share of Eq. 2's pairs with |s.a+ - s.a_j| > 10 (no gradient), over all steps: is the form trainable?
         state_loss_saturated=(sum(sat) / len(sat))
         if (sat := [r["sm_saturated"] for r in log if "sm_saturated" in r])
         else None,
         # the floor: context-free item scores fitted on the same LE subset, on the same validation examples
-        reference=reference(train, examples(valid, n_items, args.seed), n_items, le.item_tokens, seed=args.seed),
+        reference=reference(train, examples(valid, n_items, args.seed), n_items, given_tokens, seed=args.seed),
     )
     write_json(q, out / "le_quality.json")
     ckpt.unlink(missing_ok=True)  # after the last output: a kill before this still resumes

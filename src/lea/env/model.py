@@ -63,7 +63,12 @@ class LE(nn.Module):
             raise ValueError(f"state dot product needs hidden size == embedding size, got {hidden} vs {d}")
         dev = llm.get_input_embeddings().weight.device
         self.score = nn.Linear(hidden, 1).to(dev)  # theta: r^e = score(h_last) (Eq. 1)
-        self.register_buffer("item_tokens", item_tokens.float().to(dev), persistent=False)
+        if (lora or {}).get("item_token_lr") is not None and adapter_dir is None:
+            # ours (docs/departures.md, "item tokens trained with the LE"): the item tokens are trained in the
+            # fine-tuning with the LoRA and the score head (the paper learns them from the titles, then freezes them)
+            self.item_tokens = nn.Parameter(item_tokens.float().to(dev).clone())
+        else:
+            self.register_buffer("item_tokens", item_tokens.float().to(dev), persistent=False)
         self.register_buffer("label_ids", torch.tensor(label_ids, device=dev), persistent=False)
         # the label reading's position prior, log-probabilities averaged over choice prompts of the LE subset
         # (set after training, see train.label_prior); subtracted at inference ("contextual calibration")

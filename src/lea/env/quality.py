@@ -98,7 +98,7 @@ def measure(inf: LEInference, valid: list[Transition], n_items: int, seed: int =
     r = inf.rewards_shared(hist, [[t.target, int(a)] for t, a in zip(valid, ex.negative, strict=True)])
     r_pos, r_neg = r[:, 0], r[:, 1]
     states = inf.states(hist)
-    scores = states @ inf.le.item_tokens.float().cpu().T  # [N, n_items]
+    scores = states @ inf.le.item_tokens.detach().float().cpu().T  # [N, n_items]
     rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
     logp, r5 = inf.choice_scores(hist, ex.candidates.tolist())
     assert r5 is not None

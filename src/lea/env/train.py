@@ -332,10 +332,16 @@ def fit(
     torch.manual_seed(seed)
     lr = s.get("lr", 1e-4)
     head = list(le.score.parameters())
-    body = [p for n, p in le.named_parameters() if p.requires_grad and not n.startswith("score.")]
+    body = [
+        p for n, p in le.named_parameters() if p.requires_grad and not n.startswith("score.") and n != "item_tokens"
+    ]
     # the score head is one linear layer trained from scratch: its own (larger) lr lets Eq. 1 learn in few steps
-    opt = torch.optim.Adam([{"params": body, "lr": lr}, {"params": head, "lr": s.get("head_lr") or lr}])
-    trainable = body + head
+    groups = [{"params": body, "lr": lr}, {"params": head, "lr": s.get("head_lr") or lr}]
+    tokens = [le.item_tokens] if isinstance(le.item_tokens, torch.nn.Parameter) else []
+    if tokens:  # ours (finetune.item_token_lr): the item tokens trained with the LE, at their own lr
+        groups.append({"params": tokens, "lr": s["item_token_lr"]})
+    opt = torch.optim.Adam(groups)
+    trainable = body + head + tokens
     clip = s.get("max_grad_norm") or float("inf")  # inf: the norm is measured, nothing is rescaled
     bs = s.get("batch_size", 20)
     aug_task = s["augment_task"]  # paper: L_rm + L_sm only (section 3.2); extended: + the 5-way choice
@@ -359,7 +365,7 @@ def fit(
             "n_items": n_items,
             "train": [(t.sequence, t.position, t.history, t.target, sorted(t.seen)) for t in train],
             # the inputs (item tokens, or the -IT title means) are not in the settings: a rerun may have new ones
-            "item_tokens": hashlib.sha256(le.item_tokens.cpu().numpy().tobytes()).hexdigest(),
+            "item_tokens": hashlib.sha256(le.item_tokens.detach().cpu().numpy().tobytes()).hexdigest(),
             "context": context,
         }
     )
