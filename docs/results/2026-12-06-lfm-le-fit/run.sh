@@ -19,7 +19,7 @@ case ${1:?stage} in
     for s in ovf200 ovf200_lr02 ovf200_all vnorm itlr; do  # (files/vnorm_to_step200: the stopped vnorm fit's checkpoint log)
       [[ -e $LE/$s/le_quality.json ]] || continue
       mkdir -p $D/files/$s
-      for f in le_quality.json train_log.csv; do cp $LE/$s/$f $D/files/$s/; done
+      for f in le_quality.json train_log.csv learning_curve.csv; do [[ ! -s $LE/$s/$f ]] || cp $LE/$s/$f $D/files/$s/; done
     done
     python $D/summary.py $D/files itok30=docs/results/2026-12-06-lfm-le-itok30/files > $D/summary.md
     ;;
