@@ -555,3 +555,7 @@ def test_item_token_norm_rescales_the_given_tokens(
     s["finetune"]["item_token_norm"] = "large"
     with pytest.raises(ConfigError, match="item_token_norm"):
         build(s, tiny_data, tokens)
+    it = settings(tiny_llm, item_tokens=False)  # the -IT ablation has no item tokens to train or rescale
+    it["finetune"] = {**it["finetune"], "item_token_lr": 0.01}
+    with pytest.raises(ConfigError, match="-IT"):
+        build(it, tiny_data, None)

@@ -105,9 +105,15 @@ def build(
         table = model.get_input_embeddings().weight.detach().float()
         tokens = torch.stack([table[torch.tensor(ids or [tok.pad_token_id])].mean(0) for ids in prompter.title_ids])
     ft = s.get("finetune", {})
-    if ft.get("item_token_norm") is not None and titles is None:
+    if titles is not None and (ft.get("item_token_lr") is not None or ft.get("item_token_norm") is not None):
+        raise ConfigError(
+            "le.finetune.item_token_lr / item_token_norm",
+            "this LE setting has item_tokens: false (the -IT ablation: titles as text), so it has no item tokens to "
+            "train or rescale",
+        )
+    if ft.get("item_token_norm") is not None:
         tokens = rescale_item_tokens(tokens, ft["item_token_norm"], model.get_input_embeddings().weight)
-    if adapter_dir is not None and ft.get("item_token_lr") is not None and titles is None:
+    if adapter_dir is not None and ft.get("item_token_lr") is not None:
         # finetune.item_token_lr (ours): the fit trained the item tokens too and saved them beside its adapter
         tokens = load_item_tokens(Path(adapter_dir) / TUNED_TOKENS)
         if tokens.shape[0] != items.height:
