@@ -205,3 +205,29 @@ def test_industry_le_clip_overlay_is_the_paper_le_with_clipping_only(repo) -> No
     # same recipe, schedule, lr and switches otherwise
     assert {**clipped, "max_grad_norm": None, "row_tokens": 512, "micro_batch": None} == paper
     assert finetune_settings(clip, "frac0.1") == paper  # the overlay leaves the unclipped LE as it was
+
+
+def test_a_dataset_may_name_its_own_default_le_and_item_tokens(repo):
+    """datasets.<name>.le_default: the LE of that dataset's variants without an le (an LE that learns on one stand-in
+    may not on another); datasets.<name>.item_tokens: that catalogue's own item-token recipe. Bad values name the
+    key."""
+    from lea.config import default_le_setting, item_tokens_settings, le_defaults_differ
+
+    demo = load_config([repo / "config/demo.yaml"])["datasets"]["demo"]
+    over = {"datasets": {"demo2": {**demo, "le_default": "frac0.05", "item_tokens": {"iterations": 3}}},
+            "datasets_enabled": ["demo", "demo2"]}  # fmt: skip
+    cfg = load_config([repo / "config/demo.yaml"], over)
+    assert variant_settings(cfg, "LEASR", "sa2c", "demo2")["le"] == "frac0.05"
+    assert variant_settings(cfg, "LEASR", "sa2c", "demo")["le"] == "frac0.1"
+    assert variant_settings(cfg, "LEASR", "sa2c")["le"] == "frac0.1"  # no dataset: le.default's
+    assert default_le_setting(cfg, "demo2") == "frac0.05" and le_defaults_differ(cfg) == ["demo2"]
+    named = deep_merge(over, {"variants": {"LEASR": {"le": "frac0.1-SM"}}})  # a variant's own le wins everywhere
+    cfg_named = load_config([repo / "config/demo.yaml"], named)
+    assert variant_settings(cfg_named, "LEASR", "sa2c", "demo2")["le"] == "frac0.1-SM"
+    it, it2 = item_tokens_settings(cfg, "demo"), item_tokens_settings(cfg, "demo2")
+    assert it["iterations"] == 8 and it2["iterations"] == 3 and {**it, "iterations": 3} == it2
+    for bad, key in (({"le_default": "nope"}, r"datasets\.demo2\.le_default"),
+                     ({"item_tokens": {"iterations": 0}}, r"datasets\.demo2\.item_tokens\.iterations"),
+                     ({"item_tokens": {"itr": 3}}, r"datasets\.demo2\.item_tokens")):  # fmt: skip
+        with pytest.raises(ConfigError, match=key):
+            load_config([repo / "config/demo.yaml"], deep_merge(over, {"datasets": {"demo2": bad}}))

@@ -71,6 +71,24 @@ def test_generated_variants_and_rows() -> None:
         load_config([REPO / "config" / "demo.yaml"], {"llms": {"random": {"path": "x"}}})
 
 
+def test_a_dataset_with_its_own_default_le_gets_its_own_run_variants() -> None:
+    """datasets.<name>.le_default: on that dataset the variant itself reads its own default LE, so the column of the
+    global default needs a run of its own there (and the other way round on the first dataset)."""
+    demo = load_config([REPO / "config" / "demo.yaml"])["datasets"]["demo"]
+    over = {**OVERRIDE, "datasets": {"demo2": {**demo, "le_default": "idrec0.1"}},
+            "datasets_enabled": ["demo", "demo2"]}  # fmt: skip
+    config = load_config([REPO / "config" / "demo.yaml"], over)
+    gen = envs.add_generated_variants(config)
+    assert {"LER_frac0.1", "LER_idrec0.1", "LER_random"} <= gen.keys() and gen["LER_frac0.1"]["le"] == "frac0.1"
+    one = {r["variant"]: r["cells"] for r in envs.rows(config, "demo")}
+    two = {r["variant"]: r["cells"] for r in envs.rows(config, "demo2")}
+    assert one["LER"] == {"frac0.1": "LER", "idrec0.1": "LER_idrec0.1", "random": "LER_random"}
+    assert two["LER"] == {"frac0.1": "LER_frac0.1", "idrec0.1": "LER", "random": "LER_random"}
+    for d, cells in (("demo", one), ("demo2", two)):  # every cell's run reads its column's LE on its dataset
+        for le, v in cells["LER"].items():
+            assert variant_settings(config, v, "sa2c", d)["le"] == le, (d, le, v)
+
+
 def test_table_from_fake_runs(tmp_path: Path) -> None:
     n = 40
     base_ranks = [5 + (i % 20) for i in range(n)]  # HR@10 = 0.3

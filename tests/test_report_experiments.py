@@ -116,3 +116,16 @@ def test_rows_record_the_le_replicates_their_seeds_read():
     assert {r["le_replicates"] for r in ex.rows(one, "table2") if r["variant"] != "base"} == {1}
     with pytest.raises(ConfigError, match="replicates"):
         load_config(["config/demo.yaml"], {"le": {"settings": {"rep1": {"fraction": 0.1}}}})
+
+
+def test_an_le_sweep_or_ablation_refuses_a_dataset_with_its_own_default_le(repo):
+    """Figure 5a's LE sweep and 5b's ablations are built around le.default: with a dataset reading another default LE
+    (datasets.<name>.le_default) their points would mix LEs, so the config is refused, naming the experiment."""
+    demo = load_config([repo / "config/demo.yaml"])["datasets"]["demo"]
+    over = {"datasets": {"demo2": {**demo, "le_default": "frac0.05"}}, "datasets_enabled": ["demo", "demo2"]}
+    cfg = load_config([repo / "config/demo.yaml"], over)
+    with pytest.raises(ConfigError, match=r"experiments\.fig5a\.sweep\.param"):
+        ex.add_generated_variants(cfg)
+    cfg = load_config([repo / "config/demo.yaml"], {**over, "experiments": {"fig5a": {"enabled": False}}})
+    with pytest.raises(ConfigError, match=r"experiments\.fig5b\.ablations\.0\.le"):
+        ex.add_generated_variants(cfg)

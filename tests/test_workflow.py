@@ -129,3 +129,38 @@ def test_le_replicates_dag(repo, tmp_path):
         assert ("framework=normal" in j["wildcards"]) != any(
             p.endswith("/negatives.parquet") for p in j["input"].split(", ")
         )
+
+
+def test_a_dataset_with_its_own_default_le_and_item_tokens_dag(repo, tmp_path):
+    """datasets.<name>.le_default and .item_tokens: the second dataset's LE runs read its own LE setting's files, and
+    its item tokens get its own recipe; the first dataset's keep le.default's and le.item_tokens."""
+    import yaml
+
+    import lea.config as leacfg
+
+    demo = leacfg.load_config([repo / "config/demo.yaml"])["datasets"]["demo"]
+    keys = ("reader", "source", "files", "text_fields", "sentence_template", "domain", "keep_top_items", "max_seq_len",
+            "max_sequences")  # fmt: skip
+    two = {
+        "datasets_enabled": ["demo", "demo2"],
+        "datasets": {
+            "demo2": {**{k: demo[k] for k in keys}, "le_default": "frac0.05", "item_tokens": {"iterations": 3}}
+        },
+        "experiments": {"fig5a": {"enabled": False}, "fig5b": {"enabled": False}},  # LE sweeps need one default LE
+    }
+    extra = tmp_path / "two.yaml"
+    extra.write_text(yaml.safe_dump(two))
+    proc = _dry_run(repo, tmp_path, "--configfile", "config/demo.yaml", str(extra), "-p")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = _jobs(proc.stdout)
+    trains = [j for j in jobs if j["rule"] == "train" and "/le/" in j["input"]]
+    for ds, le in (("demo", "frac0.1"), ("demo2", "frac0.05")):
+        mine = [j for j in trains if f"dataset={ds}," in j["wildcards"]]
+        assert mine, ds
+        for j in mine:
+            le_inputs = [p for p in j["input"].split(", ") if "/le/" in p]
+            assert all(f"/{ds}/le/smollm2/{le}/" in p for p in le_inputs), (ds, le_inputs)
+    itok = [ln for ln in proc.stdout.splitlines() if "lea item-tokens" in ln]
+    assert len(itok) == 2
+    for ln in itok:
+        assert ('"iterations": 3' in ln) == ("/demo2/" in ln), ln

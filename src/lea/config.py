@@ -134,6 +134,21 @@ def _check_references(config: Mapping[str, Any]) -> None:
             except jsonschema.ValidationError as err:
                 key = ".".join(["datasets", dname, "rec", *map(str, err.absolute_path)])
                 raise ConfigError(key, _explain(err)) from None
+        if ds.get("le_default") is not None and ds["le_default"] not in le.get("settings", {}):
+            raise ConfigError(f"datasets.{dname}.le_default", f"'{ds['le_default']}' is not a key of le.settings")
+        if "item_tokens" in ds:
+            it_schema = load_schema()["properties"]["le"]["properties"]["item_tokens"]
+            it_schema = {
+                **it_schema,
+                "properties": {
+                    k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in it_schema["properties"].items()
+                },
+            }
+            try:
+                jsonschema.validate(ds["item_tokens"], it_schema)
+            except jsonschema.ValidationError as err:
+                key = ".".join(["datasets", dname, "item_tokens", *map(str, err.absolute_path)])
+                raise ConfigError(key, _explain(err)) from None
         k_pool = config.get("precompute", {}).get("negatives", 1)
         k_step = {**config.get("rec", {}), **ds.get("rec", {})}.get("negatives", 1)
         if k_step > k_pool:
@@ -261,13 +276,35 @@ def le_replicates_used(config: Mapping[str, Any], seeds: Iterable[int]) -> int:
     return len({le_replicate_of(config, s) for s in seeds})
 
 
-def default_le_setting(config: Mapping[str, Any]) -> str:
-    """The LE setting of a variant that names none: ``le.default``, else the first of ``le.settings``."""
+def default_le_setting(config: Mapping[str, Any], dataset: str | None = None) -> str:
+    """The LE setting of a variant that names none: the dataset's ``le_default`` (on ``dataset``), else
+    ``le.default``, else the first of ``le.settings``."""
+    if dataset is not None:
+        own = (config["datasets"].get(dataset) or {}).get("le_default")
+        if own:
+            return str(own)
     return config["le"].get("default") or next(iter(config["le"]["settings"]))
 
 
-def variant_settings(config: Mapping[str, Any], variant: str, framework: str) -> dict[str, Any]:
-    """A variant's switches for one framework; raises ConfigError if the variant does not apply to it."""
+def le_defaults_differ(config: Mapping[str, Any]) -> list[str]:
+    """The enabled datasets whose default LE setting is not ``le.default`` (their own ``le_default``)."""
+    glob = default_le_setting(config)
+    on = config.get("datasets_enabled") or list(config["datasets"])
+    return [d for d in on if d in config["datasets"] and default_le_setting(config, d) != glob]
+
+
+def item_tokens_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """``le.item_tokens`` with the dataset's own ``item_tokens`` overrides (each catalogue its own recipe)."""
+    own = (config["datasets"].get(dataset) or {}).get("item_tokens") or {}
+    return {**config["le"]["item_tokens"], **own}
+
+
+def variant_settings(
+    config: Mapping[str, Any], variant: str, framework: str, dataset: str | None = None
+) -> dict[str, Any]:
+    """A variant's switches for one framework; raises ConfigError if the variant does not apply to it. A variant
+    without an ``le`` of its own reads ``dataset``'s default LE setting (``default_le_setting``); without a dataset,
+    ``le.default``."""
     variants = config.get("variants", {})
     if variant not in variants:
         raise ConfigError("variants", f"no variant named '{variant}' (have: {', '.join(variants)})")
@@ -282,7 +319,7 @@ def variant_settings(config: Mapping[str, Any], variant: str, framework: str) ->
     v.setdefault("augment", "none")
     v.setdefault("w_ah", 0.1)
     v.setdefault("w_aq", 0.01)
-    v["le"] = v.get("le") or default_le_setting(config)
+    v["le"] = v.get("le") or default_le_setting(config, dataset)
     v.setdefault("label", variant)
     if framework == "normal" and (v["state"] != "h" or v["reward"] != "fixed" or v["augment"] in ("q", "sv+q")):
         raise ConfigError(f"variants.{variant}", "the normal framework has no Q-head: only augment 'sv' applies")

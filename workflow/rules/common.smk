@@ -171,8 +171,9 @@ def run_dir(dataset, backbone, framework, variant, seed):
     return f"{RES}/{dataset}/runs/{backbone}/{framework}/{RUN_VARIANT[key]}/seed{seed}"
 
 
-def variant_settings(variant, framework):
-    return leacfg.variant_settings(config, variant, framework)
+def variant_settings(variant, framework, dataset=None):
+    """A variant's switches; on ``dataset``, a variant without an ``le`` reads that dataset's default LE setting."""
+    return leacfg.variant_settings(config, variant, framework, dataset)
 
 
 def log(name):

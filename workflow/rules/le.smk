@@ -37,7 +37,7 @@ rule item_tokens:
     resources:
         gpu=0,
     params:
-        settings=lambda w: as_json({"llm": llm_load_settings(w.llm), "item_tokens": config["le"]["item_tokens"]}),
+        settings=lambda w: as_json({"llm": llm_load_settings(w.llm), "item_tokens": leacfg.item_tokens_settings(config, w.dataset)}),
         out_dir=lambda w: item_tokens_dir(w.dataset, w.llm, rep_index(w.rep)),
         seed=lambda w: le_seed(w.rep),
         gpu_slot=GPU_SLOT,

@@ -20,7 +20,7 @@ rule train:
         bench("train/{dataset}/{backbone}/{framework}/{variant}/seed{seed}")
     params:
         settings=lambda w: as_json(dataset_settings(w.dataset)),
-        variant=lambda w: as_json(variant_settings(w.variant, w.framework)),
+        variant=lambda w: as_json(variant_settings(w.variant, w.framework, w.dataset)),
         data_dir=lambda w: data_dir(w.dataset),
         le_args=train_le_args,
         out_dir=RUN,

@@ -6,7 +6,7 @@ def train_inputs(wildcards):
     files = {k: v for k, v in data_files(wildcards.dataset).items() if k != "stats"}
     if wildcards.framework != "normal":  # every Q-head framework draws its negatives from the shared pool
         files["negatives"] = negatives_file(wildcards.dataset)
-    v = variant_settings(wildcards.variant, wildcards.framework)
+    v = variant_settings(wildcards.variant, wildcards.framework, wildcards.dataset)
     need = leacfg.variant_needs(v)
     r = run_replicate(wildcards.seed)  # seed s reads LE replicate s mod le.replicates
     if need["states"]:

@@ -40,8 +40,10 @@ def le_settings_used(dataset):
     """LE settings that the enabled experiments' runs on a dataset read."""
     used = []
     for d, _bb, fw, v in sorted(leaexp.all_runs(config)):
-        vs = variant_settings(v, fw)
-        if d == dataset and any(leacfg.variant_needs(vs).values()) and vs["le"] not in used:
+        if d != dataset:
+            continue
+        vs = variant_settings(v, fw, d)
+        if any(leacfg.variant_needs(vs).values()) and vs["le"] not in used:
             used.append(vs["le"])
     return used
 
@@ -50,8 +52,10 @@ def le_augment_used(dataset):
     """(LE setting, backbone) pairs whose augment table the enabled experiments' runs on a dataset read."""
     used = []
     for d, bb, fw, v in sorted(leaexp.all_runs(config)):
-        vs = variant_settings(v, fw)
-        if d == dataset and leacfg.variant_needs(vs)["augment"] and (vs["le"], bb) not in used:
+        if d != dataset:
+            continue
+        vs = variant_settings(v, fw, d)
+        if leacfg.variant_needs(vs)["augment"] and (vs["le"], bb) not in used:
             used.append((vs["le"], bb))
     return used
 
@@ -94,7 +98,7 @@ def loss_curve_runs(dataset):
 def environments_spec(dataset):
     """lea.report.environments' spec: its rows with the run folders of every seed, and each environment's quality."""
     rows = []
-    for r in leaenvs.rows(config):
+    for r in leaenvs.rows(config, dataset):
         b, f = r["backbone"], r["framework"]
         rows.append({**r, "base": [run_dir(dataset, b, f, "base", s) for s in SEEDS],
                      "cells": {le: [run_dir(dataset, b, f, v, s) for s in SEEDS] for le, v in r["cells"].items()}})

@@ -328,7 +328,7 @@ class _Resolver:
                 if v == "base" or not _reads_le(self.config, v, fw):
                     sides.append(k)
                 elif fw in exp.get("frameworks", ["sa2c"]) and v in exp.get("variants", []):
-                    sides.append(key(d, bb, fw, leaenvs.run_variant(self.config, v, le)))
+                    sides.append(key(d, bb, fw, leaenvs.run_variant(self.config, v, le, d)))
                 else:
                     sides.append(None)
             if None not in sides and sides != [c["a"], c["b"]]:
@@ -499,9 +499,9 @@ def plan(config: dict[str, Any]) -> dict[str, Any]:
         for p in r["parts"]:
             for cid in p["cids"]:
                 for k in (comps[cid]["a"], comps[cid]["b"]):
-                    _, _, fw, v = split_key(k)
+                    d, _, fw, v = split_key(k)
                     if _reads_le(config, v, fw):
-                        le = variant_settings(config, v, fw)["le"]
+                        le = variant_settings(config, v, fw, d)["le"]
                         if le not in les:
                             les.append(le)
         r["le"] = les

@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lea.config import variant_settings
+from lea.config import default_le_setting, variant_settings
 from lea.errors import ConfigError, InputError
 from lea.report.experiments import _resolved, sweep_variant_name
 
@@ -47,9 +47,12 @@ def datasets(config: Mapping[str, Any]) -> list[str]:
     return on if exp.get("datasets") is None else [d for d in on if d in exp["datasets"]]
 
 
-def run_variant(config: Mapping[str, Any], variant: str, le: str) -> str:
-    """The variant that runs ``variant`` with the LE setting ``le``: itself if that is its own setting."""
-    return variant if _resolved(config, variant)["le"] == le else sweep_variant_name(variant, "le", le)
+def run_variant(config: Mapping[str, Any], variant: str, le: str, dataset: str | None = None) -> str:
+    """The variant that runs ``variant`` with the LE setting ``le`` (on ``dataset``): itself if that is its own setting
+    there (a variant without an ``le`` reads the dataset's ``le_default``)."""
+    _resolved(config, variant)  # a clear error for an unknown variant
+    mine = config["variants"][variant].get("le") or default_le_setting(config, dataset)
+    return variant if mine == le else sweep_variant_name(variant, "le", le)
 
 
 def groups(exp: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -77,9 +80,11 @@ def generated_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if v not in config.get("variants", {}):
             raise ConfigError(where, f"'{v}' is not a key of variants")
         for le in exp["envs"]:
-            name = run_variant(config, v, le)
-            if name == v:
+            # one run variant per dataset whose own default LE is not ``le`` (datasets.<name>.le_default)
+            names = {run_variant(config, v, le, d) for d in datasets(config)} or {run_variant(config, v, le)}
+            if names == {v}:
                 continue
+            name = sweep_variant_name(v, "le", le)
             entry = copy.deepcopy(config["variants"][v])
             entry["le"] = le
             entry["label"] = f"{entry.get('label') or v} ({le})"
@@ -103,8 +108,9 @@ def _applies(config: Mapping[str, Any], variant: str, framework: str) -> bool:
     return True
 
 
-def rows(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """{backbone, framework, variant, label, cells: {le setting: run variant}} in display order."""
+def rows(config: Mapping[str, Any], dataset: str | None = None) -> list[dict[str, Any]]:
+    """{backbone, framework, variant, label, cells: {le setting: run variant}} in display order (the run variants of
+    ``dataset``, whose own default LE is read by the variants themselves)."""
     exp = section(config)
     if exp is None:
         return []
@@ -117,16 +123,16 @@ def rows(config: Mapping[str, Any]) -> list[dict[str, Any]]:
                     if not _applies(config, v, f) or (b, f, v) in seen:
                         continue
                     seen.add((b, f, v))
-                    cells = {le: run_variant(config, v, le) for le in exp["envs"]}
+                    cells = {le: run_variant(config, v, le, dataset) for le in exp["envs"]}
                     label = config["variants"][v].get("label") or v
                     out.append({"backbone": b, "framework": f, "variant": v, "label": label, "cells": cells})
     return out
 
 
-def runs(config: Mapping[str, Any]) -> set[tuple[str, str, str]]:
-    """(backbone, framework, variant) of every run the table reads, the base runs included."""
+def runs(config: Mapping[str, Any], dataset: str | None = None) -> set[tuple[str, str, str]]:
+    """(backbone, framework, variant) of every run the table reads on ``dataset``, the base runs included."""
     out: set[tuple[str, str, str]] = set()
-    for r in rows(config):
+    for r in rows(config, dataset):
         out.add((r["backbone"], r["framework"], "base"))
         out |= {(r["backbone"], r["framework"], v) for v in r["cells"].values()}
     return out

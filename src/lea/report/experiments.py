@@ -23,7 +23,13 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from lea.config import default_le_setting, le_replicates_used, variant_needs, variant_settings
+from lea.config import (
+    default_le_setting,
+    le_defaults_differ,
+    le_replicates_used,
+    variant_needs,
+    variant_settings,
+)
 from lea.errors import ConfigError, LeaError
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
@@ -62,8 +68,16 @@ def _check_le(config: Mapping[str, Any], key: str, le: str) -> None:
 def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The points of a sweep or ablation list: {name, label, x, base, overrides} (name is the run's variant)."""
     points: list[dict[str, Any]] = []
+    differ = le_defaults_differ(config)
     if exp.get("sweep"):
         sw = exp["sweep"]
+        if sw["param"] == "le" and differ:
+            # the point equal to the base reads each dataset's own LE, the others name le.default's kin
+            raise ConfigError(
+                f"experiments.{name}.sweep.param",
+                f"an LE sweep needs one default LE setting for every dataset; "
+                f"datasets.{differ[0]}.le_default differs from le.default",
+            )
         base = _resolved(config, sw["variant"])
         for i, value in enumerate(sw["values"]):
             if sw["param"] == "le":
@@ -85,6 +99,12 @@ def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> 
                 }
             )
     for i, ab in enumerate(exp.get("ablations", []) or []):
+        if ab.get("le") is not None and differ:
+            raise ConfigError(
+                f"experiments.{name}.ablations.{i}.le",
+                f"an LE ablation needs one default LE setting for every dataset; "
+                f"datasets.{differ[0]}.le_default differs from le.default",
+            )
         base = _resolved(config, ab["variant"])
         overrides = {k: ab[k] for k in ("le", "w_ah", "w_aq") if ab.get(k) is not None and ab[k] != base[k]}
         if "le" in overrides:
