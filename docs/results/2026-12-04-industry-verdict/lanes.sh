@@ -5,12 +5,13 @@
 #           item tokens of the Industry catalogue with curve2's recipe (bench_item_tokens.py), the precompute of the
 #           Industry LE replicates 0, 1, 2 (../2026-12-05-industry-le-cpu/run.sh precompute r, one thread), the LFM
 #           LE with 30 item-token iterations (../2026-12-06-lfm-le-itok30: item tokens, fit), GRU's augmentation of
-#           each replicate here (run.sh: GRU warm-up of seed r, 8 le_augment shards, gather), then the LFM LE's
-#           precompute.
+#           replicate 0 here (run.sh: GRU warm-up of seed r, 8 le_augment shards, gather), the precompute of the LFM
+#           LE with its item tokens trained (../2026-12-06-lfm-le-fit: itlr), GRU's augmentation of replicates 1, 2.
 #   lane B (recommender runs): whenever replicate s's precompute is complete, the SASRec LE rows of seed s (shortest
 #           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curves on
 #           200-item samples (curve, curve2, curve3: one thread each, resumable from their checkpoints in
-#           results/itok-curve-ck), then the control columns (oracle / idrec, seed 0 first). A run
+#           results/itok-curve-ck), issue 13's LFM table (../2026-12-06-lfm-envs/run.sh runs S [llm], once its
+#           inputs exist), then the control columns (oracle / idrec, seed 0 first). A run
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
 #   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2, curve3) before any LE row
@@ -91,6 +92,8 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves befo
   done
   t=$(next_curve)
   [[ -z $t ]] || { echo "$t"; return; }
+  t=$(next_lfm_envs)
+  [[ -z $t ]] || { echo "$t"; return; }
   for s in 0 1 2; do
     for v in "${CONTROL[@]}"; do
       for e in oracle idrec0.1; do
@@ -100,6 +103,23 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves befo
     done
   done
 }
+next_lfm_envs() {  # issue 13's LFM table (../2026-12-06-lfm-envs): "lfm-envs S" (seed S's base runs and control
+  # columns, once lfm.sh made the control environments), "lfm-envs S llm" (its LLM column, once LE replicate S's
+  # precompute is complete); each once, in that order
+  local s c L=results/cpu-verdict/lfm/le
+  [[ -e $L/oracle/oracle/augment_sasrec.parquet && -e $L/idrec/idrec0.1/augment_sasrec.parquet ]] || return 0
+  for s in 0 1 2; do
+    c="lfm-envs $s"
+    grep -qxF "$c" $LFM_ENVS_DONE $FAILED 2>/dev/null || { echo "$c"; return; }
+  done
+  for s in 0 1 2; do
+    local d=$L/smollm2/rep$s/itlr
+    [[ $s == 0 ]] && d=$L/smollm2/itlr
+    [[ -e $d/states.parquet && -e $d/rewards.parquet && -e $d/augment_sasrec.parquet ]] || continue
+    c="lfm-envs $s llm"
+    grep -qxF "$c" $LFM_ENVS_DONE $FAILED 2>/dev/null || { echo "$c"; return; }
+  done
+}
 lane_b() {
   local t
   # a job left going by a restarted lane B (a recommender run's metrics.json; lane A's GRU augmentation runs through
@@ -107,6 +127,12 @@ lane_b() {
   wait_for "snakemake.*--allowed-rules train.*runs/.*metrics\.json|itok_curve_200"
   while hold && t=$(next_b) && [[ -n $t ]]; do
     echo "$(date -u +%FT%TZ) start $t"
+    if [[ $t == lfm-envs* ]]; then
+      # shellcheck disable=SC2086
+      if bash $LFM_ENVS runs ${t#lfm-envs }; then echo "$t" >> $LFM_ENVS_DONE; echo "$(date -u +%FT%TZ) done $t"
+      else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
+      continue
+    fi
     if [[ $t == curve* ]]; then
       if $t; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
       continue
@@ -122,6 +148,8 @@ lane_b() {
 }
 LFM_RUN=docs/results/2026-12-04-lfm-le/run.sh
 LFM30_RUN=docs/results/2026-12-06-lfm-le-itok30/run.sh
+LFM_ENVS=docs/results/2026-12-06-lfm-envs/run.sh
+LFM_ENVS_DONE=results/cpu-verdict/lfm_envs_done.txt
 ITOK_TIMED_RUN=docs/results/2026-12-06-industry-itok-timed/run.sh
 CATALOGUE=docs/results/2026-12-05-item-token-recipes/itok_catalogue_tm_lr0.05
 catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 random pairs at 12-24 iterations
@@ -132,7 +160,7 @@ catalogue() {  # every product, one thread, resumable; own-vs-other on 2,000 ran
 }
 lane_a() {
   local r
-  wait_for "snakemake.*(states|rewards|augment_sasrec)\.parquet|snakemake.*(le_quality|item_tokens)\.json|itok_catalogue"  # a job
+  wait_for "snakemake.*(states|rewards|augment_sasrec|augment_gru)\.parquet|snakemake.*(le_quality|item_tokens)\.json|itok_catalogue"  # a job
   # left going by a restarted lane A
   # (the LFM LE's replicate 0 on this AMX-BF16 CPU, item tokens and fit, ran first here on 2026-12-05; its
   # diagnostics are in ../2026-12-04-lfm-le/files/amx-bf16. Its fit's outputs were deleted on 2026-12-06 by a params
@@ -159,14 +187,29 @@ lane_a() {
   echo "$(date -u +%FT%TZ) LFM LE with 30 item-token iterations: item tokens and fit"
   [[ -e results/lfm-itok30/lfm/data/stats.json ]] || bash $LFM30_RUN setup
   { bash $LFM30_RUN itok && bash $LFM30_RUN fit && bash $LFM30_RUN collect; } || echo lfm-itok30 >> $FAILED
-  for r in 0 1 2; do
+  hold
+  echo "$(date -u +%FT%TZ) GRU augmentation of replicate 0"
+  CORES=1 SMK_FLAGS=--nolock bash $D/run.sh $V/le/smollm2/$(rep_dir 0)/augment_gru.parquet
+  # the LFM half (lfm.sh, 2026-12-06): its control environments (minutes), then its LLM LE itlr's replicates (the
+  # frozen-token LE of ../2026-12-04-lfm-le and ../2026-12-06-lfm-le-itok30 is at chance on every diagnostic; itlr,
+  # ours, is the first above chance on every one: ../2026-12-06-lfm-le-fit): replicate 0's precompute, GRU's Industry
+  # augmentation of replicates 1 and 2, then replicates 1 and 2 (fit and precompute each)
+  hold
+  echo "$(date -u +%FT%TZ) LFM control environments"
+  SMK_FLAGS=--nolock bash $D/lfm.sh controls || echo lfm-controls >> $FAILED
+  hold
+  echo "$(date -u +%FT%TZ) LFM LE itlr replicate 0: precompute"
+  SMK_FLAGS=--nolock bash $D/lfm.sh precompute 0 || echo lfm-precompute-0 >> $FAILED
+  for r in 1 2; do
     hold
     echo "$(date -u +%FT%TZ) GRU augmentation of replicate $r"
     CORES=1 SMK_FLAGS=--nolock bash $D/run.sh $V/le/smollm2/$(rep_dir $r)/augment_gru.parquet
   done
-  hold
-  echo "$(date -u +%FT%TZ) LFM LE replicate 0: precompute"
-  CPU_OVERLAY=amx CORES=1 THREADS=1 bash $LFM_RUN precompute && CPU_OVERLAY=amx bash $LFM_RUN collect
+  for r in 1 2; do
+    hold
+    echo "$(date -u +%FT%TZ) LFM LE itlr replicate $r: fit and precompute"
+    SMK_FLAGS=--nolock bash $D/lfm.sh precompute $r || echo lfm-precompute-$r >> $FAILED
+  done
   echo "$(date -u +%FT%TZ) lane A: done"
 }
 HOLD=results/cpu-verdict/HOLD

@@ -1,29 +1,65 @@
 #!/usr/bin/env bash
 # The claims table's LFM half (issue 15; lfm.yaml on top of verdict.yaml), in the same results folder as Industry so
-# that one table holds both stand-ins. Repository root, the shared data beside it, `make setup` done, and
-# results/cpu-lfm-control/lfm holding the LFM LLM LE ext0.1top6smw (docs/results/2026-12-04-lfm-le/run.sh itok, fit,
-# precompute) and the control environments idrec0.1 and oracle (its `run.sh table`). lfm.sh hard-links those files,
-# the data, the negative pool and the SASRec warm-up into results/cpu-verdict/lfm, then runs run.sh with lfm.yaml on
-# top: only the recommender runs, GRU's warm-up and GRU's augmentation (8 LLM shards) run here. Resumes.
-#   lfm.sh [targets...]            default: claims_table over both stand-ins (Industry's runs too)
-#   lfm.sh collect | restore       the LFM runs' files into lfm_runs/ here, and back
-#   CORES=1 lfm.sh ...             one job at a time, beside another chain
+# that one table holds both stand-ins. Repository root, the shared data beside it, `make setup` done, and:
+#   results/cpu-lfm-control/lfm/data   the LFM data at 5,047 tracks (docs/results/2026-12-04-lfm-le/run.sh data)
+#   results/lfm-itok30/lfm/le/smollm2  its 30-iteration item tokens and the itlr LE's replicate 0
+#                                      (docs/results/2026-12-06-lfm-le-itok30/run.sh setup, itok;
+#                                      docs/results/2026-12-06-lfm-le-fit/run.sh fit itlr)
+# Those are hard-linked into results/cpu-verdict/lfm, after a check that they were made with lfm.yaml's settings
+# (lfm_check.py). Everything else is made here, by the verdict's own config. Resumes.
+#   lfm.sh precompute R   LE replicate R (0, 1, 2): the negative pool (K = 10), the SASRec warm-up of seed R, for R > 0
+#                         the itlr fit (seed R; replicate 0's item tokens: their text-mean recipe has no random
+#                         choice), then its states, rewards and SASRec augmentation (8 shards each); one job at a time
+#   lfm.sh controls       the control environments idrec0.1 and oracle (fit, states, rewards, augmentation)
+#   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too)
+#   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back
+#   CORES=1 lfm.sh ...    one job at a time, beside another chain
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 D=docs/results/2026-12-04-industry-verdict
-S=results/cpu-lfm-control/lfm
+DATA=results/cpu-lfm-control/lfm/data
+IT=results/lfm-itok30/lfm/le/smollm2
 V=results/cpu-verdict/lfm
-L=le/smollm2/ext0.1top6smw
+LE=itlr
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
   DATASET=lfm exec bash $D/run.sh "$1"
 fi
-for f in $S/$L/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet} \
-         $S/le/idrec/idrec0.1/le_quality.json $S/le/oracle/oracle/le_quality.json $S/warmup/sasrec/seed0/top5.parquet; do
+for f in $DATA/splits.parquet $IT/item_tokens.safetensors $IT/$LE/le_quality.json $IT/$LE/adapter/item_tokens.safetensors; do
   if [[ ! -e $f ]]; then
-    echo "lfm.sh: $f is missing: make the LFM LE and its control environments first" \
-         "(docs/results/2026-12-04-lfm-le/run.sh data, itok, fit, precompute, table)" >&2
+    echo "lfm.sh: $f is missing: make the LFM data, its item tokens and the itlr LE first (see the header)" >&2
     exit 1
   fi
 done
-bash $D/run.sh link $S $V
-VERDICT_OVERLAY="$PWD/$D/lfm.yaml ${VERDICT_OVERLAY:-}" exec bash $D/run.sh "$@"
+.venv/bin/python $D/lfm_check.py  # the linked files were made with lfm.yaml's settings, or stop
+mkdir -p $V/le/smollm2/$LE
+[[ -d $V/data ]] || { mkdir -p $V/data; for f in interactions items splits stats; do
+  g=$DATA/$f.parquet; [[ $f == stats ]] && g=$DATA/stats.json; ln -f "$g" $V/data/; done; }
+for r in "" /rep1 /rep2; do  # the item tokens of every replicate: replicate 0's
+  mkdir -p $V/le/smollm2$r
+  for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
+    [[ -e $V/le/smollm2$r/$f ]] || ln -f $IT/$f $V/le/smollm2$r/
+  done
+done
+for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv; do  # replicate 0's fit
+  [[ -e $V/le/smollm2/$LE/$f ]] || cp -al $IT/$LE/$f $V/le/smollm2/$LE/
+done
+export VERDICT_OVERLAY="$PWD/$D/lfm.yaml ${VERDICT_OVERLAY:-}"
+rep_dir() { if [[ $1 == 0 ]]; then echo $V/le/smollm2/$LE; else echo $V/le/smollm2/rep$1/$LE; fi; }
+case ${1:-} in
+  precompute)
+    r=${2:?replicate}
+    rules="negatives warmup le_states le_rewards le_augment le_gather_states le_gather_rewards le_gather_augment"
+    s=$(rep_dir "$r")
+    fit=()
+    [[ $r == 0 ]] || { rules="fit_le $rules"; fit=($s/le_quality.json); }  # replicate 0's fit is the linked one
+    CORES=1 ALLOWED_RULES="$rules" exec bash $D/run.sh $V/data/negatives.parquet $V/warmup/sasrec/seed$r/top5.parquet \
+      "${fit[@]}" $s/states.parquet $s/rewards.parquet $s/augment_sasrec.parquet
+    ;;
+  controls)
+    CORES=${CORES:-1} ALLOWED_RULES="negatives warmup control_fit control_states control_rewards control_augment" \
+      exec bash $D/run.sh $V/data/negatives.parquet \
+      $V/le/idrec/idrec0.1/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet} \
+      $V/le/oracle/oracle/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet}
+    ;;
+  *) exec bash $D/run.sh "$@" ;;
+esac

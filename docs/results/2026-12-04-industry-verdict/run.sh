@@ -12,7 +12,8 @@
 #   run.sh collect        every finished run's metrics.json, ranks.parquet, train_log.csv into runs/ here
 #   run.sh restore        the same back into results/ (where absent)
 #   DATASET=lfm run.sh collect|restore   the same for the LFM half (lfm.sh) with lfm_runs/
-#   run.sh link SRC DST   the hard links above from another stand-in's results (lfm.sh)
+#   run.sh link SRC DST   the hard links above from another stand-in's results
+#   ALLOWED_RULES="..." run.sh ...   other rules than the recommender runs' (lfm.sh: the LFM LE's precompute)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -84,7 +85,10 @@ if [[ ${1:-} == table ]]; then
     -- "${@:-claims_table}"
   exit 0
 fi
-snakemake --cores "${CORES:-2}" --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime --allowed-rules train warmup le_augment le_gather_augment report_claims claims_table \
+# ALLOWED_RULES: another set of rules (lfm.sh: the LFM LE's precompute and control environments, made here)
+# shellcheck disable=SC2086
+snakemake --cores "${CORES:-2}" --rerun-incomplete ${SMK_FLAGS:-} --rerun-triggers mtime \
+  --allowed-rules ${ALLOWED_RULES:-train warmup le_augment le_gather_augment report_claims claims_table} \
   --configfile config/config.yaml config/industry_le_cpu.yaml \
   config/industry_le_ext_cpu.yaml config/industry_full_envs_cpu.yaml $D/verdict.yaml ${VERDICT_OVERLAY:-} --config data_dir=../shared/data \
   -- "${@:-claims_table}"

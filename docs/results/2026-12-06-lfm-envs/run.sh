@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Issue 13's LFM table with the LLM LE that learns (envs.yaml), in results/lfm-envs. Repository root, the shared data
+# beside it, `make setup` done, and the claims table's LFM files in results/cpu-verdict/lfm
+# (../2026-12-04-industry-verdict/lfm.sh controls, precompute 0 / 1 / 2): they are hard-linked here after check.py,
+# each LE replicate once its precompute is complete. Resumes; one job at a time unless CORES says more.
+#   run.sh runs SEED [llm]   seed SEED's base runs and the control columns (idrec0.1, oracle, random: the random
+#                            environment is made here); with llm, the LLM column too (needs LE replicate SEED)
+#   run.sh table             the table from the runs (report rules only) and collect
+#   run.sh collect           environments.md / .csv, the diagnostics, every run's metrics.json, ranks.parquet and
+#                            train_log.csv into this folder (tables/, runs/)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH=$PWD/.venv/bin:$PATH
+D=docs/results/2026-12-06-lfm-envs
+SRC=results/cpu-verdict/lfm
+R=results/lfm-envs/lfm
+LE=itlr
+CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml docs/results/2026-12-04-lfm-le/llm.yaml
+    docs/results/2026-12-04-lfm-le/amx.yaml $D/envs.yaml)
+smk() { snakemake --nolock ${SMK_FLAGS:-} --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${CF[@]}" \
+  --config data_dir=../shared/data "$@"; }
+collect() {
+  mkdir -p $D/tables $D/runs
+  for f in environments.md environments.csv environments_diagnostics.csv; do
+    [[ ! -e $R/tables/$f ]] || cp $R/tables/$f $D/tables/
+  done
+  [[ -d $R/runs ]] || return 0
+  (cd $R/runs && find . -name metrics.json) | while read -r m; do
+    r=$(dirname "$m"); mkdir -p "$D/runs/$r"
+    cp "$R/runs/$r"/{metrics.json,ranks.parquet,train_log.csv} "$D/runs/$r/"
+  done
+}
+if [[ ${1:-} == collect ]]; then collect; exit 0; fi
+python $D/check.py
+link() {  # the data, the pool, the warm-ups, the control environments, and each complete LE replicate
+  local r d f
+  mkdir -p $R/data $R/warmup/sasrec $R/le/idrec $R/le/oracle
+  for f in interactions.parquet items.parquet splits.parquet stats.json negatives.parquet; do
+    [[ -e $R/data/$f || ! -e $SRC/data/$f ]] || ln -f $SRC/data/$f $R/data/
+  done
+  for d in $SRC/warmup/sasrec/seed*; do [[ ! -d $d || -d $R/warmup/sasrec/${d##*/} ]] || cp -al $d $R/warmup/sasrec/; done
+  for d in idrec/idrec0.1 oracle/oracle; do  # once complete (its augmentation is the last file made)
+    [[ -d $R/le/$d || ! -e $SRC/le/$d/augment_sasrec.parquet ]] || cp -al $SRC/le/$d $R/le/${d%/*}/
+  done
+  for r in "" /rep1 /rep2; do
+    d=$SRC/le/smollm2$r
+    [[ -e $d/$LE/augment_sasrec.parquet && -e $d/$LE/states.parquet && -e $d/$LE/rewards.parquet ]] || continue
+    [[ -d $R/le/smollm2$r/$LE ]] && continue
+    mkdir -p $R/le/smollm2$r
+    for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do ln -f $d/$f $R/le/smollm2$r/; done
+    cp -al $d/$LE $R/le/smollm2$r/
+  done
+}
+link
+case ${1:?stage} in
+  runs)
+    s=${2:?seed}
+    t=()
+    for fw in sa2c snqn; do
+      t+=($R/runs/sasrec/$fw/base/seed$s/metrics.json)
+      for v in LER LES LEA LEASR; do
+        for e in idrec0.1 oracle random; do t+=($R/runs/sasrec/$fw/${v}_$e/seed$s/metrics.json); done
+        [[ ${3:-} != llm ]] || t+=($R/runs/sasrec/$fw/$v/seed$s/metrics.json)
+      done
+    done
+    t+=($R/runs/gru/sa2c/base/seed$s/metrics.json)
+    for v in LESprime LES; do
+      for e in idrec0.1 oracle random; do t+=($R/runs/gru/sa2c/${v}_$e/seed$s/metrics.json); done
+      [[ ${3:-} != llm ]] || t+=($R/runs/gru/sa2c/$v/seed$s/metrics.json)
+    done
+    # the random environment is made here (control_*; idrec0.1 and oracle are linked, never refitted: their files
+    # exist); the LLM LE's files are linked and its rules not allowed
+    smk --allowed-rules train control_fit control_states control_rewards control_augment -- "${t[@]}"
+    ;;
+  table)
+    smk --allowed-rules report_environments environments_table -- environments_table
+    collect
+    ;;
+  *) echo "run.sh: unknown stage $1" >&2; exit 2 ;;
+esac
