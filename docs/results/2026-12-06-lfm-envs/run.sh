@@ -6,8 +6,8 @@
 #   run.sh runs SEED [llm]   seed SEED's base runs and the control columns (idrec0.1, oracle, random: the random
 #                            environment is made here); with llm, the LLM column too (needs LE replicate SEED)
 #   run.sh table             the table from the runs (report rules only) and collect
-#   run.sh collect           environments.md / .csv, the diagnostics, every run's metrics.json, ranks.parquet and
-#                            train_log.csv into this folder (tables/, runs/)
+#   run.sh collect           environments.md / .csv, the diagnostics, each environment's le_quality.json, every
+#                            run's metrics.json, ranks.parquet and train_log.csv into this folder (tables/, le/, runs/)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -23,6 +23,10 @@ collect() {
   mkdir -p $D/tables $D/runs
   for f in environments.md environments.csv environments_diagnostics.csv; do
     [[ ! -e $R/tables/$f ]] || cp $R/tables/$f $D/tables/
+  done
+  mkdir -p $D/le  # each environment's diagnostics (the LLM LE's per replicate)
+  for f in idrec/idrec0.1 oracle/oracle random/random smollm2/itlr smollm2/rep1/itlr smollm2/rep2/itlr; do
+    [[ ! -e $R/le/$f/le_quality.json ]] || cp $R/le/$f/le_quality.json "$D/le/$(echo "${f#*/}" | tr / _)_le_quality.json"
   done
   [[ -d $R/runs ]] || return 0
   (cd $R/runs && find . -name metrics.json) | while read -r m; do
