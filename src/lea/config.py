@@ -121,34 +121,14 @@ def _check_references(config: Mapping[str, Any]) -> None:
         total = split.get("train", 0.8) + split.get("valid", 0.1) + split.get("test", 0.1)
         if abs(total - 1.0) > 1e-6:
             raise ConfigError(f"datasets.{dname}.split", f"train + valid + test must be 1, got {total:g}")
+        schema = load_schema()
         if "rec" in ds:
-            rec_schema = load_schema()["$defs"]["rec"]
-            rec_schema = {
-                **rec_schema,
-                "properties": {
-                    k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in rec_schema["properties"].items()
-                },
-            }
-            try:
-                jsonschema.validate(ds["rec"], rec_schema)
-            except jsonschema.ValidationError as err:
-                key = ".".join(["datasets", dname, "rec", *map(str, err.absolute_path)])
-                raise ConfigError(key, _explain(err)) from None
+            _validate_overrides(ds["rec"], schema["$defs"]["rec"], f"datasets.{dname}.rec")
         if ds.get("le_default") is not None and ds["le_default"] not in le.get("settings", {}):
             raise ConfigError(f"datasets.{dname}.le_default", f"'{ds['le_default']}' is not a key of le.settings")
         if "item_tokens" in ds:
-            it_schema = load_schema()["properties"]["le"]["properties"]["item_tokens"]
-            it_schema = {
-                **it_schema,
-                "properties": {
-                    k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in it_schema["properties"].items()
-                },
-            }
-            try:
-                jsonschema.validate(ds["item_tokens"], it_schema)
-            except jsonschema.ValidationError as err:
-                key = ".".join(["datasets", dname, "item_tokens", *map(str, err.absolute_path)])
-                raise ConfigError(key, _explain(err)) from None
+            it_schema = schema["properties"]["le"]["properties"]["item_tokens"]
+            _validate_overrides(ds["item_tokens"], it_schema, f"datasets.{dname}.item_tokens")
         k_pool = config.get("precompute", {}).get("negatives", 1)
         k_step = {**config.get("rec", {}), **ds.get("rec", {})}.get("negatives", 1)
         if k_step > k_pool:
@@ -157,6 +137,19 @@ def _check_references(config: Mapping[str, Any]) -> None:
                 f"{k_step} negatives per step need a pool of at least {k_step} "
                 f"per transition (precompute.negatives is {k_pool})",
             )
+
+
+def _validate_overrides(value: Any, schema: Mapping[str, Any], where: str) -> None:
+    """A dataset's overrides of a global section, against that section's schema without its defaults (an override
+    names only what it changes); the error names the key under ``where``."""
+    bare = {
+        **schema,
+        "properties": {k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in schema["properties"].items()},
+    }
+    try:
+        jsonschema.validate(value, bare)
+    except jsonschema.ValidationError as err:
+        raise ConfigError(".".join([where, *map(str, err.absolute_path)]), _explain(err)) from None
 
 
 def load_config(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
