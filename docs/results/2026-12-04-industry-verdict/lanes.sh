@@ -104,7 +104,7 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves befo
   done
 }
 next_lfm_envs() {  # issue 13's LFM table (../2026-12-06-lfm-envs): "lfm-envs S" (seed S's base runs and control
-  # columns, once lfm.sh made the control environments), "lfm-envs S llm" (its LLM column, once LE replicate S's
+  # columns, once lfm.sh made the control environments), "lfm-envs S llm" (its LLM column, once LE replicate 0's
   # precompute is complete); each once, in that order
   local s c L=results/cpu-verdict/lfm/le
   [[ -e $L/oracle/oracle/augment_sasrec.parquet && -e $L/idrec/idrec0.1/augment_sasrec.parquet ]] || return 0
@@ -112,10 +112,9 @@ next_lfm_envs() {  # issue 13's LFM table (../2026-12-06-lfm-envs): "lfm-envs S"
     c="lfm-envs $s"
     grep -qxF "$c" $LFM_ENVS_DONE $FAILED 2>/dev/null || { echo "$c"; return; }
   done
+  local d=$L/smollm2/itlr  # replicate 0, the one LE of that table
+  [[ -e $d/states.parquet && -e $d/rewards.parquet && -e $d/augment_sasrec.parquet ]] || return 0
   for s in 0 1 2; do
-    local d=$L/smollm2/rep$s/itlr
-    [[ $s == 0 ]] && d=$L/smollm2/itlr
-    [[ -e $d/states.parquet && -e $d/rewards.parquet && -e $d/augment_sasrec.parquet ]] || continue
     c="lfm-envs $s llm"
     grep -qxF "$c" $LFM_ENVS_DONE $FAILED 2>/dev/null || { echo "$c"; return; }
   done

@@ -53,9 +53,7 @@ def differences() -> list[str]:
     same("LLM", ver["llms"][ver["le"]["llm"]], here["llms"][here["le"]["llm"]])
     same("LE history", ver["le"]["history"], here["le"]["history"])
     same("precompute", ver["precompute"], here["precompute"])
-    same("replicates", ver["le"]["replicates"], here["le"]["replicates"])
-    for r in range(ver["le"]["replicates"]):
-        same(f"replicate {r}'s seed", le_replicate_seed(ver, r), le_replicate_seed(here, r))
+    same("replicate 0's seed", le_replicate_seed(ver, 0), le_replicate_seed(here, 0))  # the one LE read here
     return out
 
 

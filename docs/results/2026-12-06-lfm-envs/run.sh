@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 13's LFM table with the LLM LE that learns (envs.yaml), in results/lfm-envs. Repository root, the shared data
 # beside it, `make setup` done, and the claims table's LFM files in results/cpu-verdict/lfm
-# (../2026-12-04-industry-verdict/lfm.sh controls, precompute 0 / 1 / 2): they are hard-linked here after check.py,
-# each LE replicate once its precompute is complete. Resumes; one job at a time unless CORES says more.
+# (../2026-12-04-industry-verdict/lfm.sh controls, precompute 0): they are hard-linked here after check.py, the LE
+# once its precompute is complete. Resumes; one job at a time unless CORES says more.
 #   run.sh runs SEED [llm]   seed SEED's base runs and the control columns (idrec0.1, oracle, random: the random
 #                            environment is made here); with llm, the LLM column too (needs LE replicate SEED)
 #   run.sh table             the table from the runs (report rules only) and collect
@@ -46,7 +46,7 @@ link() {  # the data, the pool, the warm-ups, the control environments, and each
   for d in idrec/idrec0.1 oracle/oracle; do  # once complete (its augmentation is the last file made)
     [[ -d $R/le/$d || ! -e $SRC/le/$d/augment_sasrec.parquet ]] || cp -al $SRC/le/$d $R/le/${d%/*}/
   done
-  for r in "" /rep1 /rep2; do
+  for r in ""; do  # replicate 0, the one LE of every seed here (envs.yaml)
     d=$SRC/le/smollm2$r
     [[ -e $d/$LE/augment_sasrec.parquet && -e $d/$LE/states.parquet && -e $d/$LE/rewards.parquet ]] || continue
     [[ -d $R/le/smollm2$r/$LE ]] && continue
