@@ -5,7 +5,8 @@
 # once its precompute is complete. Resumes; one job at a time unless CORES says more.
 #   run.sh runs SEED [llm]   seed SEED's base runs and the control columns (idrec0.1, oracle, random: the random
 #                            environment is made here); with llm, the LLM column too (needs LE replicate SEED)
-#   run.sh table             the table from the runs (report rules only) and collect
+#   run.sh table [F.yaml]    the table from the runs (report rules only) and collect; with an overlay of this folder
+#                            (so_far_*.yaml: fewer seeds or columns), a partial table into its own folder here
 #   run.sh collect           environments.md / .csv, the diagnostics, each environment's le_quality.json, every
 #                            run's metrics.json, ranks.parquet and train_log.csv into this folder (tables/, le/, runs/)
 set -euo pipefail
@@ -77,6 +78,14 @@ case ${1:?stage} in
     smk --allowed-rules train control_fit control_states control_rewards control_augment -- "${t[@]}"
     ;;
   table)
+    if [[ -n ${2:-} ]]; then  # a partial table (seeds or columns so far): the overlay's name is its folder here
+      CF+=($D/$2)
+      smk --allowed-rules report_environments environments_table -- environments_table
+      mkdir -p $D/${2%.yaml}
+      for f in environments.md environments.csv environments_diagnostics.csv; do cp $R/tables/$f $D/${2%.yaml}/; done
+      rm -f $R/tables/environments*  # the full table is rebuilt from every run, never from a partial one
+      exit 0
+    fi
     smk --allowed-rules report_environments environments_table -- environments_table
     collect
     ;;
