@@ -11,7 +11,8 @@
 #           first, by the wall times of the runs with the GPU LE); otherwise, once, issue 12's item-token curves on
 #           200-item samples (curve, curve2, curve3: one thread each, resumable from their checkpoints in
 #           results/itok-curve-ck), issue 13's LFM table (../2026-12-06-lfm-envs/run.sh runs S [llm], once its
-#           inputs exist), then the control columns (oracle / idrec, seed 0 first). A run
+#           inputs exist), the claims table's LFM bases (lfm.sh), then the control columns (oracle / idrec, seed 0
+#           first). A run
 #           that fails is logged and left for a person (results/cpu-verdict/lanes_failed.txt).
 #   lanes.sh [a|b|both]   (default both; logs in results/cpu-verdict/lanes_{a,b}.log); lanes.sh next: lane B's next run;
 #   CURVE_FIRST=1 lanes.sh b: lane B runs the item-token curves (curve, curve2, curve3) before any LE row
@@ -94,6 +95,13 @@ next_b() {  # the next lane-B target, or nothing (CURVE_FIRST=1: the curves befo
   [[ -z $t ]] || { echo "$t"; return; }
   t=$(next_lfm_envs)
   [[ -z $t ]] || { echo "$t"; return; }
+  # the claims table's LFM bases (no LE): they also show where LFM's validation plateaus at the 50-epoch budget
+  for s in 0 1 2; do
+    for v in sasrec/normal sasrec/snqn sasrec/sa2c gru/normal gru/snqn gru/sa2c; do
+      t=results/cpu-verdict/lfm/runs/$v/base/seed$s/metrics.json
+      [[ -e $t ]] || grep -qxF "$t" $FAILED || { echo "$t"; return; }
+    done
+  done
   for s in 0 1 2; do
     for v in "${CONTROL[@]}"; do
       for e in oracle idrec0.1; do
@@ -136,7 +144,9 @@ lane_b() {
       if $t; then echo "$(date -u +%FT%TZ) done $t"; else echo "$(date -u +%FT%TZ) FAILED $t"; echo "$t" >> $FAILED; fi
       continue
     fi
-    if CORES=1 SMK_FLAGS=--nolock bash $D/run.sh "$t"; then
+    local run=$D/run.sh
+    [[ $t != results/cpu-verdict/lfm/* ]] || run=$D/lfm.sh  # the LFM half: lfm.yaml on top
+    if CORES=1 SMK_FLAGS=--nolock bash $run "$t"; then
       echo "$(date -u +%FT%TZ) done $t"
     else
       echo "$(date -u +%FT%TZ) FAILED $t"
