@@ -116,12 +116,14 @@ def _check_references(config: Mapping[str, Any]) -> None:
     for vname, variant in config.get("variants", {}).items():
         if variant.get("le") is not None and variant["le"] not in le.get("settings", {}):
             raise ConfigError(f"variants.{vname}.le", f"'{variant['le']}' is not a key of le.settings")
+    schema: dict[str, Any] | None = None
     for dname, ds in config["datasets"].items():
         split = ds.get("split", {})
         total = split.get("train", 0.8) + split.get("valid", 0.1) + split.get("test", 0.1)
         if abs(total - 1.0) > 1e-6:
             raise ConfigError(f"datasets.{dname}.split", f"train + valid + test must be 1, got {total:g}")
-        schema = load_schema()
+        if ("rec" in ds or "item_tokens" in ds) and schema is None:
+            schema = load_schema()  # once, and only for a dataset with overrides (validate runs at every start)
         if "rec" in ds:
             _validate_overrides(ds["rec"], schema["$defs"]["rec"], f"datasets.{dname}.rec")
         if ds.get("le_default") is not None and ds["le_default"] not in le.get("settings", {}):
