@@ -144,6 +144,19 @@ def test_le_setting_finetune_overrides_apply_to_that_setting_only(repo: Path) ->
         assert err.value.key == key
 
 
+@pytest.mark.parametrize("key", ["item_token_lr", "item_token_norm"])
+def test_an_it_setting_that_trains_item_tokens_is_refused_at_config_time(repo: Path, key: str) -> None:
+    """-IT (item_tokens: false) has no item tokens: its own finetune cannot train or rescale them. The same switch
+    inherited from le.finetune loads (config.yaml's -IT setting may never run; its LE build refuses it)."""
+    own = {"le": {"settings": {"t-IT": {"fraction": 0.1, "item_tokens": False, "finetune": {key: 0.01}}}}}
+    with pytest.raises(ConfigError, match="item_tokens: false") as err:
+        load_config([repo / "config" / "config.yaml"], own)
+    assert err.value.key == f"le.settings.t-IT.finetune.{key}"
+    ok = {"le": {"settings": {"t": {"fraction": 0.1, "finetune": {key: 0.01}}}, "finetune": {key: 0.01}}}
+    cfg = load_config([repo / "config" / "config.yaml"], ok)
+    assert cfg["le"]["settings"]["frac0.1-IT"]["item_tokens"] is False
+
+
 # the configs each CPU overlay stacks on (its header's command)
 OVERLAY_BASES = {
     "ml100k_le_cpu.yaml": ["demo.yaml"],

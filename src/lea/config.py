@@ -104,6 +104,16 @@ def _check_references(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
         if setting.get("finetune"):
             _check_overrides(setting["finetune"], ("le", "finetune"), f"le.settings.{sname}.finetune")
+            # -IT (titles as text) has no item tokens to train or rescale: a setting that asks for both is refused
+            # here, before anything is planned. One that inherits le.finetune's is refused when its LE is built
+            # (lea.env.cli), since the -IT setting in config.yaml may never run.
+            for key in ("item_token_lr", "item_token_norm"):
+                if setting.get("item_tokens") is False and setting["finetune"].get(key) is not None:
+                    raise ConfigError(
+                        f"le.settings.{sname}.finetune.{key}",
+                        "this setting has item_tokens: false (the -IT ablation: titles as text), so it has no item "
+                        "tokens to train or rescale",
+                    )
     for name in llms:
         if name in CONTROL_ENVS:  # results/{dataset}/le/{llm or env}/{setting}: an LLM of that name would share paths
             raise ConfigError(f"llms.{name}", f"'{name}' names a control environment; rename the LLM")
