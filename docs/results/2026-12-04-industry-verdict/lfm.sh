@@ -6,7 +6,7 @@
 #                                      (docs/results/2026-12-06-lfm-le-itok30/run.sh setup, itok;
 #                                      docs/results/2026-12-06-lfm-le-fit/run.sh fit itlr)
 # Those are hard-linked into results/cpu-verdict/lfm, after a check that they were made with lfm.yaml's settings
-# (lfm_check.py). Everything else is made here, by the verdict's own config. Resumes.
+# (lfm_check.py; `controls` needs only the data). Everything else is made here, by the verdict's own config. Resumes.
 #   lfm.sh precompute R   LE replicate R (0, 1, 2): the negative pool (K = 10), the SASRec warm-up of seed R, for R > 0
 #                         the itlr fit (seed R; replicate 0's item tokens: their text-mean recipe has no random
 #                         choice), then its states, rewards and SASRec augmentation (8 shards each); one job at a time
@@ -24,25 +24,31 @@ LE=itlr
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
   DATASET=lfm exec bash $D/run.sh "$1"
 fi
-for f in $DATA/splits.parquet $IT/item_tokens.safetensors $IT/$LE/le_quality.json $IT/$LE/adapter/item_tokens.safetensors; do
-  if [[ ! -e $f ]]; then
-    echo "lfm.sh: $f is missing: make the LFM data, its item tokens and the itlr LE first (see the header)" >&2
-    exit 1
-  fi
-done
-.venv/bin/python $D/lfm_check.py  # the linked files were made with lfm.yaml's settings, or stop
-mkdir -p $V/le/smollm2/$LE
+[[ -e $DATA/splits.parquet ]] || { echo "lfm.sh: $DATA/splits.parquet is missing: make the LFM data first (see the header)" >&2; exit 1; }
+mkdir -p $V
 [[ -d $V/data ]] || { mkdir -p $V/data; for f in interactions items splits stats; do
   g=$DATA/$f.parquet; [[ $f == stats ]] && g=$DATA/stats.json; ln -f "$g" $V/data/; done; }
-for r in "" /rep1 /rep2; do  # the item tokens of every replicate: replicate 0's
-  mkdir -p $V/le/smollm2$r
-  for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
-    [[ -e $V/le/smollm2$r/$f ]] || ln -f $IT/$f $V/le/smollm2$r/
+link_le() {  # the item tokens and replicate 0's fit, after lfm_check.py (every stage but `controls` reads them)
+  local f r
+  for f in $IT/item_tokens.safetensors $IT/$LE/le_quality.json $IT/$LE/adapter/item_tokens.safetensors; do
+    if [[ ! -e $f ]]; then
+      echo "lfm.sh: $f is missing: make the LFM item tokens and the itlr LE first (see the header)" >&2
+      exit 1
+    fi
   done
-done
-for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv; do  # replicate 0's fit
-  [[ -e $V/le/smollm2/$LE/$f ]] || cp -al $IT/$LE/$f $V/le/smollm2/$LE/
-done
+  .venv/bin/python $D/lfm_check.py  # the linked files were made with lfm.yaml's settings, or stop
+  mkdir -p $V/le/smollm2/$LE
+  for r in "" /rep1 /rep2; do  # the item tokens of every replicate: replicate 0's
+    mkdir -p $V/le/smollm2$r
+    for f in item_tokens.safetensors item_tokens.parquet item_tokens.json item_tokens_loss.png; do
+      [[ -e $V/le/smollm2$r/$f ]] || ln -f $IT/$f $V/le/smollm2$r/
+    done
+  done
+  for f in adapter score_head.safetensors le_quality.json train_log.csv learning_curve.csv; do  # replicate 0's fit
+    [[ -e $V/le/smollm2/$LE/$f ]] || cp -al $IT/$LE/$f $V/le/smollm2/$LE/
+  done
+}
+[[ ${1:-} == controls ]] || link_le
 export VERDICT_OVERLAY="$PWD/$D/lfm.yaml ${VERDICT_OVERLAY:-}"
 rep_dir() { if [[ $1 == 0 ]]; then echo $V/le/smollm2/$LE; else echo $V/le/smollm2/rep$1/$LE; fi; }
 case ${1:-} in

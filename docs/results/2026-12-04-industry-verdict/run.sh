@@ -74,7 +74,7 @@ if [[ ${1:-} == link ]]; then  # run.sh link SRC DST: the same links for another
   link "${2:?SRC}" "${3:?DST}"
   exit 0
 fi
-link $S $V
+[[ ! -d $S/data ]] || link $S $V  # (an LFM-only checkout has no Industry chain)
 if [[ ${1:-} == table ]]; then
   # the claims table from the runs that exist, train not allowed: a run restored from runs/ (metrics.json and
   # ranks.parquet, not its model.safetensors) is read as it is instead of being retrained
