@@ -6,7 +6,7 @@
 #                                      (docs/results/2026-12-06-lfm-le-itok30/run.sh setup, itok;
 #                                      docs/results/2026-12-06-lfm-le-fit/run.sh fit itlr)
 # Those are hard-linked into results/cpu-verdict/lfm, after a check that they were made with lfm.yaml's settings
-# (lfm_check.py; `controls` needs only the data). Everything else is made here, by the verdict's own config. Resumes.
+# (lfm_check.py; `controls` and the base runs need only the data). Everything else is made here, by the verdict's own config. Resumes.
 #   lfm.sh precompute R   LE replicate R (0, 1, 2): the negative pool (K = 10), the SASRec warm-up of seed R, for R > 0
 #                         the itlr fit (seed R; replicate 0's item tokens: their text-mean recipe has no random
 #                         choice), then its states, rewards and SASRec augmentation (8 shards each); one job at a time
@@ -48,7 +48,11 @@ link_le() {  # the item tokens and replicate 0's fit, after lfm_check.py (every 
     [[ -e $V/le/smollm2/$LE/$f ]] || cp -al $IT/$LE/$f $V/le/smollm2/$LE/
   done
 }
-[[ ${1:-} == controls ]] || link_le
+case ${1:-} in
+  controls) ;;
+  precompute) link_le ;;
+  *) [[ ! -e $IT/$LE/le_quality.json ]] || link_le ;;  # the base runs read no LE: they run before it exists
+esac
 export VERDICT_OVERLAY="$PWD/$D/lfm.yaml ${VERDICT_OVERLAY:-}"
 rep_dir() { if [[ $1 == 0 ]]; then echo $V/le/smollm2/$LE; else echo $V/le/smollm2/rep$1/$LE; fi; }
 case ${1:-} in
