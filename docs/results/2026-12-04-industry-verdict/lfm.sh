@@ -6,7 +6,8 @@
 #                                      (docs/results/2026-12-06-lfm-le-itok30/run.sh setup, itok;
 #                                      docs/results/2026-12-06-lfm-le-fit/run.sh fit itlr)
 # Those are hard-linked into results/cpu-verdict/lfm, after a check that they were made with lfm.yaml's settings
-# (lfm_check.py; `controls` and the base runs need only the data). Everything else is made here, by the verdict's own config. Resumes.
+# (lfm_check.py; `controls` and the base runs need only the data). Everything else is made here, by the verdict's
+# own config. Resumes.
 #   lfm.sh precompute R   LE replicate R (0, 1, 2): the negative pool (K = 10), the SASRec warm-up of seed R, for R > 0
 #                         the itlr fit (seed R; replicate 0's item tokens: their text-mean recipe has no random
 #                         choice), then its states, rewards and SASRec augmentation (8 shards each); one job at a time
@@ -28,7 +29,7 @@ fi
 mkdir -p $V
 [[ -d $V/data ]] || { mkdir -p $V/data; for f in interactions items splits stats; do
   g=$DATA/$f.parquet; [[ $f == stats ]] && g=$DATA/stats.json; ln -f "$g" $V/data/; done; }
-link_le() {  # the item tokens and replicate 0's fit, after lfm_check.py (every stage but `controls` reads them)
+link_le() {  # the item tokens and replicate 0's fit, after lfm_check.py (the precompute and the LE runs read them)
   local f r
   for f in $IT/item_tokens.safetensors $IT/$LE/le_quality.json $IT/$LE/adapter/item_tokens.safetensors; do
     if [[ ! -e $f ]]; then
