@@ -9,8 +9,8 @@
 #                            (so_far_*.yaml: fewer seeds or columns), a partial table into its own folder here
 #   run.sh collect           environments.md / .csv, the diagnostics, each environment's le_quality.json, every
 #                            run's metrics.json, ranks.parquet and train_log.csv into this folder (tables/, le/, runs/)
-#   run.sh restore           those runs' files back into results/ where absent (a new checkout): `runs` skips a run
-#                            whose metrics.json exists, and `table` reads it as it is (train not allowed)
+#   run.sh restore           those runs' files back into results/ where absent (a new checkout; `runs` does it first):
+#                            `runs` skips a run whose metrics.json exists, `table` reads it as it is (train not allowed)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -38,16 +38,16 @@ collect() {
   done
 }
 if [[ ${1:-} == collect ]]; then collect; exit 0; fi
-if [[ ${1:-} == restore ]]; then
-  [[ -d $D/runs ]] || exit 0
+restore() {  # the committed runs back into results/ where absent
+  [[ -d $D/runs ]] || return 0
   (cd $D/runs && find . -name metrics.json) | while read -r m; do
     r=$(dirname "$m")
     [[ -e $R/runs/$r/metrics.json ]] && continue
     mkdir -p "$R/runs/$r"
     cp "$D/runs/$r"/{metrics.json,ranks.parquet,train_log.csv} "$R/runs/$r/"
   done
-  exit 0
-fi
+}
+if [[ ${1:-} == restore ]]; then restore; exit 0; fi
 python $D/check.py
 link() {  # the data, the pool, the warm-ups, the control environments, and each complete LE replicate
   local r d f
@@ -85,6 +85,7 @@ case ${1:?stage} in
       for e in idrec0.1 oracle random; do t+=($R/runs/gru/sa2c/${v}_$e/seed$s/metrics.json); done
       [[ ${3:-} != llm ]] || t+=($R/runs/gru/sa2c/$v/seed$s/metrics.json)
     done
+    restore  # (a new checkout)
     todo=()  # a run with its metrics.json (finished, or restored without its model) is not run again
     for m in "${t[@]}"; do [[ -e $m ]] || todo+=("$m"); done
     [[ ${#todo[@]} -gt 0 ]] || exit 0
