@@ -94,6 +94,7 @@ case ${1:?stage} in
     smk --allowed-rules train control_fit control_states control_rewards control_augment -- "${todo[@]}"
     ;;
   table)
+    restore  # (a new checkout)
     if [[ -n ${2:-} ]]; then  # a partial table (seeds or columns so far): the overlay's name is its folder here
       CF+=($D/$2)
       smk --allowed-rules report_environments environments_table -- environments_table
