@@ -11,6 +11,7 @@
 #   lfm.sh precompute R   LE replicate R (0, 1, 2): the negative pool (K = 10), the SASRec warm-up of seed R, for R > 0
 #                         the itlr fit (seed R; replicate 0's item tokens: their text-mean recipe has no random
 #                         choice), then its states, rewards and SASRec augmentation (8 shards each); one job at a time
+#                         (CORES=2: two shards at once, one thread each, on a machine with nothing else running)
 #   lfm.sh controls       the control environments idrec0.1 and oracle (fit, states, rewards, augmentation)
 #   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too)
 #   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back
@@ -63,7 +64,7 @@ case ${1:-} in
     s=$(rep_dir "$r")
     fit=()
     [[ $r == 0 ]] || { rules="fit_le $rules"; fit=($s/le_quality.json); }  # replicate 0's fit is the linked one
-    CORES=1 ALLOWED_RULES="$rules" exec bash $D/run.sh $V/data/negatives.parquet $V/warmup/sasrec/seed$r/top5.parquet \
+    CORES=${CORES:-1} ALLOWED_RULES="$rules" exec bash $D/run.sh $V/data/negatives.parquet $V/warmup/sasrec/seed$r/top5.parquet \
       "${fit[@]}" $s/states.parquet $s/rewards.parquet $s/augment_sasrec.parquet
     ;;
   controls)
