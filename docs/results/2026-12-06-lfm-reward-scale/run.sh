@@ -2,7 +2,8 @@
 # Why the informative environments' rewards harm on the LFM stand-in (README). Repository root, the shared data
 # beside it, `make setup` done, and the LFM table's data and negative pool in results/lfm-envs/lfm/data
 # (../2026-12-06-lfm-envs/run.sh runs 0). Resumes; one job at a time unless CORES says more.
-#   run.sh runs      the three control settings of probe.yaml (fit, rewards) and their LER runs (SA2C, SNQN, seed 0)
+#   run.sh runs [FW/SETTING ...]   the three control settings of probe.yaml (fit, rewards) and their LER runs
+#                    (SA2C, SNQN, seed 0); with arguments (e.g. sa2c/oraclegap1), those runs only, in that order
 #   run.sh levels    levels.md: each environment's reward level on the training pool, inside and outside the LE
 #                    subset (reward_levels.py; the LLM LE's rewards once ../2026-12-06-lfm-envs has linked them)
 #   run.sh deltas    valid_deltas.txt: validation deltas against the LFM table's committed base runs, and the losses
@@ -25,9 +26,18 @@ case ${1:?stage} in
       [[ -e $R/data/$f ]] || ln -f $S/$f $R/data/
     done
     t=()
+    if [[ $# -gt 1 ]]; then  # the runs named, in that order (one snakemake call each)
+      for fs in "${@:2}"; do
+        CORES=${CORES:-1} bash $D/run.sh runs1 $R/runs/sasrec/${fs%/*}/LER_${fs#*/}/seed0/metrics.json
+      done
+      exit 0
+    fi
     for fw in sa2c snqn; do for s in "${SETTINGS[@]}"; do t+=($R/runs/sasrec/$fw/LER_${s#*/}/seed0/metrics.json); done; done
+    set -- runs1 "${t[@]}"
+    ;&
+  runs1)  # (internal) the runs whose metrics.json are given
     snakemake --nolock --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${CF[@]}" \
-      --config data_dir=../shared/data --allowed-rules control_fit control_rewards train -- "${t[@]}"
+      --config data_dir=../shared/data --allowed-rules control_fit control_rewards train -- "${@:2}"
     ;;
   levels)
     L=results/lfm-envs/lfm/le
