@@ -9,6 +9,7 @@
 #                            (so_far_*.yaml: fewer seeds or columns), a partial table into its own folder here
 #   run.sh collect           environments.md / .csv, the diagnostics, each environment's le_quality.json, every
 #                            run's metrics.json, ranks.parquet and train_log.csv into this folder (tables/, le/, runs/)
+#   run.sh augment           tables/augment.md / .csv: each environment's SASRec augmentation (lea report augment)
 #   run.sh restore           those runs' files back into results/ where absent (a new checkout; `runs` does it first):
 #                            `runs` skips a run whose metrics.json exists, `table` reads it as it is (train not allowed)
 set -euo pipefail
@@ -48,6 +49,19 @@ restore() {  # the committed runs back into results/ where absent
   done
 }
 if [[ ${1:-} == restore ]]; then restore; exit 0; fi
+if [[ ${1:-} == augment ]]; then  # tables/augment.md: each environment's SASRec augmentation against the true next item
+  e=()
+  for f in smollm2/itlr:itlr idrec/idrec0.1:idrec0.1 oracle/oracle:oracle random/random:random; do
+    a=$R/le/${f%:*}/augment_sasrec.parquet
+    [[ -e $a ]] || { echo "run.sh: $a is missing" >&2; exit 1; }
+    e+=("{\"dataset\": \"lfm\", \"le\": \"${f#*:}\", \"backbone\": \"sasrec\", \"augment\": \"$a\",
+      \"top5\": \"$R/warmup/sasrec/seed0/top5.parquet\", \"interactions\": \"$R/data/interactions.parquet\"}")
+  done
+  mkdir -p $D/tables
+  lea report augment --spec "{\"entries\": [$(IFS=,; echo "${e[*]}")]}" --out-md $D/tables/augment.md \
+    --out-csv $D/tables/augment.csv
+  exit 0
+fi
 python $D/check.py
 link() {  # the data, the pool, the warm-ups, the control environments, and each complete LE replicate
   local r d f

@@ -39,13 +39,16 @@ case ${1:?stage} in
     snakemake --nolock --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${CF[@]}" \
       --config data_dir=../shared/data --allowed-rules control_fit control_rewards train -- "${@:2}"
     ;;
-  levels)
+  levels)  # the environments whose rewards exist (the probe's three once `runs` has made them)
     L=results/lfm-envs/lfm/le
-    python $D/reward_levels.py --splits results/lfm-envs/lfm/data/splits.parquet --fraction 0.1 \
-      "random=$L/random/random/rewards.parquet" "itlr (LLM LE, extended recipe)=$L/smollm2/itlr/rewards.parquet" \
-      "idrec0.1 (paper recipe)=$L/idrec/idrec0.1/rewards.parquet" "idrec0.1anch=$R/le/idrec/idrec0.1anch/rewards.parquet" \
-      "oracle (paper recipe)=$L/oracle/oracle/rewards.parquet" "oracleanch=$R/le/oracle/oracleanch/rewards.parquet" \
-      "oraclegap1=$R/le/oracle/oraclegap1/rewards.parquet" > $D/levels.md
+    e=()
+    for x in "random=$L/random/random" "itlr (LLM LE, extended recipe)=$L/smollm2/itlr" \
+             "idrec0.1 (paper recipe)=$L/idrec/idrec0.1" "idrec0.1anch=$R/le/idrec/idrec0.1anch" \
+             "oracle (paper recipe)=$L/oracle/oracle" "oracleanch=$R/le/oracle/oracleanch" \
+             "oraclegap1=$R/le/oracle/oraclegap1"; do
+      [[ ! -e ${x#*=}/rewards.parquet ]] || e+=("$x/rewards.parquet")
+    done
+    python $D/reward_levels.py --splits results/lfm-envs/lfm/data/splits.parquet --fraction 0.1 "${e[@]}" > $D/levels.md
     ;;
   deltas)
     lines=()
