@@ -7,6 +7,9 @@
 #   run.sh levels    levels.md: each environment's reward level on the training pool, inside and outside the LE
 #                    subset (reward_levels.py; the LLM LE's rewards once ../2026-12-06-lfm-envs has linked them)
 #   run.sh deltas    valid_deltas.txt: validation deltas against the LFM table's committed base runs, and the losses
+#   run.sh aug       the augmented-reward check: Table 3's sv and q (SA2C, seed 0) with the LLM LE itlr, in the LFM
+#                    table's results folder (results/lfm-envs; its config, not probe.yaml): which of LEA's two
+#                    augmentation losses (Eq. 13 without r^e, Eq. 14 with it) carries itlr's LEA harm
 #   run.sh collect   le/ (each setting's le_quality.json) and runs/ (every run's metrics, ranks, train_log) here
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -39,6 +42,11 @@ case ${1:?stage} in
     snakemake --nolock --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${CF[@]}" \
       --config data_dir=../shared/data --allowed-rules control_fit control_rewards train -- "${@:2}"
     ;;
+  aug)
+    snakemake --nolock --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${CF[@]:0:${#CF[@]}-1}" \
+      --config data_dir=../shared/data --allowed-rules train -- \
+      results/lfm-envs/lfm/runs/sasrec/sa2c/{sv,q}/seed0/metrics.json
+    ;;
   levels)  # the environments whose rewards exist (the probe's three once `runs` has made them)
     L=results/lfm-envs/lfm/le
     e=()
@@ -58,6 +66,9 @@ case ${1:?stage} in
               "$fw LER oracle=$B/LER_oracle:$B/base" "$fw LER oracleanch=$P/LER_oracleanch:$B/base"
               "$fw LER oraclegap1=$P/LER_oraclegap1:$B/base" "$fw LER random=$B/LER_random:$B/base")
     done
+    A=results/lfm-envs/lfm/runs/sasrec/sa2c; B=$E/runs/sasrec/sa2c
+    for v in sv q; do [[ ! -e $A/$v/seed0/metrics.json ]] || lines+=("sa2c $v itlr=$A/$v:$B/base"); done
+    lines+=("sa2c LEA (sv+q) itlr=$B/LEA:$B/base" "sa2c LEA (sv+q) random=$B/LEA_random:$B/base")
     python docs/results/2026-12-02-rl-probe/deltas.py 0 3820 "${lines[@]}" > $D/valid_deltas.txt
     ;;
   collect)
@@ -67,6 +78,10 @@ case ${1:?stage} in
       r=sasrec/$fw/LER_${s#*/}/seed0; mkdir -p $D/runs/$r
       cp $R/runs/$r/{metrics.json,ranks.parquet,train_log.csv} $D/runs/$r/
     done; done
+    for v in sv q; do  # the augmented-reward check's runs (results/lfm-envs)
+      r=sasrec/sa2c/$v/seed0; [[ -e results/lfm-envs/lfm/runs/$r/metrics.json ]] || continue
+      mkdir -p $D/runs/$r; cp results/lfm-envs/lfm/runs/$r/{metrics.json,ranks.parquet,train_log.csv} $D/runs/$r/
+    done
     ;;
   *) echo "run.sh: unknown stage $1" >&2; exit 2 ;;
 esac
