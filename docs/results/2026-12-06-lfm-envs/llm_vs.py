@@ -2,8 +2,9 @@
 same subset, the oracle, the null) for the same variant? Per test case, HR@10 and NDCG@10 averaged over the seeds of
 each of the two runs (as the environments table pools a cell's seeds), their mean difference and the paired t-test
 over the test cases (scipy.stats.ttest_rel, two-sided, no correction for the number of rows). Ranks are 1-based
-(lea.eval.metrics: HR@k = rank <= k, NDCG@k = 1 / log2(rank + 1)). Seed 0 only was ../2026-12-04-industry-full-
-controls/llm_vs.py; this one pools seeds and reads either folder layout.
+(lea.eval.metrics: HR@k = rank <= k, NDCG@k = 1 / log2(rank + 1)). It replaces the seed-0 script of
+../2026-12-04-industry-full-controls (removed): SEEDS 0 reproduces that folder's llm_vs_seed0.md. This one pools
+seeds and reads either folder layout.
 
     python llm_vs.py ROOT PATTERN SEEDS LLM_LABEL=SUFFIX OTHER_LABEL=SUFFIX [...] > llm_vs.md
 
