@@ -66,8 +66,12 @@ case ${1:?stage} in
               "$fw LER oracle=$B/LER_oracle:$B/base" "$fw LER oracleanch=$P/LER_oracleanch:$B/base"
               "$fw LER oraclegap1=$P/LER_oraclegap1:$B/base" "$fw LER random=$B/LER_random:$B/base")
     done
-    A=results/lfm-envs/lfm/runs/sasrec/sa2c; B=$E/runs/sasrec/sa2c
-    for v in sv q; do [[ ! -e $A/$v/seed0/metrics.json ]] || lines+=("sa2c $v itlr=$A/$v:$B/base"); done
+    B=$E/runs/sasrec/sa2c
+    for v in sv q; do  # `run.sh aug`'s runs, or their collected copies here (a new checkout)
+      for A in results/lfm-envs/lfm/runs/sasrec/sa2c $D/runs/sasrec/sa2c; do
+        [[ -e $A/$v/seed0/metrics.json ]] && { lines+=("sa2c $v itlr=$A/$v:$B/base"); break; }
+      done
+    done
     lines+=("sa2c LEA (sv+q) itlr=$B/LEA:$B/base" "sa2c LEA (sv+q) random=$B/LEA_random:$B/base")
     python docs/results/2026-12-02-rl-probe/deltas.py 0 3820 "${lines[@]}" > $D/valid_deltas.txt
     ;;
