@@ -17,8 +17,10 @@ export PATH=$PWD/.venv/bin:$PATH
 D=docs/results/2026-12-06-lfm-reward-scale
 E=docs/results/2026-12-06-lfm-envs
 R=results/lfm-reward-scale/lfm
-CF=(--configfile config/config.yaml config/lfm_control_cpu.yaml docs/results/2026-12-04-lfm-le/llm.yaml
-    docs/results/2026-12-04-lfm-le/amx.yaml $E/envs.yaml $D/probe.yaml)
+# TABLE: the LFM table's config (`aug` runs in its results folder); CF: the probe's, probe.yaml on top
+TABLE=(--configfile config/config.yaml config/lfm_control_cpu.yaml docs/results/2026-12-04-lfm-le/llm.yaml
+       docs/results/2026-12-04-lfm-le/amx.yaml $E/envs.yaml)
+CF=("${TABLE[@]}" $D/probe.yaml)
 SETTINGS=(oracle/oracleanch oracle/oraclegap1 idrec/idrec0.1anch)
 case ${1:?stage} in
   runs)
@@ -43,7 +45,7 @@ case ${1:?stage} in
       --config data_dir=../shared/data --allowed-rules control_fit control_rewards train -- "${@:2}"
     ;;
   aug)
-    snakemake --nolock --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${CF[@]:0:${#CF[@]}-1}" \
+    snakemake --nolock --cores "${CORES:-1}" --rerun-incomplete --rerun-triggers mtime "${TABLE[@]}" \
       --config data_dir=../shared/data --allowed-rules train -- \
       results/lfm-envs/lfm/runs/sasrec/sa2c/{sv,q}/seed0/metrics.json
     ;;
