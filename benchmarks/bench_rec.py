@@ -1,7 +1,8 @@
 """Benchmark of the recommender stage (not a timed test): training transitions/s per backbone x framework and
 full-ranking evaluation cases/s, on the same data in one run, with ratios against baselines measured in the same run
 (training: gru/normal; evaluation: a naive argsort-based ranking of the same scores; the Q-head's gathered pass,
-rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4).
+rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4; Adam's foreach update
+against torch's per-tensor loop on whole steps with that state).
 
     python benchmarks/bench_rec.py --data-dir results/industry/data          # the Amazon data (after preprocess)
     python benchmarks/bench_rec.py                                           # synthetic data of the same size
@@ -85,6 +86,36 @@ def time_q_pass(tr, n_items, backbone, framework, le_dim, rec, q_pass, steps, se
     return steps / (time.perf_counter() - t0)
 
 
+def time_adam(tr, n_items, backbone, framework, le_dim, rec, foreach, steps, seed=0):
+    """Steps/s of whole Trainer steps (losses, backward, Adam) of LEASR (the LE state s^e_t || h_t of le_dim, Eq. 4;
+    LE rewards; sv+q) with the gathered Q-pass, Adam's update per tensor (torch's loop, the reference) or foreach
+    (Trainer.adam_foreach, the default: bit-identical, tests/test_rl_switches.py); LE states drawn at random."""
+    variant = {"name": "LEASR", "state": "le+h", "reward": "le", "augment": "sv+q"}
+    trainer = Trainer(backbone, framework, n_items, {**rec, "q_pass": "gathered", "sa2c_warmup_steps": 0}, variant,
+                      seed, le_dim=le_dim, adam_foreach=foreach)  # fmt: skip
+    g = torch.Generator().manual_seed(seed)
+    bs, k = rec["batch_size"], rec["negatives"]
+
+    def batch():
+        idx = torch.randint(0, len(tr), (bs,), generator=g)
+        return {
+            "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
+            "next_state": tr.next_state[idx], "next_length": tr.next_length[idx], "done": tr.done[idx],
+            "neg_items": torch.randint(0, n_items, (bs, k), generator=g),
+            "pos_reward": torch.rand(bs, generator=g), "neg_reward": torch.rand(bs, k, generator=g),
+            "aug_item": torch.randint(0, n_items, (bs,), generator=g), "aug_reward": torch.rand(bs, generator=g),
+            "le": torch.randn(bs, le_dim, generator=g), "le_next": torch.randn(bs, le_dim, generator=g),
+        }  # fmt: skip
+
+    batches = [batch() for _ in range(steps + 3)]
+    for b in batches[:3]:
+        trainer.train_step(b)
+    t0 = time.perf_counter()
+    for b in batches[3:]:
+        trainer.train_step(b)
+    return steps / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None, help="items/interactions/splits.parquet (default: synthetic)")
@@ -152,6 +183,18 @@ def main() -> None:
             for r in range(args.repeats):
                 for q_pass, times in (("full", ref), ("gathered", fast)):
                     sps = time_q_pass(train, n_items, backbone, framework, args.le_dim, rec, q_pass, args.steps, r)
+                    times.append(sps)
+            r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
+            print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f}")
+    # Adam's update per tensor (torch's loop, the reference) against foreach (the default, bit-identical), on whole
+    # LEASR steps with the LE state: the update of the [n_items, d + hidden] Q-head is a large part of such a step
+    print(f"{'backbone':8} {'framework':9} {'loop st/s':>9} {'foreach':>10} {'x loop':>6}  (LEASR, d={args.le_dim})")
+    for backbone in ("gru", "sasrec"):
+        for framework in ("snqn", "sa2c"):
+            ref, fast = [], []
+            for r in range(args.repeats):
+                for foreach, times in ((False, ref), (True, fast)):
+                    sps = time_adam(train, n_items, backbone, framework, args.le_dim, rec, foreach, args.steps, r)
                     times.append(sps)
             r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
             print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f}")

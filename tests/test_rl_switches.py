@@ -36,10 +36,10 @@ def transitions(data, variant):
     return train
 
 
-def train_steps(data, rec, variant, steps=8, seed=0):
+def train_steps(data, rec, variant, steps=8, seed=0, backbone="sasrec", framework="sa2c", **trainer_kw):
     """Per-step loss terms and the final weights of ``steps`` SA2C-SASRec updates (warm-up and re-weighted)."""
     tr = transitions(data, variant)
-    t = Trainer("sasrec", "sa2c", N_ITEMS, rec, variant, seed, tr.le_dim)
+    t = Trainer(backbone, framework, N_ITEMS, rec, variant, seed, tr.le_dim, **trainer_kw)
     g = torch.Generator().manual_seed(7)
     logs = [t.train_step(t.make_batch(tr, torch.randperm(len(tr), generator=g)[:32])) for _ in range(steps)]
     return logs, t.state_dict()
@@ -318,3 +318,15 @@ def test_gathered_q_pass_trains_like_the_reference(data):
     # (the weights themselves are not compared: Adam's g / sqrt(v) turns rounding noise on parameters whose exact
     # gradient is 0, such as the attention's key bias, into steps of size lr in either direction)
     assert sd_full.keys() == sd_g.keys()
+
+
+@pytest.mark.parametrize("backbone", ["gru", "sasrec"])
+@pytest.mark.parametrize("framework", ["normal", "snqn", "sa2c"])
+@pytest.mark.parametrize("variant", [{"name": "base"}, LEASR])
+def test_foreach_adam_is_bit_identical_to_the_per_tensor_loop(data, backbone, framework, variant):
+    """Trainer.adam_foreach (the default) against torch's per-tensor Adam loop (the reference): every loss term of
+    every step and every weight, exactly, through SA2C's warm-up and its second optimizer."""
+    ref = train_steps(data, REC, variant, 10, 0, backbone, framework, adam_foreach=False)
+    fast = train_steps(data, REC, variant, 10, 0, backbone, framework, adam_foreach=True)
+    assert ref[0] == fast[0]
+    assert ref[1].keys() == fast[1].keys() and all(torch.equal(ref[1][k], fast[1][k]) for k in ref[1])
