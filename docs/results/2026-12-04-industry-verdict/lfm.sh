@@ -14,7 +14,8 @@
 #                         (CORES=2: two shards at once, one thread each, on a machine with nothing else running)
 #   lfm.sh controls       the control environments idrec0.1 and oracle (fit, states, rewards, augmentation)
 #   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too)
-#   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back
+#   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back; collect also copies each LE
+#                         replicate's and control environment's le_quality.json (and the LLM fits' logs) into lfm_le/
 #   CORES=1 lfm.sh ...    one job at a time, beside another chain
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -24,6 +25,16 @@ IT=results/lfm-itok30/lfm/le/smollm2
 V=results/cpu-verdict/lfm
 LE=itlr
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
+  if [[ $1 == collect ]]; then  # each LE replicate's and control environment's diagnostics and fit logs, into lfm_le/
+    for q in $V/le/smollm2/$LE/le_quality.json $V/le/smollm2/rep*/$LE/le_quality.json $V/le/*/*/le_quality.json; do
+      [[ -e $q ]] || continue
+      r=$(dirname "${q#$V/le/}")
+      mkdir -p $D/lfm_le/$r
+      for f in le_quality.json learning_curve.csv train_log.csv; do  # the control fits' step logs are MBs: not those
+        [[ ! -e $(dirname "$q")/$f || ($f == train_log.csv && $r != smollm2*) ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
+      done
+    done
+  fi
   DATASET=lfm exec bash $D/run.sh "$1"
 fi
 [[ -e $DATA/splits.parquet ]] || { echo "lfm.sh: $DATA/splits.parquet is missing: make the LFM data first (see the header)" >&2; exit 1; }
