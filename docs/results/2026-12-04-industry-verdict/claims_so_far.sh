@@ -3,12 +3,15 @@
 # report_claims (from a dry run of run.sh) given to `lea report-claims` as it is. A comparison whose runs are missing
 # is "not tested" (its missing files listed in claims_detail.csv); one with fewer seeds on one side uses the seeds
 # both sides have. When every run exists this is the table the rule writes.
-#   claims_so_far.sh OUT_DIR [OVERLAY.yaml]   writes OUT_DIR/claims.md, claims.csv, claims_detail.csv; OVERLAY: a
-#   config on top of verdict.yaml that narrows the table to the runs that exist (seeds, backbones), e.g.
-#   so_far_sasrec.yaml
+#   claims_so_far.sh OUT_DIR [OVERLAY.yaml ...]   writes OUT_DIR/claims.md, claims.csv, claims_detail.csv; OVERLAY:
+#   configs on top of verdict.yaml, in order, that narrow the table to the runs that exist (seeds, backbones), e.g.
+#   so_far_sasrec.yaml, or lfm.yaml so_far_lfm.yaml for the LFM half alone
 set -euo pipefail
 OUT=$(realpath -m "${1:?OUT_DIR}")
-[[ -z ${2:-} ]] || export VERDICT_OVERLAY=$(realpath "$2")
+shift
+ov=()
+for f in "$@"; do ov+=("$(realpath "$f")"); done
+[[ ${#ov[@]} == 0 ]] || export VERDICT_OVERLAY="${ov[*]}"
 cd "$(dirname "$0")"
 mkdir -p "$OUT"
 dry=$(SMK_FLAGS="-n -p --forcerun report_claims" bash run.sh results/cpu-verdict/tables/claims.md 2>&1)
