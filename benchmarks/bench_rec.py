@@ -51,15 +51,13 @@ def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstra
     return steps * bs / dt, trainer
 
 
-def time_q_pass(tr, n_items, backbone, framework, le_dim, rec, q_pass, steps, seed=0):
-    """Steps/s of one SNQN / SA2C loss + backward with the LE state s^e_t || h_t (Eq. 4), LE states drawn at random
-    (the Q-head's cost does not depend on their values), negatives from the shared pool."""
-    torch.manual_seed(seed)
-    nets = [RecNet(backbone, n_items, rec["hidden"], rec["window"], rec["dropout"], "le+h", le_dim) for _ in range(2)]
+def le_batches(tr, n_items, le_dim, rec, n, seed):
+    """n batches of random training transitions with random negatives, rewards, augmentation and LE states of le_dim
+    (a step's cost does not depend on their values)."""
     g = torch.Generator().manual_seed(seed)
     bs, k = rec["batch_size"], rec["negatives"]
 
-    def batch(i):
+    def batch():
         idx = torch.randint(0, len(tr), (bs,), generator=g)
         return {
             "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
@@ -70,7 +68,15 @@ def time_q_pass(tr, n_items, backbone, framework, le_dim, rec, q_pass, steps, se
             "le": torch.randn(bs, le_dim, generator=g), "le_next": torch.randn(bs, le_dim, generator=g),
         }  # fmt: skip
 
-    batches = [batch(i) for i in range(steps + 3)]
+    return [batch() for _ in range(n)]
+
+
+def time_q_pass(tr, n_items, backbone, framework, le_dim, rec, q_pass, steps, seed=0):
+    """Steps/s of one SNQN / SA2C loss + backward with the LE state s^e_t || h_t (Eq. 4), LE states drawn at random
+    (the Q-head's cost does not depend on their values), negatives from the shared pool."""
+    torch.manual_seed(seed)
+    nets = [RecNet(backbone, n_items, rec["hidden"], rec["window"], rec["dropout"], "le+h", le_dim) for _ in range(2)]
+    batches = le_batches(tr, n_items, le_dim, rec, steps + 3, seed)
 
     def step(b):
         nets[0].zero_grad(set_to_none=True)
@@ -93,21 +99,7 @@ def time_adam(tr, n_items, backbone, framework, le_dim, rec, foreach, steps, see
     variant = {"name": "LEASR", "state": "le+h", "reward": "le", "augment": "sv+q"}
     trainer = Trainer(backbone, framework, n_items, {**rec, "q_pass": "gathered", "sa2c_warmup_steps": 0}, variant,
                       seed, le_dim=le_dim, adam_foreach=foreach)  # fmt: skip
-    g = torch.Generator().manual_seed(seed)
-    bs, k = rec["batch_size"], rec["negatives"]
-
-    def batch():
-        idx = torch.randint(0, len(tr), (bs,), generator=g)
-        return {
-            "state": tr.state[idx], "length": tr.length[idx], "action": tr.action[idx],
-            "next_state": tr.next_state[idx], "next_length": tr.next_length[idx], "done": tr.done[idx],
-            "neg_items": torch.randint(0, n_items, (bs, k), generator=g),
-            "pos_reward": torch.rand(bs, generator=g), "neg_reward": torch.rand(bs, k, generator=g),
-            "aug_item": torch.randint(0, n_items, (bs,), generator=g), "aug_reward": torch.rand(bs, generator=g),
-            "le": torch.randn(bs, le_dim, generator=g), "le_next": torch.randn(bs, le_dim, generator=g),
-        }  # fmt: skip
-
-    batches = [batch() for _ in range(steps + 3)]
+    batches = le_batches(tr, n_items, le_dim, rec, steps + 3, seed)
     for b in batches[:3]:
         trainer.train_step(b)
     t0 = time.perf_counter()
