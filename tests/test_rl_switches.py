@@ -37,7 +37,7 @@ def transitions(data, variant):
 
 
 def train_steps(data, rec, variant, steps=8, seed=0, backbone="sasrec", framework="sa2c", **trainer_kw):
-    """Per-step loss terms and the final weights of ``steps`` SA2C-SASRec updates (warm-up and re-weighted)."""
+    """Per-step loss terms and the final weights of ``steps`` updates (default SA2C-SASRec: warm-up, re-weighted)."""
     tr = transitions(data, variant)
     t = Trainer(backbone, framework, N_ITEMS, rec, variant, seed, tr.le_dim, **trainer_kw)
     g = torch.Generator().manual_seed(7)
