@@ -326,6 +326,9 @@ def test_gathered_q_pass_trains_like_the_reference(data):
 def test_foreach_adam_is_bit_identical_to_the_per_tensor_loop(data, backbone, framework, variant):
     """Trainer.adam_foreach (the default) against torch's per-tensor Adam loop (the reference): every loss term of
     every step and every weight, exactly, through SA2C's warm-up and its second optimizer."""
+    for fe in (False, True):  # the flag reaches every optimizer (else the comparison below would be vacuous)
+        t = Trainer(backbone, framework, N_ITEMS, REC, variant, 0, transitions(data, variant).le_dim, adam_foreach=fe)
+        assert all(o.defaults["foreach"] is fe for o in t.opt1 + t.opt2)
     ref = train_steps(data, REC, variant, 10, 0, backbone, framework, adam_foreach=False)
     fast = train_steps(data, REC, variant, 10, 0, backbone, framework, adam_foreach=True)
     assert ref[0] == fast[0]

@@ -15,7 +15,7 @@
 #   lfm.sh controls       the control environments idrec0.1 and oracle (fit, states, rewards, augmentation)
 #   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too)
 #   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back; collect also copies each LE
-#                         replicate's and control environment's le_quality.json (and the LLM fits' logs) into lfm_le/
+#                         replicate's and control environment's le_quality.json and learning curve into lfm_le/
 #   CORES=1 lfm.sh ...    one job at a time, beside another chain
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -25,13 +25,13 @@ IT=results/lfm-itok30/lfm/le/smollm2
 V=results/cpu-verdict/lfm
 LE=itlr
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
-  if [[ $1 == collect ]]; then  # each LE replicate's and control environment's diagnostics and fit logs, into lfm_le/
+  if [[ $1 == collect ]]; then  # each LE replicate's and control environment's diagnostics, into lfm_le/
     for q in $V/le/smollm2/$LE/le_quality.json $V/le/smollm2/rep*/$LE/le_quality.json $V/le/*/*/le_quality.json; do
       [[ -e $q ]] || continue
       r=$(dirname "${q#$V/le/}")
       mkdir -p $D/lfm_le/$r
-      for f in le_quality.json learning_curve.csv train_log.csv; do  # the control fits' step logs are MBs: not those
-        [[ ! -e $(dirname "$q")/$f || ($f == train_log.csv && $r != smollm2*) ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
+      for f in le_quality.json learning_curve.csv; do
+        [[ ! -e $(dirname "$q")/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
       done
     done
   fi
