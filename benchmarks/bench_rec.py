@@ -1,8 +1,8 @@
 """Benchmark of the recommender stage (not a timed test): training transitions/s per backbone x framework and
 full-ranking evaluation cases/s, on the same data in one run, with ratios against baselines measured in the same run
 (training: gru/normal; evaluation: a naive argsort-based ranking of the same scores; the Q-head's gathered pass,
-rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4; Adam's foreach update
-against torch's per-tensor loop on whole steps with that state).
+rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4; Adam's foreach and blocked
+updates against torch's per-tensor loop on whole steps with that state).
 
     python benchmarks/bench_rec.py --data-dir results/industry/data          # the Amazon data (after preprocess)
     python benchmarks/bench_rec.py                                           # synthetic data of the same size
@@ -92,13 +92,14 @@ def time_q_pass(tr, n_items, backbone, framework, le_dim, rec, q_pass, steps, se
     return steps / (time.perf_counter() - t0)
 
 
-def time_adam(tr, n_items, backbone, framework, le_dim, rec, foreach, steps, seed=0):
+def time_adam(tr, n_items, backbone, framework, le_dim, rec, adam, steps, seed=0):
     """Steps/s of whole Trainer steps (losses, backward, Adam) of LEASR (the LE state s^e_t || h_t of le_dim, Eq. 4;
-    LE rewards; sv+q) with the gathered Q-pass, Adam's update per tensor (torch's loop, the reference) or foreach
-    (Trainer.adam_foreach, the default: bit-identical, tests/test_rl_switches.py); LE states drawn at random."""
+    LE rewards; sv+q) with the gathered Q-pass, Adam's update per tensor (torch's loop, "loop", the reference),
+    foreach or blocked (Trainer.adam, "blocked" the default: all bit-identical, tests/test_rl_switches.py); LE states
+    drawn at random."""
     variant = {"name": "LEASR", "state": "le+h", "reward": "le", "augment": "sv+q"}
     trainer = Trainer(backbone, framework, n_items, {**rec, "q_pass": "gathered", "sa2c_warmup_steps": 0}, variant,
-                      seed, le_dim=le_dim, adam_foreach=foreach)  # fmt: skip
+                      seed, le_dim=le_dim, adam=adam)  # fmt: skip
     batches = le_batches(tr, n_items, le_dim, rec, steps + 3, seed)
     for b in batches[:3]:
         trainer.train_step(b)
@@ -178,18 +179,19 @@ def main() -> None:
                     times.append(sps)
             r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
             print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f}")
-    # Adam's update per tensor (torch's loop, the reference) against foreach (the default, bit-identical), on whole
-    # LEASR steps with the LE state: the update of the [n_items, d + hidden] Q-head is a large part of such a step
-    print(f"{'backbone':8} {'framework':9} {'loop st/s':>9} {'foreach':>10} {'x loop':>6}  (LEASR, d={args.le_dim})")
+    # Adam's update per tensor (torch's loop, the reference) against foreach and blocked (the default; all three
+    # bit-identical), on whole LEASR steps with the LE state: the update of the [n_items, d + hidden] heads is a
+    # large part of such a step
+    print(f"{'backbone':8} {'framework':9} {'loop st/s':>9} {'foreach':>10} {'x loop':>6} {'blocked':>10} {'x loop':>6}"
+          f"  (LEASR, d={args.le_dim})")  # fmt: skip
     for backbone in ("gru", "sasrec"):
         for framework in ("snqn", "sa2c"):
-            ref, fast = [], []
+            times: dict[str, list[float]] = {"loop": [], "foreach": [], "blocked": []}
             for r in range(args.repeats):
-                for foreach, times in ((False, ref), (True, fast)):
-                    sps = time_adam(train, n_items, backbone, framework, args.le_dim, rec, foreach, args.steps, r)
-                    times.append(sps)
-            r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
-            print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f}")
+                for adam, ts in times.items():
+                    ts.append(time_adam(train, n_items, backbone, framework, args.le_dim, rec, adam, args.steps, r))
+            r, f, b = (sorted(ts)[len(ts) // 2] for ts in times.values())
+            print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f} {b:10.1f} {b / r:6.2f}")
     print(f"{'backbone':8} {'eval':9} {'cases/s':>9} {'x argsort':>12} {'test s':>8}")
     for backbone, trainer in trainers.items():
         t0 = time.perf_counter()

@@ -13,6 +13,7 @@ import torch
 from lea.config import load_config
 from lea.errors import ConfigError
 from lea.rec.backbones import RecNet
+from lea.rl import adam as lea_adam
 from lea.rl.synthetic import fake_le_tables, successor_dataset
 from lea.rl.train import Trainer, compute_losses, load_inputs, run
 
@@ -323,13 +324,27 @@ def test_gathered_q_pass_trains_like_the_reference(data):
 @pytest.mark.parametrize("backbone", ["gru", "sasrec"])
 @pytest.mark.parametrize("framework", ["normal", "snqn", "sa2c"])
 @pytest.mark.parametrize("variant", [{"name": "base"}, LEASR])
-def test_foreach_adam_is_bit_identical_to_the_per_tensor_loop(data, backbone, framework, variant):
-    """Trainer.adam_foreach (the default) against torch's per-tensor Adam loop (the reference): every loss term of
-    every step and every weight, exactly, through SA2C's warm-up and its second optimizer."""
-    for fe in (False, True):  # the flag reaches every optimizer (else the comparison below would be vacuous)
-        t = Trainer(backbone, framework, N_ITEMS, REC, variant, 0, transitions(data, variant).le_dim, adam_foreach=fe)
-        assert all(o.defaults["foreach"] is fe for o in t.opt1 + t.opt2)
-    ref = train_steps(data, REC, variant, 10, 0, backbone, framework, adam_foreach=False)
-    fast = train_steps(data, REC, variant, 10, 0, backbone, framework, adam_foreach=True)
-    assert ref[0] == fast[0]
-    assert ref[1].keys() == fast[1].keys() and all(torch.equal(ref[1][k], fast[1][k]) for k in ref[1])
+def test_adam_implementations_are_bit_identical(data, backbone, framework, variant, monkeypatch):
+    """Trainer.adam: "foreach" and "blocked" (the default, lea.rl.adam) against torch's per-tensor Adam loop (the
+    reference): every loss term of every step and every weight, exactly, through SA2C's warm-up and its second
+    optimizer. The blocked update's slice is cut to 64 elements, so that every head and embedding is split."""
+    monkeypatch.setattr(lea_adam, "CHUNK", 64)
+    le_dim = transitions(data, variant).le_dim
+    for adam, kind in (("loop", torch.optim.Adam), ("foreach", torch.optim.Adam), ("blocked", lea_adam.BlockedAdam)):
+        t = Trainer(backbone, framework, N_ITEMS, REC, variant, 0, le_dim, adam=adam)
+        # the setting reaches every optimizer (else the comparison below would be vacuous)
+        assert all(type(o) is kind and o.defaults["foreach"] is (adam != "loop") for o in t.opt1 + t.opt2)
+    assert all(o.chunk == 64 for o in Trainer(backbone, framework, N_ITEMS, REC, variant, 0, le_dim).opt1)
+    ref = train_steps(data, REC, variant, 10, 0, backbone, framework, adam="loop")
+    assert any(
+        p.numel() > 64 for p in Trainer(backbone, framework, N_ITEMS, REC, variant, 0, le_dim).nets[0].parameters()
+    )
+    for adam in ("foreach", "blocked"):
+        fast = train_steps(data, REC, variant, 10, 0, backbone, framework, adam=adam)
+        assert ref[0] == fast[0]
+        assert ref[1].keys() == fast[1].keys() and all(torch.equal(ref[1][k], fast[1][k]) for k in ref[1])
+
+
+def test_an_unknown_adam_is_a_config_error(data):
+    with pytest.raises(ConfigError, match=r"Trainer\.adam"):
+        Trainer("gru", "normal", N_ITEMS, REC, {"name": "base"}, 0, 0, adam="fused")

@@ -56,6 +56,7 @@ from lea.errors import ConfigError, MissingInputError
 from lea.eval.metrics import hr_ndcg, rank_cases
 from lea.rec.backbones import RecNet
 from lea.rl import losses as L
+from lea.rl.adam import BlockedAdam
 from lea.rl.negatives import STAGE as NEGATIVES_STAGE
 from lea.rl.negatives import NegativeSampler
 from lea.rl.replay import (
@@ -286,10 +287,12 @@ class Trainer:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     # the bootstrap passes' reference path (compute_losses' bootstrap_logits; benchmarks/bench_rec.py)
     bootstrap_logits: bool = False
-    # Adam's update as torch's foreach implementation: the same kernels in the same order as the per-tensor loop (the
-    # reference, False), some in place instead of into new buffers, so the same weights bit for bit
-    # (tests/test_rl_switches.py) with less memory traffic; it shows on the 576-d LE state's Q-head (bench_rec.py)
-    adam_foreach: bool = True
+    # Adam's update: "loop" is torch's per-tensor loop (the reference); "foreach" torch's foreach implementation, the
+    # same kernels in the same order, some in place instead of into new buffers; "blocked" (lea.rl.adam) the foreach
+    # kernels on one cache-sized slice at a time. All three give the same weights bit for bit
+    # (tests/test_rl_switches.py, tests/test_rl_adam.py); the difference shows on the 576-d LE state's heads
+    # (benchmarks/bench_rec.py)
+    adam: str = "blocked"
 
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
@@ -309,14 +312,16 @@ class Trainer:
             ).to(self.device)
             for _ in range(n_nets)
         ]
-        fe = self.adam_foreach
-        self.opt1 = [torch.optim.Adam(n.parameters(), lr=r["lr"], foreach=fe) for n in self.nets]
-        self.opt2 = (
-            [torch.optim.Adam(n.parameters(), lr=r["sa2c_lr"], foreach=fe) for n in self.nets]
-            if self.framework == "sa2c"
-            else []
-        )
+        self.opt1 = [self.make_adam(n, r["lr"]) for n in self.nets]
+        self.opt2 = [self.make_adam(n, r["sa2c_lr"]) for n in self.nets] if self.framework == "sa2c" else []
         self.step = 0
+
+    def make_adam(self, net: torch.nn.Module, lr: float) -> torch.optim.Adam:
+        if self.adam == "blocked":
+            return BlockedAdam(net.parameters(), lr=lr)
+        if self.adam in ("loop", "foreach"):
+            return torch.optim.Adam(net.parameters(), lr=lr, foreach=self.adam == "foreach")
+        raise ConfigError("Trainer.adam", f"'{self.adam}' is not one of loop, foreach, blocked")
 
     def make_batch(self, tr: Transitions, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         k = self.rec["negatives"]
