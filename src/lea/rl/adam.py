@@ -1,4 +1,4 @@
-"""Adam with a cache-blocked update: torch's foreach Adam, bit for bit, in a fraction of the memory traffic.
+"""Adam with a cache-blocked update: torch's foreach Adam, bit for bit, in a fraction of the time.
 
 torch's foreach Adam (``torch.optim.adam._multi_tensor_adam``, capturable off) updates every parameter in seven
 elementwise passes (Kingma & Ba, Algorithm 1, in torch's order):
@@ -10,24 +10,40 @@ elementwise passes (Kingma & Ba, Algorithm 1, in torch's order):
 
 On the CPU each pass is one kernel over the whole tensor. For the recommender's heads on the LLM LE's 576-d state
 ([n_items, 640] each) the tensors do not fit in a core's L2 cache, so every pass streams them from L3 or memory, and
-the update is over a third of a training step (benchmarks/bench_rec.py). `BlockedAdam` runs the same seven kernels
-with the same scalars on one slice of ``chunk`` elements at a time, so a slice's passes run in L2.
+the update is a third of a training step (benchmarks/bench_rec.py). `BlockedAdam` works on one slice of ``chunk``
+elements at a time, so a slice's passes run in L2, in one of two ways:
 
-Why the result is the same bit for bit: each pass is elementwise, so an element's value depends only on its own
-inputs and on the kernel's code path. A CPU kernel runs its vectorised path over whole blocks of two SIMD vectors
-from the start of the range it is given and its scalar path over the rest; a chunk is a multiple of 64 elements
-(two AVX-512 vectors of fp32 are 32) and starts at a multiple of it, so every element takes the path it takes in
-the whole-tensor pass, the last slice ending in the tensor's own tail. tests/test_rl_adam.py checks the weights and
-the optimizer state against torch.optim.Adam (foreach, and the per-tensor loop) over many steps, on shapes that cut
-across chunk boundaries; tests/test_rl_switches.py checks whole recommender runs.
+- ``native`` (the default where a C compiler is found): two small C kernels compiled at first use
+  (``NATIVE_SOURCE``), one for the moments and one for the step, around torch's own sqrt of the slice. They repeat
+  torch's arithmetic per element: lerp as torch's fused multiply-add, addcmul as a fused multiply-add of
+  ((1 - beta2) g) g onto beta2 v, then IEEE division and addition in torch's order, with every scalar rounded to fp32
+  as torch's kernels round it. torch's sqrt is kept because on this build it is not the correctly rounded IEEE sqrt
+  (MKL's vector sqrt: about 0.7% of elements differ from it by one unit), so no C sqrt would match it. That sqrt is
+  also 45x slower on zeros than on other values (v is 0 on every row that has had no gradient yet, such as the
+  Q-head's rows of items not drawn yet), so the kernels give it 1 in place of each 0 and put sqrt(0) = 0 back.
+- ``torch``: the same seven torch kernels with the same scalars, slice by slice.
+
+Why the result is the same bit for bit: every pass is elementwise, and each kernel computes an element the same way
+wherever it sits in the range it is given (checked for torch's kernels on slices of odd lengths, tails shorter
+than a SIMD vector and two threads). tests/test_rl_adam.py checks the weights and the optimizer state of both ways
+against torch.optim.Adam (foreach, and the per-tensor loop) over many steps, on shapes that cut across slices;
+tests/test_rl_switches.py checks whole recommender runs. The native kernels also check themselves against torch's
+passes once per process (`native_kernels`) and are not used if they disagree.
 
 Anything but the plain configuration (amsgrad, weight decay, maximize, capturable, differentiable, fused, a tensor
-lr, complex or non-fp32 parameters, non-contiguous tensors, a closure) runs torch's own step. The state dict is
-torch.optim.Adam's, so checkpoints load either way.
+lr, beta1 <= 0.5, complex or non-fp32 parameters, non-contiguous tensors, a closure) runs torch's own step. The
+state dict is torch.optim.Adam's, so checkpoints load either way.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,16 +52,100 @@ from torch import Tensor
 CHUNK = 65536  # elements: 256 KB a tensor, five tensors of a slice (p, g, m, v, d) in a 2 MB L2 (bench_rec.py)
 ALIGN = 64  # a chunk is a multiple of this (two AVX-512 vectors of fp32 are 32; 64 leaves a margin)
 
+NATIVE_SOURCE = r"""
+#include <math.h>
+#include <stdint.h>
+/* torch's foreach Adam in fp32, per element (lea/rl/adam.py): the moments and sqrt's input s; then, after
+   torch.sqrt(s) in place, the step */
+void lea_adam_moments(const float *restrict g, float *restrict m, float *restrict v, float *restrict s, int64_t n,
+                      float w1, float beta2, float c2) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    m[i] = fmaf(w1, gi - m[i], m[i]);        /* lerp_(g, w1): torch's fmadd(w, end - start, start) for w < 0.5 */
+    float vi = fmaf(c2 * gi, gi, v[i] * beta2); /* mul_(beta2), then addcmul_(g, g, value=c2) */
+    v[i] = vi;
+    s[i] = vi != 0.0f ? vi : 1.0f;           /* torch's sqrt is slow on zeros; sqrt(0) = 0 is put back below */
+  }
+}
+void lea_adam_params(float *restrict p, const float *restrict m, const float *restrict v, const float *restrict s,
+                     int64_t n, float bc2s, float eps, float step_size) {
+  for (int64_t i = 0; i < n; i++) {
+    float di = (v[i] != 0.0f ? s[i] : 0.0f) / bc2s + eps; /* sqrt(v), div_(sqrt(1 - beta2^t)), add_(eps) */
+    p[i] = p[i] + (step_size * m[i]) / di;   /* addcdiv_(m, d, value=-lr / (1 - beta1^t)) */
+  }
+}
+"""  # -ffp-contract=off: no multiply-add fused but the two written as fmaf; no -ffast-math (IEEE order kept)
+NATIVE_FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off", "-shared", "-fPIC"]
+
+
+class _Native:
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        f32, ptr, i64 = ctypes.c_float, ctypes.c_void_p, ctypes.c_int64
+        self.moments = lib.lea_adam_moments
+        self.moments.argtypes = [ptr, ptr, ptr, ptr, i64, f32, f32, f32]
+        self.moments.restype = None
+        self.params = lib.lea_adam_params
+        self.params.argtypes = [ptr, ptr, ptr, ptr, i64, f32, f32, f32]
+        self.params.restype = None
+        self.lib = lib  # kept alive with the functions
+
+
+def _compile() -> _Native | None:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    with tempfile.TemporaryDirectory(prefix="lea-adam-") as tmp:  # per process: -march=native fits this host only
+        src, lib = Path(tmp) / "adam.c", Path(tmp) / "adam.so"
+        src.write_text(NATIVE_SOURCE)
+        try:
+            subprocess.run([cc, *NATIVE_FLAGS, str(src), "-o", str(lib), "-lm"], check=True, capture_output=True,
+                           timeout=60)  # fmt: skip
+            return _Native(ctypes.CDLL(str(lib)))  # loaded: the file may go
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+
+def _self_check(native: _Native) -> bool:
+    """Three Adam steps of the native kernels against torch's passes on values of many scales, exactly."""
+    g = torch.Generator().manual_seed(0)
+    n = 4099  # a vector tail, too
+    p = torch.randn(n, generator=g)
+    ref, mine = (BlockedAdam([p.clone().requires_grad_()], native=False) for _ in range(2))
+    mine.native = native  # (not native=None: that would call native_kernels again, from inside itself)
+    for _ in range(3):
+        grad = torch.randn(n, generator=g) * 10.0 ** torch.randint(-12, 2, (n,), generator=g).float()
+        grad[torch.rand(n, generator=g) < 0.3] = 0.0  # v stays 0 on some elements
+        for opt in (ref, mine):
+            opt.param_groups[0]["params"][0].grad = grad.clone()
+            opt.step()
+    a, b = ref.param_groups[0]["params"][0], mine.param_groups[0]["params"][0]
+    sa, sb = ref.state[a], mine.state[b]
+    return torch.equal(a, b) and all(torch.equal(sa[k], sb[k]) for k in ("exp_avg", "exp_avg_sq"))
+
+
+@functools.cache
+def native_kernels() -> _Native | None:
+    """The C kernels, compiled once per process and checked against torch; None without a compiler or a match."""
+    native = _compile()
+    return native if native is not None and _self_check(native) else None
+
 
 class BlockedAdam(torch.optim.Adam):
-    """torch.optim.Adam (foreach) whose plain update runs chunk by chunk (the module docstring)."""
+    """torch.optim.Adam (foreach) whose plain update runs slice by slice (the module docstring).
 
-    def __init__(self, params: Any, lr: float = 1e-3, chunk: int | None = None, **kwargs: Any) -> None:
+    ``native``: None (default) uses the C kernels where they compile and pass their check, else torch's kernels;
+    False always torch's kernels; True requires the C kernels (RuntimeError without them)."""
+
+    def __init__(self, params: Any, lr: float = 1e-3, chunk: int | None = None, native: bool | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
         chunk = CHUNK if chunk is None else chunk  # read at call time (a test cuts the recommender's tensors)
         if chunk <= 0 or chunk % ALIGN:
             raise ValueError(f"BlockedAdam: chunk must be a positive multiple of {ALIGN}, got {chunk}")
         super().__init__(params, lr=lr, foreach=True, **kwargs)
         self.chunk = chunk
+        self.native = None if native is False else native_kernels()
+        if native is True and self.native is None:
+            raise RuntimeError("BlockedAdam(native=True): the C kernels did not compile or did not match torch's")
         self._buf = torch.empty(0)
 
     def _plain(self, group: dict[str, Any]) -> bool:
@@ -58,6 +158,7 @@ class BlockedAdam(torch.optim.Adam):
             or group["fused"]
             or torch.is_tensor(group["lr"])
             or any(torch.is_tensor(b) for b in group["betas"])
+            or group["betas"][0] <= 0.5  # lerp's weight 1 - beta1 >= 0.5 takes torch's other formula
         ) and all(
             p.grad is None
             or (
@@ -102,13 +203,23 @@ class BlockedAdam(torch.optim.Adam):
         n, c = p.numel(), self.chunk
         if self._buf.numel() < min(n, c):
             self._buf = torch.empty(min(max(n, ALIGN), c))
+        nat = self.native
+        if nat is not None:  # addresses of each slice by offset (fp32: 4 bytes), no slice tensors made
+            pp, gp, mp, vp, dp = (t.data_ptr() for t in (p, g, m, v, self._buf))
+            for a in range(0, n, c):
+                k, o = min(c, n - a), 4 * a
+                nat.moments(gp + o, mp + o, vp + o, dp, k, 1 - beta1, beta2, 1 - beta2)
+                d = self._buf[:k]
+                torch.sqrt(d, out=d)
+                nat.params(pp + o, mp + o, vp + o, dp, k, bias_correction2_sqrt, eps, step_size)
+            return
         for a in range(0, n, c):
             b = min(n, a + c)
-            pc, gc, mc, vc = p[a:b], g[a:b], m[a:b], v[a:b]
+            pc, gc, mc, vc, d = p[a:b], g[a:b], m[a:b], v[a:b], self._buf[: b - a]
             mc.lerp_(gc, 1 - beta1)
             vc.mul_(beta2)
             vc.addcmul_(gc, gc, value=1 - beta2)
-            d = torch.sqrt(vc, out=self._buf[: b - a])
+            torch.sqrt(vc, out=d)
             d.div_(bias_correction2_sqrt)
             d.add_(eps)
             pc.addcdiv_(mc, d, value=step_size)
