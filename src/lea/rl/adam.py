@@ -13,14 +13,14 @@ On the CPU each pass is one kernel over the whole tensor. For the recommender's 
 the update is a third of a training step (benchmarks/bench_rec.py). `BlockedAdam` works on one slice of ``chunk``
 elements at a time, so a slice's passes run in L2, in one of two ways:
 
-- ``native`` (the default where a C compiler is found): two small C kernels compiled at first use
-  (``NATIVE_SOURCE``), one for the moments and one for the step, around torch's own sqrt of the slice. They repeat
-  torch's arithmetic per element: lerp as torch's fused multiply-add, addcmul as a fused multiply-add of
-  ((1 - beta2) g) g onto beta2 v, then IEEE division and addition in torch's order, with every scalar rounded to fp32
-  as torch's kernels round it. torch's sqrt is kept because on this build it is not the correctly rounded IEEE sqrt
-  (MKL's vector sqrt: about 0.7% of elements differ from it by one unit), so no C sqrt would match it. That sqrt is
-  also 45x slower on zeros than on other values (v is 0 on every row that has had no gradient yet, such as the
-  Q-head's rows of items not drawn yet), so the kernels give it 1 in place of each 0 and put sqrt(0) = 0 back.
+- ``native`` (the default where a C compiler is found): two small C kernels compiled at first use (``NATIVE_SOURCE``,
+  lea.native), one for the moments and one for the step, around torch's own sqrt of the slice. They repeat torch's
+  arithmetic per element: lerp as torch's fused multiply-add, addcmul as a fused multiply-add of ((1 - beta2) g) g
+  onto beta2 v, then IEEE division and addition in torch's order, with every scalar rounded to fp32 as torch's
+  kernels round it. torch's sqrt is kept because on this build it is not the correctly rounded IEEE sqrt (MKL's
+  vector sqrt: about 0.7% of elements differ from it by one unit), so no C sqrt would match it. That sqrt is also
+  45x slower on zeros than on other values (v is 0 on every row that has had no gradient yet, such as the Q-head's
+  rows of items not drawn yet), so the kernels give it 1 in place of each 0 and put sqrt(0) = 0 back.
 - ``torch``: the same seven torch kernels with the same scalars, slice by slice.
 
 Why the result is the same bit for bit: every pass is elementwise, and each kernel computes an element the same way
@@ -39,15 +39,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from lea import native as lea_native
 
 CHUNK = 65536  # elements: 256 KB a tensor, five tensors of a slice (p, g, m, v, d) in a 2 MB L2 (bench_rec.py)
 ALIGN = 64  # a chunk is a multiple of this (two AVX-512 vectors of fp32 are 32; 64 leaves a margin)
@@ -74,8 +71,7 @@ void lea_adam_params(float *restrict p, const float *restrict m, const float *re
     p[i] = p[i] + (step_size * m[i]) / di;   /* addcdiv_(m, d, value=-lr / (1 - beta1^t)) */
   }
 }
-"""  # -ffp-contract=off: no multiply-add fused but the two written as fmaf; no -ffast-math (IEEE order kept)
-NATIVE_FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off", "-shared", "-fPIC"]
+"""
 
 
 class _Native:
@@ -91,18 +87,8 @@ class _Native:
 
 
 def _compile() -> _Native | None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        return None
-    with tempfile.TemporaryDirectory(prefix="lea-adam-") as tmp:  # per process: -march=native fits this host only
-        src, lib = Path(tmp) / "adam.c", Path(tmp) / "adam.so"
-        src.write_text(NATIVE_SOURCE)
-        try:
-            subprocess.run([cc, *NATIVE_FLAGS, str(src), "-o", str(lib), "-lm"], check=True, capture_output=True,
-                           timeout=60)  # fmt: skip
-            return _Native(ctypes.CDLL(str(lib)))  # loaded: the file may go
-        except (OSError, subprocess.SubprocessError):
-            return None
+    lib = lea_native.load(NATIVE_SOURCE)
+    return None if lib is None else _Native(lib)
 
 
 def _self_check(native: _Native) -> bool:
