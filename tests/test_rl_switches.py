@@ -12,6 +12,7 @@ import torch
 
 from lea.config import load_config
 from lea.errors import ConfigError
+from lea.rec import dropout as lea_dropout
 from lea.rec.backbones import RecNet
 from lea.rl import adam as lea_adam
 from lea.rl.synthetic import fake_le_tables, successor_dataset
@@ -343,6 +344,23 @@ def test_adam_implementations_are_bit_identical(data, backbone, framework, varia
         fast = train_steps(data, REC, variant, 10, 0, backbone, framework, adam=adam)
         assert ref[0] == fast[0]
         assert ref[1].keys() == fast[1].keys() and all(torch.equal(ref[1][k], fast[1][k]) for k in ref[1])
+
+
+@pytest.mark.parametrize("framework", ["normal", "sa2c"])
+@pytest.mark.parametrize("variant", [{"name": "base"}, LEASR])
+def test_native_dropout_trains_as_torchs(data, framework, variant, monkeypatch):
+    """SASRec's dropout masks drawn in C (lea.rec.dropout) or by torch: every loss term and weight, exactly."""
+    if lea_dropout.native_bernoulli() is None:
+        pytest.skip("no C compiler")
+    calls = []
+    real = lea_dropout._bernoulli_c
+    monkeypatch.setattr(lea_dropout, "_bernoulli_c", lambda fn, out, p: calls.append(1) or real(fn, out, p))
+    fast = train_steps(data, REC, variant, 10, 0, "sasrec", framework)
+    assert calls  # the C draw was used
+    monkeypatch.setattr(lea_dropout, "native_bernoulli", lambda: None)
+    ref = train_steps(data, REC, variant, 10, 0, "sasrec", framework)
+    assert ref[0] == fast[0]
+    assert ref[1].keys() == fast[1].keys() and all(torch.equal(ref[1][k], fast[1][k]) for k in ref[1])
 
 
 def test_an_unknown_adam_is_a_config_error(data):

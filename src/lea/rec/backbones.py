@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lea.rec.dropout import Dropout
+
 STATE_MODES = ("h", "le", "le+h")
 
 
@@ -59,13 +61,13 @@ class SASRecBackbone(nn.Module):
         self.n_items, self.hidden, self.window = n_items, hidden, window
         self.item_emb = nn.Embedding(n_items + 1, hidden)
         self.pos_emb = nn.Embedding(window, hidden)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)  # nn.Dropout bit for bit, its mask drawn in C (lea.rec.dropout)
         self.ln_att = nn.LayerNorm(hidden)
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.proj = nn.Linear(hidden, hidden)
         self.att_drop = dropout
         self.ln_ff = nn.LayerNorm(hidden)
-        self.ff = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden))
+        self.ff = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), Dropout(dropout), nn.Linear(hidden, hidden))
         self.ln_out = nn.LayerNorm(hidden)
         nn.init.normal_(self.item_emb.weight, 0.0, 0.01)
         nn.init.normal_(self.pos_emb.weight, 0.0, 0.01)
