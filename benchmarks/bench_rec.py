@@ -2,7 +2,8 @@
 full-ranking evaluation cases/s, on the same data in one run, with ratios against baselines measured in the same run
 (training: gru/normal; evaluation: a naive argsort-based ranking of the same scores; the Q-head's gathered pass,
 rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4; Adam's foreach and blocked
-updates against torch's per-tensor loop on whole steps with that state).
+updates against torch's per-tensor loop on whole steps with that state; SASRec's dropout masks drawn in C against
+torch's bernoulli_).
 
     python benchmarks/bench_rec.py --data-dir results/industry/data          # the Amazon data (after preprocess)
     python benchmarks/bench_rec.py                                           # synthetic data of the same size
@@ -20,15 +21,20 @@ from pathlib import Path
 import torch
 
 from lea.rec.backbones import RecNet
+from lea.rec.dropout import Dropout
 from lea.rl.negatives import pool_from_data
 from lea.rl.replay import attach_pool, build_transitions, load_data
 from lea.rl.train import REC_DEFAULTS, Trainer, compute_losses, resolve_device, steps_per_epoch
 
 
-def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstrap_logits=False):
+def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstrap_logits=False, native_dropout=True):
     trainer = Trainer(
         backbone, framework, n_items, rec, {"name": "base"}, 0, device=device, bootstrap_logits=bootstrap_logits
     )
+    for net in trainer.nets:  # SASRec's dropout masks drawn in C (the default) or by torch (the reference)
+        for m in net.modules():
+            if isinstance(m, Dropout):
+                m.native = native_dropout
     perm = torch.randperm(len(tr), generator=torch.Generator().manual_seed(0))
     bs = rec["batch_size"]
 
@@ -179,6 +185,16 @@ def main() -> None:
                     times.append(sps)
             r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
             print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f}")
+    # SASRec's dropout masks drawn by torch's bernoulli_ (the reference) against the C draw (the default, the same
+    # masks and generator state: tests/test_rec_dropout.py), on whole base steps
+    print(f"{'backbone':8} {'framework':9} {'torch t/s':>9} {'C draw':>10} {'x torch':>7}  (dropout masks)")
+    for framework in ("normal", "sa2c"):
+        ref, fast = [], []
+        for _ in range(args.repeats):
+            for nat, times in ((False, ref), (True, fast)):
+                times.append(time_training(train, n_items, "sasrec", framework, rec, device, args.steps, False, nat)[0])
+        r, f = sorted(ref)[len(ref) // 2], sorted(fast)[len(fast) // 2]
+        print(f"{'sasrec':8} {framework:9} {r:9.0f} {f:10.0f} {f / r:7.2f}")
     # Adam's update per tensor (torch's loop, the reference) against foreach and blocked (the default; all three
     # bit-identical), on whole LEASR steps with the LE state: the update of the [n_items, d + hidden] heads is a
     # large part of such a step
