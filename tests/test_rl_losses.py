@@ -194,3 +194,17 @@ def test_state_switch_random_external_states(mode):
     assert out["l_p"].item() == pytest.approx(lp, rel=1e-5)
     assert out["l_n"].item() == pytest.approx(ln, rel=1e-5)
     assert out["l_h"].item() == pytest.approx((CE_A + CE_B) / 2)  # the supervised head still reads h_t
+
+
+def test_argmax_rows_is_torch_argmax():
+    """argmax_rows (torch.max's indices) gives torch.argmax's index on every row: ties (the first), inf and NaN."""
+    g = torch.Generator().manual_seed(0)
+    for trial in range(20):
+        q = torch.randint(0, 4, (100, 5047), generator=g).float()  # many ties in every row
+        if trial % 4 == 0:
+            q[:, 7] = float("inf")
+        if trial % 5 == 0:
+            q[3, 100], q[3, 50] = float("nan"), float("nan")
+        assert torch.equal(L.argmax_rows(q), q.argmax(dim=1, keepdim=True))
+    q = torch.randn(64, 300, generator=g)
+    assert torch.equal(L.argmax_rows(q), q.argmax(dim=1, keepdim=True))

@@ -16,10 +16,16 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float(), target, reduction="none")
 
 
+def argmax_rows(q: torch.Tensor) -> torch.Tensor:
+    """argmax_a q[b, a] of each row, [B, 1]: torch.argmax's indices (the first maximal value; ties, inf and NaN
+    alike: tests/test_rl_losses.py) through torch.max(dim), whose CPU kernel was 2.7x faster on [100, 5047] rows."""
+    return q.max(dim=1, keepdim=True).indices
+
+
 def double_q_next(q_next_main: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
     """Double Q-learning bootstrap (Algorithm 1, lines 9-10 / 13-14): a* = argmax_a Q_main(s', a), value from the
     other network: Q_target(s', a*). Inputs [B, n_items] without gradient; returns [B]."""
-    a_star = q_next_main.argmax(dim=1, keepdim=True)
+    a_star = argmax_rows(q_next_main)
     return q_next_target.gather(1, a_star).squeeze(1)
 
 

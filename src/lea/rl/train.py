@@ -238,8 +238,8 @@ def compute_losses(
         # Q(s_t, a) for a = a+, the negatives and a^e only (their gradient is the full head's: the other columns
         # get none); the full Q(s_t, .) without gradient for L_n's argmax, the value the reference detaches
         with torch.no_grad():
-            a_star_cur = main.q_head(x).argmax(dim=1, keepdim=True)
-            q_next = q_columns(target, x_next_tgt, q_next_main.argmax(dim=1, keepdim=True)).squeeze(1)
+            a_star_cur = L.argmax_rows(main.q_head(x))
+            q_next = q_columns(target, x_next_tgt, L.argmax_rows(q_next_main)).squeeze(1)
             q_neg_next = q_columns(target, x_cur_tgt, a_star_cur).squeeze(1)
         cols = [a.view(-1, 1), neg] + ([batch["aug_item"].view(-1, 1)] if use_q else [])
         q_sel = q_columns(main, x, torch.cat(cols, dim=1))
