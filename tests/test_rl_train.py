@@ -40,6 +40,7 @@ def test_run_outputs_and_determinism(data, tmp_path):
     meta = json.loads((out / "metrics.json").read_text())
     assert {"test", "valid", "selection", "selected_step", "steps", "wall_time_s", "device", "config_hash"} <= set(meta)
     assert set(meta["test"]) == {f"{m}@{k}" for m in ("hr", "ndcg") for k in (5, 10, 20)}
+    assert set(meta["cpu_kernels"]) == {"adam", "dropout"} and set(meta["cpu_kernels"].values()) <= {"native", "torch"}
     ranks = pl.read_parquet(out / "ranks.parquet")
     assert ranks.schema["rank"] == pl.Int32 and set(ranks["split"].unique()) == {"valid", "test"}
     assert ranks["rank"].min() >= 1 and ranks["rank"].max() <= 40  # the pad item (index 40) is never ranked

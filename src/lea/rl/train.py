@@ -55,8 +55,9 @@ from lea.config import config_hash, variant_needs
 from lea.errors import ConfigError, MissingInputError
 from lea.eval.metrics import hr_ndcg, rank_cases
 from lea.rec.backbones import RecNet
+from lea.rec.dropout import native_bernoulli
 from lea.rl import losses as L
-from lea.rl.adam import BlockedAdam
+from lea.rl.adam import BlockedAdam, native_kernels
 from lea.rl.negatives import STAGE as NEGATIVES_STAGE
 from lea.rl.negatives import NegativeSampler
 from lea.rl.replay import (
@@ -728,6 +729,12 @@ def run(
         "resumed_from_step": res["resumed_from_step"],
         "seconds_before_resume": res["seconds_before_resume"],
         "device": str(device),
+        # the exact fast paths this process could use (they change no number, only wall_time_s): lea.rl.adam's and
+        # lea.rec.dropout's C kernels, or torch's where no compiler was found
+        "cpu_kernels": {
+            "adam": "native" if native_kernels() is not None else "torch",
+            "dropout": "native" if native_bernoulli() is not None else "torch",
+        },
         "config_hash": chash,
         "backbone": backbone,
         "framework": framework,
