@@ -22,3 +22,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def without_c_compiler(monkeypatch):
+    """No C compiler for lea.native: its cached libraries and the kernels built on them are forgotten before and
+    after the test, so that the test compiles nothing and the next caller compiles again with the real compiler."""
+    from lea import native
+    from lea.rec import dropout
+    from lea.rl import adam
+
+    caches = (native.load, adam.native_kernels, dropout.native_bernoulli)
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    for c in caches:
+        c.cache_clear()
+    yield
+    monkeypatch.undo()
+    for c in caches:
+        c.cache_clear()

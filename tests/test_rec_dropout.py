@@ -69,18 +69,11 @@ def test_a_kernel_that_differs_from_torch_is_refused(monkeypatch):
     assert lea_dropout._self_check(lea_dropout.native_bernoulli())
 
 
-def test_without_a_compiler_torch_draws_the_mask(monkeypatch):
-    monkeypatch.setenv("CC", "/nonexistent/cc")
-    lea_native.load.cache_clear()
-    lea_dropout.native_bernoulli.cache_clear()
-    try:
-        assert lea_dropout.native_bernoulli() is None
-        shapes = [(100, 10, 64), (5,)]
-        ref, got = draws(F.dropout, shapes, 0.1, 0), draws(dropout, shapes, 0.1, 0)
-        assert all(torch.equal(a, b) for a, b in zip(ref[0] + ref[1], got[0] + got[1], strict=True))
-    finally:
-        lea_native.load.cache_clear()
-        lea_dropout.native_bernoulli.cache_clear()
+def test_without_a_compiler_torch_draws_the_mask(without_c_compiler):
+    assert lea_dropout.native_bernoulli() is None
+    shapes = [(100, 10, 64), (5,)]
+    ref, got = draws(F.dropout, shapes, 0.1, 0), draws(dropout, shapes, 0.1, 0)
+    assert all(torch.equal(a, b) for a, b in zip(ref[0] + ref[1], got[0] + got[1], strict=True))
 
 
 def test_dropout_module_is_nn_dropouts():

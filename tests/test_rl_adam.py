@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lea import native as lea_native
 from lea.rl import adam as lea_adam
 from lea.rl.adam import BlockedAdam
 
@@ -134,18 +133,11 @@ def test_native_kernels_that_differ_from_torch_are_refused(monkeypatch):
     assert bad is not None and not lea_adam._self_check(bad)
 
 
-def test_without_a_compiler_torch_kernels_are_used(monkeypatch):
+def test_without_a_compiler_torch_kernels_are_used(without_c_compiler):
     """No C compiler: no native kernels, the same result through torch's; native=True then says so."""
-    monkeypatch.setenv("CC", "/nonexistent/cc")
-    lea_native.load.cache_clear()
-    lea_adam.native_kernels.cache_clear()
-    try:
-        assert lea_adam._compile() is None
-        ref, _ = run(lambda ps: torch.optim.Adam(ps, lr=1e-3, foreach=True), 5)
-        got, opt = run(lambda ps: BlockedAdam(ps, lr=1e-3, chunk=64), 5)
-        assert opt.native is None and same(ref, got)
-        with pytest.raises(RuntimeError, match="did not compile"):
-            BlockedAdam([torch.zeros(3, requires_grad=True)], native=True)
-    finally:
-        lea_native.load.cache_clear()  # the next caller compiles again with the real compiler
-        lea_adam.native_kernels.cache_clear()
+    assert lea_adam._compile() is None
+    ref, _ = run(lambda ps: torch.optim.Adam(ps, lr=1e-3, foreach=True), 5)
+    got, opt = run(lambda ps: BlockedAdam(ps, lr=1e-3, chunk=64), 5)
+    assert opt.native is None and same(ref, got)
+    with pytest.raises(RuntimeError, match="did not compile"):
+        BlockedAdam([torch.zeros(3, requires_grad=True)], native=True)
