@@ -7,7 +7,9 @@
 #          control columns (oracle / idrec), then Figure 4's sweeps (LEASR_wah*, LEASR_waq*), each pass seed by seed
 #          over the seeds whose replicate's precompute is complete; last, each seed's GRU LE rows once that
 #          replicate's GRU augmentation exists. With nothing ready and work left it waits for lane a (10 min naps).
-#   nohup lfm_lanes.sh a >> results/cpu-verdict/lfm_lane_a.log 2>&1 &   (and b)
+#   lfm_lanes.sh start     both lanes in the background (nohup), each unless it runs already; logs appended to
+#                          results/cpu-verdict/lfm_lane_{a,b}.log
+#   lfm_lanes.sh a | b     one lane in the foreground
 #   lfm_lanes.sh list      what each lane has left: replicates, and per seed and pass the runs still missing
 # A seed's runs come from a dry run of lfm.sh narrowed to that seed and to LFM (results/cpu-verdict/tmp/), as
 # cpu_order.sh takes them from the whole table's; the narrowing changes no run's settings.
@@ -76,9 +78,18 @@ list() {
     echo "seed $s, GRU rows: $(GRU_AUG=1 runs_of $s '.' | wc -l) missing"
   done
 }
+start() {
+  local l
+  for l in a b; do
+    if pgrep -f "lfm_lanes.sh $l\$" > /dev/null; then echo "lane $l runs already"; continue; fi
+    nohup bash $D/lfm_lanes.sh $l >> results/cpu-verdict/lfm_lane_$l.log 2>&1 &
+    echo "lane $l started (pid $!, log results/cpu-verdict/lfm_lane_$l.log)"
+  done
+}
 case ${1:-} in
   a) lane_a ;;
   b) lane_b ;;
   list) list ;;
-  *) echo "usage: lfm_lanes.sh a | b | list" >&2; exit 2 ;;
+  start) start ;;
+  *) echo "usage: lfm_lanes.sh start | a | b | list" >&2; exit 2 ;;
 esac
