@@ -3,7 +3,8 @@ full-ranking evaluation cases/s, on the same data in one run, with ratios agains
 (training: gru/normal; evaluation: a naive argsort-based ranking of the same scores; the Q-head's gathered pass,
 rec.q_pass, against the full pass on a step with the LE state of --le-dim dimensions, Eq. 4; Adam's foreach and blocked
 updates against torch's per-tensor loop on whole steps with that state; SASRec's dropout masks drawn in C against
-torch's bernoulli_).
+torch's bernoulli_; whole SA2C LEASR runs with every exact fast path against every reference path, with a check
+that their losses and weights are identical).
 
     python benchmarks/bench_rec.py --data-dir results/industry/data          # the Amazon data (after preprocess)
     python benchmarks/bench_rec.py                                           # synthetic data of the same size
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from lea.rec import dropout as lea_dropout
 from lea.rec.backbones import RecNet
 from lea.rec.dropout import Dropout
 from lea.rl.negatives import pool_from_data
@@ -115,6 +117,32 @@ def time_adam(tr, n_items, backbone, framework, le_dim, rec, adam, steps, seed=0
     return steps / (time.perf_counter() - t0)
 
 
+def exact_paths(tr, n_items, backbone, le_dim, rec, steps, seed=0):
+    """Whole SA2C LEASR runs of ``steps`` updates (half of them SA2C's warm-up) on the same batches, once with every
+    exact fast path (Trainer.adam "blocked", SASRec's dropout masks drawn in C, the defaults) and once with every
+    reference path (torch's per-tensor Adam loop, torch's bernoulli_): (reference s, fast s, losses and weights
+    identical bit for bit)."""
+    variant = {"name": "LEASR", "state": "le+h", "reward": "le", "augment": "sv+q"}
+    r = {**rec, "q_pass": "gathered", "sa2c_warmup_steps": steps // 2}
+    batches = le_batches(tr, n_items, le_dim, rec, steps, seed)
+
+    def go(adam):
+        t = Trainer(backbone, "sa2c", n_items, r, variant, seed, le_dim=le_dim, adam=adam)
+        t0 = time.perf_counter()
+        logs = [t.train_step(b) for b in batches]
+        return time.perf_counter() - t0, logs, t.state_dict()
+
+    fast = go("blocked")
+    native = lea_dropout.native_bernoulli
+    lea_dropout.native_bernoulli = lambda: None  # torch's draw (dropout() reads the module's function)
+    try:
+        ref = go("loop")
+    finally:
+        lea_dropout.native_bernoulli = native
+    same = fast[1] == ref[1] and all(torch.equal(fast[2][k], ref[2][k]) for k in ref[2])
+    return ref[0], fast[0], same
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None, help="items/interactions/splits.parquet (default: synthetic)")
@@ -208,6 +236,13 @@ def main() -> None:
                     ts.append(time_adam(train, n_items, backbone, framework, args.le_dim, rec, adam, args.steps, r))
             r, f, b = (sorted(ts)[len(ts) // 2] for ts in times.values())
             print(f"{backbone:8} {framework:9} {r:9.1f} {f:10.1f} {f / r:6.2f} {b:10.1f} {b / r:6.2f}")
+    # every exact fast path against every reference path on whole runs: the same weights, and the time it saves
+    print(f"{'backbone':8} {'framework':9} {'ref st/s':>9} {'fast st/s':>10} {'x ref':>6} {'identical':>10}"
+          f"  (SA2C LEASR, d={args.le_dim}, {args.steps} steps)")  # fmt: skip
+    for backbone in ("gru", "sasrec"):
+        t_ref, t_fast, same = exact_paths(train, n_items, backbone, args.le_dim, rec, args.steps)
+        print(f"{backbone:8} {'sa2c':9} {args.steps / t_ref:9.1f} {args.steps / t_fast:10.1f} {t_ref / t_fast:6.2f}"
+              f" {same!s:>10}")  # fmt: skip
     print(f"{'backbone':8} {'eval':9} {'cases/s':>9} {'x argsort':>12} {'test s':>8}")
     for backbone, trainer in trainers.items():
         t0 = time.perf_counter()
