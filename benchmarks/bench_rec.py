@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from lea.rec import dropout as lea_dropout
 from lea.rec.backbones import RecNet
 from lea.rec.dropout import Dropout
 from lea.rl.negatives import pool_from_data
@@ -29,14 +28,19 @@ from lea.rl.replay import attach_pool, build_transitions, load_data
 from lea.rl.train import REC_DEFAULTS, Trainer, compute_losses, resolve_device, steps_per_epoch
 
 
+def set_native_dropout(trainer: Trainer, native: bool) -> None:
+    """SASRec's dropout masks drawn in C (the default) or by torch's bernoulli_ (the reference)."""
+    for net in trainer.nets:
+        for m in net.modules():
+            if isinstance(m, Dropout):
+                m.native = native
+
+
 def time_training(tr, n_items, backbone, framework, rec, device, steps, bootstrap_logits=False, native_dropout=True):
     trainer = Trainer(
         backbone, framework, n_items, rec, {"name": "base"}, 0, device=device, bootstrap_logits=bootstrap_logits
     )
-    for net in trainer.nets:  # SASRec's dropout masks drawn in C (the default) or by torch (the reference)
-        for m in net.modules():
-            if isinstance(m, Dropout):
-                m.native = native_dropout
+    set_native_dropout(trainer, native_dropout)
     perm = torch.randperm(len(tr), generator=torch.Generator().manual_seed(0))
     bs = rec["batch_size"]
 
@@ -126,19 +130,14 @@ def exact_paths(tr, n_items, backbone, le_dim, rec, steps, seed=0):
     r = {**rec, "q_pass": "gathered", "sa2c_warmup_steps": steps // 2}
     batches = le_batches(tr, n_items, le_dim, rec, steps, seed)
 
-    def go(adam):
+    def go(adam, native_dropout):
         t = Trainer(backbone, "sa2c", n_items, r, variant, seed, le_dim=le_dim, adam=adam)
+        set_native_dropout(t, native_dropout)
         t0 = time.perf_counter()
         logs = [t.train_step(b) for b in batches]
         return time.perf_counter() - t0, logs, t.state_dict()
 
-    fast = go("blocked")
-    native = lea_dropout.native_bernoulli
-    lea_dropout.native_bernoulli = lambda: None  # torch's draw (dropout() reads the module's function)
-    try:
-        ref = go("loop")
-    finally:
-        lea_dropout.native_bernoulli = native
+    fast, ref = go("blocked", True), go("loop", False)
     same = fast[1] == ref[1] and all(torch.equal(fast[2][k], ref[2][k]) for k in ref[2])
     return ref[0], fast[0], same
 

@@ -290,7 +290,8 @@ class Trainer:
     bootstrap_logits: bool = False
     # Adam's update: "loop" is torch's per-tensor loop (the reference); "foreach" torch's foreach implementation, the
     # same kernels in the same order, some in place instead of into new buffers; "blocked" (lea.rl.adam) the foreach
-    # kernels on one cache-sized slice at a time. All three give the same weights bit for bit
+    # update on one cache-sized slice at a time, through C kernels around torch's sqrt where a compiler is found, else
+    # through torch's kernels. All three give the same weights bit for bit
     # (tests/test_rl_switches.py, tests/test_rl_adam.py); the difference shows on the 576-d LE state's heads
     # (benchmarks/bench_rec.py)
     adam: str = "blocked"
