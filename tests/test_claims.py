@@ -254,6 +254,47 @@ def test_full_config_plans_every_claim_on_its_paper_datasets() -> None:
     assert all("untested" not in s for (c, d), s in status.items() if d == "lfm")
 
 
+def test_fig5_on_a_dataset_with_its_own_default_le(tmp_path: Path) -> None:
+    """Claims 8-9 on one dataset whose default LE (datasets.<name>.le_default) is not le.default, beside a dataset that
+    reads le.default: experiments.fig5a/fig5b narrowed to it compare its default LE's LEASR / LES runs with the
+    ablation and subset LEs made from that default (as the LFM stand-in's itlr beside Industry's LE)."""
+    demo = load_config([REPO / "config" / "demo.yaml"])["datasets"]["demo"]
+    alt = {"fraction": 0.1, "recipe": "extended"}
+    over = {
+        "datasets": {"demo2": {**demo, "le_default": "alt"}},
+        "datasets_enabled": ["demo", "demo2"],
+        "le": {"replicates": 2,  # the ablation LEs made once (their own replicates: 1)
+               "settings": {"alt": alt, "alt0.05": {**alt, "fraction": 0.05},
+                            "alt-IT": {**alt, "item_tokens": False, "replicates": 1},
+                            "alt-SM": {**alt, "state_loss": False, "replicates": 1}}},
+        "experiments": {
+            **{t: OFF for t in ("table2", "table3", "table4", "table5", "fig4a", "fig4b")},
+            "fig5a": {"datasets": ["demo2"], "backbones": ["sasrec"], "frameworks": ["sa2c"],
+                      "sweep": {"variant": "LEASR", "param": "le", "values": ["alt0.05", "alt"]}},
+            "fig5b": {"datasets": ["demo2"], "backbones": ["sasrec"], "frameworks": ["sa2c"],
+                      "variants": ["LEASR", "LES"],
+                      "ablations": [{"label": "-IT", "variant": "LEASR", "le": "alt-IT"},
+                                    {"label": "-SM", "variant": "LES", "le": "alt-SM"}]},
+        },
+    }  # fmt: skip
+    config = _config(over)
+    good = {"LEASR", "LES"}  # the default LE's rows; the smaller subset and the ablations never hit
+    spec = _spec(tmp_path, config, lambda v, s: _good(s) if v in good else _bad(s))
+    keys = set(spec["runs"])
+    assert {"demo2/sasrec/sa2c/LEASR_alt-IT", "demo2/sasrec/sa2c/LES_alt-SM", "demo2/sasrec/sa2c/LEASR_alt0.05"} <= keys
+    assert not any(k.startswith("demo/") for k in keys)  # fig5 is demo2's alone
+    df = claims.build(spec)[0]
+    r9 = df.filter((pl.col("claim") == "9") & (pl.col("dataset") == "demo2")).row(0, named=True)
+    assert r9["verdict"] == "agrees" and r9["n_for"] == r9["n_comparisons"] == 2
+    assert "alt" in r9["le_settings"] and r9["n_le_replicates"] == 1  # the fewest of its LEs' replicates
+    r8 = df.filter((pl.col("claim") == "8") & (pl.col("dataset") == "demo2")).row(0, named=True)
+    assert r8["partial"] and r8["n_for"] == 1  # 10% > 5% tested; no subset above 10%: the flat part is not
+    assert r8["n_le_replicates"] == 2  # seeds 0 and 1 read both replicates of alt and alt0.05
+    assert df.filter((pl.col("claim") == "9") & (pl.col("dataset") == "demo")).row(0, named=True)["verdict"] == (
+        "not tested"
+    )
+
+
 def test_workflow_builds_the_claims_table_from_existing_runs(repo: Path, tmp_path: Path, capsys) -> None:
     """The demo config's claims_table target runs report_claims (Snakemake, real shell line) over fake runs, and
     `lea summary` prints the table first."""

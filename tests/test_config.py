@@ -220,11 +220,32 @@ def test_industry_le_clip_overlay_is_the_paper_le_with_clipping_only(repo) -> No
     assert finetune_settings(clip, "frac0.1") == paper  # the overlay leaves the unclipped LE as it was
 
 
+def test_an_le_setting_may_have_its_own_replicates(repo):
+    """le.settings.<s>.replicates (ours): that setting's R instead of le.replicates; seed s reads replicate s mod R.
+    A control environment is trained once: R is 1, and a replicates key on one is refused."""
+    from lea.config import le_replicate_of, le_replicates, le_replicates_used
+
+    sm = {"fraction": 0.1, "state_loss": False, "replicates": 1}
+    over = {"seeds": [0, 1, 2], "le": {"replicates": 3, "settings": {"frac0.1-SM": sm, "oracle": {"env": "oracle"}}}}
+    cfg = load_config([repo / "config/demo.yaml"], over)
+    assert le_replicates(cfg) == 3 and le_replicates(cfg, "frac0.1") == 3 and le_replicates(cfg, "frac0.1-SM") == 1
+    assert [le_replicate_of(cfg, s, "frac0.1") for s in (0, 1, 2, 4)] == [0, 1, 2, 1]
+    assert [le_replicate_of(cfg, s, "frac0.1-SM") for s in (0, 1, 2)] == [0, 0, 0]
+    assert le_replicates(cfg, "oracle") == 1 and le_replicates_used(cfg, [0, 1, 2], "oracle") == 1
+    assert le_replicates_used(cfg, [0, 1, 2], "frac0.1") == 3
+    bad = deep_merge(over, {"le": {"settings": {"oracle": {"env": "oracle", "replicates": 2}}}})
+    with pytest.raises(ConfigError, match=r"le\.settings\.oracle\.replicates"):
+        load_config([repo / "config/demo.yaml"], bad)
+    zero = deep_merge(over, {"le": {"settings": {"frac0.1-SM": {"replicates": 0}}}})
+    with pytest.raises(ConfigError, match=r"le\.settings\.frac0\.1-SM\.replicates"):
+        load_config([repo / "config/demo.yaml"], zero)
+
+
 def test_a_dataset_may_name_its_own_default_le_and_item_tokens(repo):
     """datasets.<name>.le_default: the LE of that dataset's variants without an le (an LE that learns on one stand-in
     may not on another); datasets.<name>.item_tokens: that catalogue's own item-token recipe. Bad values name the
     key."""
-    from lea.config import default_le_setting, item_tokens_settings, le_defaults_differ
+    from lea.config import default_le_setting, item_tokens_settings
 
     demo = load_config([repo / "config/demo.yaml"])["datasets"]["demo"]
     over = {"datasets": {"demo2": {**demo, "le_default": "frac0.05", "item_tokens": {"iterations": 3}}},
@@ -233,7 +254,7 @@ def test_a_dataset_may_name_its_own_default_le_and_item_tokens(repo):
     assert variant_settings(cfg, "LEASR", "sa2c", "demo2")["le"] == "frac0.05"
     assert variant_settings(cfg, "LEASR", "sa2c", "demo")["le"] == "frac0.1"
     assert variant_settings(cfg, "LEASR", "sa2c")["le"] == "frac0.1"  # no dataset: le.default's
-    assert default_le_setting(cfg, "demo2") == "frac0.05" and le_defaults_differ(cfg) == ["demo2"]
+    assert default_le_setting(cfg, "demo2") == "frac0.05" and default_le_setting(cfg, "demo") == "frac0.1"
     named = deep_merge(over, {"variants": {"LEASR": {"le": "frac0.1-SM"}}})  # a variant's own le wins everywhere
     cfg_named = load_config([repo / "config/demo.yaml"], named)
     assert variant_settings(cfg_named, "LEASR", "sa2c", "demo2")["le"] == "frac0.1-SM"

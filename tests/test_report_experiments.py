@@ -116,16 +116,42 @@ def test_rows_record_the_le_replicates_their_seeds_read():
     assert {r["le_replicates"] for r in ex.rows(one, "table2") if r["variant"] != "base"} == {1}
     with pytest.raises(ConfigError, match="replicates"):
         load_config(["config/demo.yaml"], {"le": {"settings": {"rep1": {"fraction": 0.1}}}})
+    # an LE setting with its own replicates: 1 (the -SM ablation here): its rows' runs read that one replicate
+    own = load_config(["config/demo.yaml"], {"seeds": [0, 1, 2], "le": {"replicates": 2, "settings": {
+        "frac0.1-SM": {"fraction": 0.1, "state_loss": False, "replicates": 1}}}})  # fmt: skip
+    ex.add_generated_variants(own)
+    reps = {r["variant"]: r["le_replicates"] for r in ex.rows(own, "fig5b", "demo")}
+    assert reps == {"LEASR": 2, "LES": 2, "LEASR_frac0.1-IT": 2, "LES_frac0.1-SM": 1}
 
 
-def test_an_le_sweep_or_ablation_refuses_a_dataset_with_its_own_default_le(repo):
-    """Figure 5a's LE sweep and 5b's ablations are built around le.default: with a dataset reading another default LE
-    (datasets.<name>.le_default) their points would mix LEs, so the config is refused, naming the experiment."""
+def test_an_le_sweep_or_ablation_needs_one_default_le_on_its_own_datasets(repo):
+    """Figure 5a's LE sweep and 5b's ablations are built around their datasets' default LE: a point equal to it reads
+    the base variant's runs. With two datasets of different defaults (datasets.<name>.le_default) in one experiment
+    the points would mix LEs, so the config is refused, naming the key. Narrowed to one dataset (experiments.<x>.
+    datasets) it is accepted, around that dataset's own default, whatever the other enabled datasets read."""
     demo = load_config([repo / "config/demo.yaml"])["datasets"]["demo"]
     over = {"datasets": {"demo2": {**demo, "le_default": "frac0.05"}}, "datasets_enabled": ["demo", "demo2"]}
     cfg = load_config([repo / "config/demo.yaml"], over)
-    with pytest.raises(ConfigError, match=r"experiments\.fig5a\.sweep\.param"):
+    with pytest.raises(ConfigError, match=r"experiments\.fig5a\.sweep\.param.*'demo' reads 'frac0\.1', 'demo2'"):
         ex.add_generated_variants(cfg)
     cfg = load_config([repo / "config/demo.yaml"], {**over, "experiments": {"fig5a": {"enabled": False}}})
     with pytest.raises(ConfigError, match=r"experiments\.fig5b\.ablations\.0\.le"):
         ex.add_generated_variants(cfg)
+    # fig4a's w_ah sweep names no LE: the datasets' defaults may differ
+    assert ex._generated(cfg, "fig4a", cfg["experiments"]["fig4a"])[0]["name"] == "LEASR"
+
+    on_demo2 = {"fig5a": {"datasets": ["demo2"]}, "fig5b": {"datasets": ["demo2"]}}
+    cfg = load_config([repo / "config/demo.yaml"], {**over, "experiments": on_demo2})
+    gen = ex.add_generated_variants(cfg)
+    # demo2's default is frac0.05: that point is LEASR's own runs, frac0.1 a generated variant
+    pts = {p["value"]: p for p in ex._generated(cfg, "fig5a", cfg["experiments"]["fig5a"])}
+    assert pts["frac0.05"]["name"] == "LEASR" and pts["frac0.05"]["overrides"] == {}
+    assert pts["frac0.1"]["name"] == "LEASR_frac0.1" and gen["LEASR_frac0.1"]["le"] == "frac0.1"
+    assert variant_settings(cfg, "LEASR", "sa2c", "demo2")["le"] == "frac0.05"
+    assert gen["LES_frac0.1-SM"]["le"] == "frac0.1-SM" and gen["LEASR_frac0.1-IT"]["le"] == "frac0.1-IT"
+    runs = ex.all_runs(cfg)
+    assert ("demo2", "sasrec", "sa2c", "LEASR_frac0.1") in runs
+    assert not any(d == "demo" and v.startswith(("LEASR_frac", "LES_frac")) for d, _, _, v in runs)
+    # a dataset of the experiment that is not enabled does not count
+    cfg = load_config([repo / "config/demo.yaml"], {**over, "datasets_enabled": ["demo2"]})
+    assert "LEASR_frac0.1" in ex.add_generated_variants(cfg)

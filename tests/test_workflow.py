@@ -108,27 +108,36 @@ def _jobs(stdout: str) -> list[dict[str, str]]:
 
 def test_le_replicates_dag(repo, tmp_path):
     """le.replicates: 2 plans the LE chain twice (replicate 0 at today's paths, replicate 1 under rep1/, each with
-    its own seed), and recommender seed s reads replicate s mod 2; base runs read no LE, only the shared pool."""
+    its own seed), and recommender seed s reads replicate s mod 2; base runs read no LE, only the shared pool. A
+    setting with its own replicates: 1 (here the -SM ablation) is made once, and every seed reads that one."""
     extra = tmp_path / "rep2.yaml"
-    extra.write_text("le:\n  replicates: 2\n")
+    sm = "frac0.1-SM: {fraction: 0.1, state_loss: false, replicates: 1}"
+    extra.write_text(f"le:\n  replicates: 2\n  settings:\n    {sm}\n")
     proc = _dry_run(repo, tmp_path, "--configfile", "config/demo.yaml", str(extra))
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = _jobs(proc.stdout)
     fits = [j for j in jobs if j["rule"] == "fit_le"]
-    les = {re.search(r"le=([^,\s]+)", j["wildcards"]).group(1) for j in fits}
-    reps = sorted(re.search(r"rep=([^,]*)", j["wildcards"]).group(1) for j in fits)
-    assert len(fits) == 2 * len(les) and reps == sorted(["", "/rep1"] * len(les))
+    le_of = {id(j): re.search(r"le=([^,\s]+)", j["wildcards"]).group(1) for j in fits}
+    les = set(le_of.values()) - {"frac0.1-SM"}
+    reps = sorted(re.search(r"rep=([^,]*)", j["wildcards"]).group(1) for j in fits if le_of[id(j)] in les)
+    assert len(fits) == 2 * len(les) + 1 and reps == sorted(["", "/rep1"] * len(les))
+    sm = [j for j in fits if le_of[id(j)] == "frac0.1-SM"]
+    assert "rep=," in sm[0]["wildcards"]
     assert _job_counts(proc.stdout)["item_tokens"] == 2 and _job_counts(proc.stdout)["negatives"] == 1
     trains = [j for j in jobs if j["rule"] == "train"]
     assert trains
+    sm_seeds: set[int] = set()
     for j in trains:
         seed = int(re.search(r"seed=(\d+)", j["wildcards"]).group(1))
         le_inputs = [p for p in j["input"].split(", ") if "/le/" in p]
         want = "/le/smollm2/rep1/" if seed % 2 else "/le/smollm2/frac"
-        assert all(want in p for p in le_inputs), (seed, le_inputs)
+        assert all(want in p for p in le_inputs if "/frac0.1-SM/" not in p), (seed, le_inputs)
+        assert all("/le/smollm2/frac0.1-SM/" in p for p in le_inputs if "frac0.1-SM" in p), (seed, le_inputs)
+        sm_seeds.update(seed for p in le_inputs if "frac0.1-SM" in p)
         assert ("framework=normal" in j["wildcards"]) != any(
             p.endswith("/negatives.parquet") for p in j["input"].split(", ")
         )
+    assert sm_seeds == {0, 1}  # both seeds' LES -SM runs read the one replicate
 
 
 def test_a_dataset_with_its_own_default_le_and_item_tokens_dag(repo, tmp_path):

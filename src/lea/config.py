@@ -100,6 +100,10 @@ def _check_references(config: Mapping[str, Any]) -> None:
     for sname, setting in le.get("settings", {}).items():
         if re.fullmatch(r"rep\d+", sname):
             raise ConfigError(f"le.settings.{sname}", "names rep<N> are the LE replicates' folders; rename it")
+        if setting.get("replicates") is not None and setting.get("env", "llm") != "llm":
+            raise ConfigError(
+                f"le.settings.{sname}.replicates", "a control environment is trained once: replicates apply to LLM LEs"
+            )
         if setting.get("llm") is not None and setting["llm"] not in llms:
             raise ConfigError(f"le.settings.{sname}.llm", f"'{setting['llm']}' is not a key of llms")
         if setting.get("finetune"):
@@ -261,14 +265,20 @@ def le_setting(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return s
 
 
-def le_replicates(config: Mapping[str, Any]) -> int:
-    """R of ``le.replicates``: how many times the LE chain runs, each with its own seed."""
-    return int(config.get("le", {}).get("replicates", 1))
+def le_replicates(config: Mapping[str, Any], le: str | None = None) -> int:
+    """R: how many times the LE chain of setting ``le`` runs, each with its own seed: the setting's own
+    ``replicates`` (ours, e.g. one replicate for an ablation LE, for cost), else ``le.replicates``; 1 for a control
+    environment."""
+    setting = (config.get("le", {}).get("settings", {}).get(le) or {}) if le is not None else {}
+    if setting.get("env", "llm") != "llm":
+        return 1  # a control environment is trained once (control.smk), at seeds[0]
+    own = setting.get("replicates")
+    return int(own if own is not None else config.get("le", {}).get("replicates", 1))
 
 
-def le_replicate_of(config: Mapping[str, Any], seed: int) -> int:
-    """The LE replicate a recommender run of ``seed`` reads: seed mod R."""
-    return int(seed) % le_replicates(config)
+def le_replicate_of(config: Mapping[str, Any], seed: int, le: str | None = None) -> int:
+    """The replicate of LE setting ``le`` a recommender run of ``seed`` reads: seed mod R (``le_replicates``)."""
+    return int(seed) % le_replicates(config, le)
 
 
 def le_replicate_seed(config: Mapping[str, Any], replicate: int) -> int:
@@ -276,9 +286,10 @@ def le_replicate_seed(config: Mapping[str, Any], replicate: int) -> int:
     return int(config["seeds"][0]) + int(replicate)
 
 
-def le_replicates_used(config: Mapping[str, Any], seeds: Iterable[int]) -> int:
-    """How many distinct LE replicates the runs of ``seeds`` read (what a table's ± over them covers)."""
-    return len({le_replicate_of(config, s) for s in seeds})
+def le_replicates_used(config: Mapping[str, Any], seeds: Iterable[int], le: str | None = None) -> int:
+    """How many distinct replicates of LE setting ``le`` the runs of ``seeds`` read (what a table's ± over them
+    covers)."""
+    return len({le_replicate_of(config, s, le) for s in seeds})
 
 
 def default_le_setting(config: Mapping[str, Any], dataset: str | None = None) -> str:
@@ -289,13 +300,6 @@ def default_le_setting(config: Mapping[str, Any], dataset: str | None = None) ->
         if own:
             return str(own)
     return config["le"].get("default") or next(iter(config["le"]["settings"]))
-
-
-def le_defaults_differ(config: Mapping[str, Any]) -> list[str]:
-    """The enabled datasets whose default LE setting is not ``le.default`` (their own ``le_default``)."""
-    glob = default_le_setting(config)
-    on = config.get("datasets_enabled") or list(config["datasets"])
-    return [d for d in on if d in config["datasets"] and default_le_setting(config, d) != glob]
 
 
 def item_tokens_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:

@@ -36,7 +36,6 @@ DATA_DIR = config["data_dir"]
 RESOURCES = config["resources_dir"]
 DATASETS = config["datasets_enabled"]
 SEEDS = config["seeds"]
-LE_REPLICATES = leacfg.le_replicates(config)  # le.replicates: the LE chain runs R times; seed s reads s mod R
 
 
 wildcard_constraints:
@@ -121,9 +120,10 @@ def le_seed(rep):
     return leacfg.le_replicate_seed(config, rep_index(rep))
 
 
-def run_replicate(seed):
-    """The LE replicate a recommender run of `seed` reads."""
-    return leacfg.le_replicate_of(config, int(seed))
+def run_replicate(seed, le):
+    """The replicate of LE setting `le` a recommender run of `seed` reads: seed mod R (R: le.replicates, or the
+    setting's own replicates)."""
+    return leacfg.le_replicate_of(config, int(seed), le)
 
 
 def item_tokens_dir(dataset, llm, r=0):

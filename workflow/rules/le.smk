@@ -184,5 +184,5 @@ rule le:
             f"{le_dir(d, le, r)}/le_quality.json"
             for d in DATASETS
             for le in config["le"]["settings"]
-            for r in range(LE_REPLICATES)
+            for r in range(leacfg.le_replicates(config, le))
         ],

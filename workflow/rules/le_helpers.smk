@@ -23,7 +23,7 @@ def le_stage_settings(dataset, le, precompute=True):
     """Everything `lea fit-le` (precompute=False) / `lea le-precompute` need from the config for one LE setting. The
     fit reads no precompute setting, and its params leave them out: a precompute switch must not make Snakemake
     (rerun trigger params) fit the LE again."""
-    s = le_setting(le)
+    s = {k: v for k, v in le_setting(le).items() if k != "replicates"}  # how many copies: not one copy's setting
     out = {
         "llm": llm_load_settings(s["llm"]),
         "le": s,

@@ -8,7 +8,7 @@ def train_inputs(wildcards):
         files["negatives"] = negatives_file(wildcards.dataset)
     v = variant_settings(wildcards.variant, wildcards.framework, wildcards.dataset)
     need = leacfg.variant_needs(v)
-    r = run_replicate(wildcards.seed)  # seed s reads LE replicate s mod le.replicates
+    r = run_replicate(wildcards.seed, v["le"])  # seed s reads LE replicate s mod R (the setting's le.replicates)
     if need["states"]:
         files["le_states"] = le_states_file(wildcards.dataset, v["le"], r)
     if need["rewards"]:

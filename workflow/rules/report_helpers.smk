@@ -17,7 +17,7 @@ def dataset_note(dataset):
 
 def report_rows(name, dataset):
     rows = []
-    for r in leaexp.rows(config, name):
+    for r in leaexp.rows(config, name, dataset):
         runs = [run_dir(dataset, r["backbone"], r["framework"], r["variant"], s) for s in SEEDS]
         rows.append({**r, "runs": runs})
     return rows
@@ -125,9 +125,9 @@ def claims_spec():
         runs = {k: [[s, run_dir(*leaclaims.split_key(k), s)] for s in SEEDS] for k in leaclaims.run_keys(plan)}
         keys = leaclaims.quality_keys(plan)
         quality = {f"{d}/{le}": le_quality_file(d, le) for d, le in keys}
-        reps = sorted({run_replicate(s) for s in SEEDS} - {0})
-        replicates = {f"{d}/{le}": {str(r): f"{le_dir(d, le, r)}/le_quality.json" for r in reps}
-                      for d, le in keys if reps and le_setting(le)["env"] == "llm"}
+        reps = {le: sorted({run_replicate(s, le) for s in SEEDS} - {0}) for _, le in keys}
+        replicates = {f"{d}/{le}": {str(r): f"{le_dir(d, le, r)}/le_quality.json" for r in reps[le]}
+                      for d, le in keys if reps[le] and le_setting(le)["env"] == "llm"}
         CLAIMS_SPEC.update({**plan, "runs": runs, "quality": quality, "quality_replicates": replicates})
     return CLAIMS_SPEC
 

@@ -265,7 +265,7 @@ class _Resolver:
         if dataset not in leaexp.datasets(self.config, exp):
             why = "not configured or disabled" if not leaexp.enabled(self.config, exp) else f"not enabled on {dataset}"
             raise _Untested(f"experiments.{exp} {why}")
-        return [r for r in leaexp.rows(self.config, exp) if r["backbone"] == backbone]
+        return [r for r in leaexp.rows(self.config, exp, dataset) if r["backbone"] == backbone]
 
     def backbones(self, exp: str) -> list[str]:
         return (
@@ -429,11 +429,12 @@ class _Resolver:
         exp = leaexp.experiment(self.config, part.experiment)
         have = {(r["framework"], r["variant"]) for r in rows}
         cids = []
-        for p in leaexp._generated(self.config, part.experiment, {"ablations": exp.get("ablations") or []}):
+        only = {"datasets": exp.get("datasets"), "ablations": exp.get("ablations") or []}
+        for p in leaexp._generated(self.config, part.experiment, only):
             le = p["overrides"].get("le")
             if le is None:
                 continue
-            full_le = leaexp._resolved(self.config, p["base"])["le"]
+            full_le = leaexp._resolved(self.config, p["base"], dataset)["le"]
             s = le_setting(self.config, le)
             if part.value == "-IT":
                 hit = not s["item_tokens"] and p["base"] == "LEASR"
@@ -505,7 +506,8 @@ def plan(config: dict[str, Any]) -> dict[str, Any]:
                         if le not in les:
                             les.append(le)
         r["le"] = les
-        r["le_replicates"] = le_replicates_used(config, seeds) if les else 0
+        # the fewest replicates any of the row's LEs has over the seeds (an ablation LE may have its own R)
+        r["le_replicates"] = min(le_replicates_used(config, seeds, le) for le in les) if les else 0
     env_les = sorted({le for c in res.comparisons for le in c.get("envs", {})})
     used = {split_key(k)[3] for k in run_keys({"comparisons": res.comparisons})}
     labels = {v: config["variants"][v].get("label") or v for v in sorted(used) if v != "base"}

@@ -25,7 +25,6 @@ from typing import Any
 
 from lea.config import (
     default_le_setting,
-    le_defaults_differ,
     le_replicates_used,
     variant_needs,
     variant_settings,
@@ -49,14 +48,40 @@ def sweep_variant_name(variant: str, param: str, value: Any) -> str:
     return f"{variant}_{param.replace('_', '')}{_fmt(value)}"
 
 
-def _resolved(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
+def _resolved(config: Mapping[str, Any], variant: str, dataset: str | None = None) -> dict[str, Any]:
+    """A variant's sweepable settings; ``le`` is its own or ``dataset``'s default (``default_le_setting``)."""
     if variant not in config.get("variants", {}):
         raise ConfigError("variants", f"no variant named '{variant}' (have: {', '.join(config.get('variants', {}))})")
     v = dict(config["variants"][variant])
     v.setdefault("w_ah", 0.1)
     v.setdefault("w_aq", 0.01)
-    v["le"] = v.get("le") or default_le_setting(config)
+    v["le"] = v.get("le") or default_le_setting(config, dataset)
     return v
+
+
+def _le_dataset(config: Mapping[str, Any], name: str, exp: Mapping[str, Any], key: str) -> str | None:
+    """The dataset an experiment's LE sweep or ablation resolves its base variant's LE on: the first of the
+    experiment's own enabled datasets (``exp['datasets']``, else every enabled one), None if it has none.
+
+    A sweep point equal to the base's LE reuses the base's runs, and an ablation is named by what it changes, so every
+    dataset the experiment runs on must share one default LE setting (``datasets.<d>.le_default``, else
+    ``le.default``); datasets outside the experiment may differ. ``key`` names the sweep or ablation in the error.
+    """
+    on = config.get("datasets_enabled") or list(config["datasets"])
+    wanted = exp.get("datasets")
+    mine = [d for d in on if d in config["datasets"] and (wanted is None or d in wanted)]
+    if not mine:
+        return None
+    first = default_le_setting(config, mine[0])
+    other = next((d for d in mine if default_le_setting(config, d) != first), None)
+    if other is not None:
+        raise ConfigError(
+            key,
+            f"an LE sweep or ablation needs one default LE setting on every dataset of experiments.{name}: "
+            f"'{mine[0]}' reads '{first}', '{other}' reads '{default_le_setting(config, other)}' "
+            f"(datasets.<name>.le_default); narrow experiments.{name}.datasets to datasets with the same one",
+        )
+    return mine[0]
 
 
 def _check_le(config: Mapping[str, Any], key: str, le: str) -> None:
@@ -68,17 +93,12 @@ def _check_le(config: Mapping[str, Any], key: str, le: str) -> None:
 def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The points of a sweep or ablation list: {name, label, x, base, overrides} (name is the run's variant)."""
     points: list[dict[str, Any]] = []
-    differ = le_defaults_differ(config)
     if exp.get("sweep"):
         sw = exp["sweep"]
-        if sw["param"] == "le" and differ:
-            # the point equal to the base reads each dataset's own LE, the others name le.default's kin
-            raise ConfigError(
-                f"experiments.{name}.sweep.param",
-                f"an LE sweep needs one default LE setting for every dataset; "
-                f"datasets.{differ[0]}.le_default differs from le.default",
-            )
-        base = _resolved(config, sw["variant"])
+        dataset = None
+        if sw["param"] == "le":  # the point equal to the base's LE reads the base's runs on each dataset
+            dataset = _le_dataset(config, name, exp, f"experiments.{name}.sweep.param")
+        base = _resolved(config, sw["variant"], dataset)
         for i, value in enumerate(sw["values"]):
             if sw["param"] == "le":
                 _check_le(config, f"experiments.{name}.sweep.values.{i}", value)
@@ -99,13 +119,10 @@ def _generated(config: Mapping[str, Any], name: str, exp: Mapping[str, Any]) -> 
                 }
             )
     for i, ab in enumerate(exp.get("ablations", []) or []):
-        if ab.get("le") is not None and differ:
-            raise ConfigError(
-                f"experiments.{name}.ablations.{i}.le",
-                f"an LE ablation needs one default LE setting for every dataset; "
-                f"datasets.{differ[0]}.le_default differs from le.default",
-            )
-        base = _resolved(config, ab["variant"])
+        dataset = None
+        if ab.get("le") is not None:  # an ablation equal to the base's LE is the base
+            dataset = _le_dataset(config, name, exp, f"experiments.{name}.ablations.{i}.le")
+        base = _resolved(config, ab["variant"], dataset)
         overrides = {k: ab[k] for k in ("le", "w_ah", "w_aq") if ab.get(k) is not None and ab[k] != base[k]}
         if "le" in overrides:
             _check_le(config, f"experiments.{name}.ablations.{i}.le", overrides["le"])
@@ -200,17 +217,20 @@ def _applies(config: Mapping[str, Any], variant: str, framework: str) -> bool:
     return True
 
 
-def row_le_replicates(config: Mapping[str, Any], variant: str, framework: str) -> int:
+def row_le_replicates(config: Mapping[str, Any], variant: str, framework: str, dataset: str | None = None) -> int:
     """How many LE replicates a row's runs over ``seeds`` read: 0 for a variant without the LE, else the number of
-    distinct ``seed mod le.replicates`` (what the row's ± covers besides the recommender seeds)."""
-    if not any(variant_needs(variant_settings(config, variant, framework)).values()):
+    distinct ``seed mod R`` of its LE setting on ``dataset`` (what the row's ± covers besides the recommender
+    seeds)."""
+    v = variant_settings(config, variant, framework, dataset)
+    if not any(variant_needs(v).values()):
         return 0
-    return le_replicates_used(config, config.get("seeds", [0]))
+    return le_replicates_used(config, config.get("seeds", [0]), v["le"])
 
 
-def rows(config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+def rows(config: Mapping[str, Any], name: str, dataset: str | None = None) -> list[dict[str, Any]]:
     """The runs of one table or figure, in display order: {backbone, framework, variant, label, group, x, point,
-    le_replicates} (``le_replicates``: see :func:`row_le_replicates`).
+    le_replicates} (``le_replicates``: see :func:`row_le_replicates`, on ``dataset``; the runs themselves are the
+    same on every dataset).
 
     Requires the generated variants to be in ``config['variants']`` (see :func:`add_generated_variants`).
     """
@@ -243,7 +263,7 @@ def rows(config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
                         "group": f"{backbone}/{framework}",
                         "x": e["x"],
                         "point": e["point"],
-                        "le_replicates": row_le_replicates(config, e["name"], framework),
+                        "le_replicates": row_le_replicates(config, e["name"], framework, dataset),
                     }
                 )
     return out
