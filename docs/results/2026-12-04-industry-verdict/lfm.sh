@@ -13,7 +13,10 @@
 #                         choice), then its states, rewards and SASRec augmentation (8 shards each); one job at a time
 #                         (CORES=2: two shards at once, one thread each, on a machine with nothing else running)
 #   lfm.sh controls       the control environments idrec0.1 and oracle (fit, states, rewards, augmentation)
-#   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too)
+#   lfm.sh fig5 S         Figure 5's LE S of lfm_fig5.yaml (itlr0.05, itlr0.2, itlr0.5, itlr1.0, itlr-IT, itlr-SM; one
+#                         replicate, seed 0): its fit and the precompute its runs read (-SM: the states alone, LES's)
+#   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too);
+#                         with VERDICT_OVERLAY=$PWD/lfm_fig5.yaml, Figure 5's runs too
 #   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back; collect also copies each LE
 #                         replicate's and control environment's le_quality.json and learning curve into lfm_le/
 #   CORES=1 lfm.sh ...    one job at a time, beside another chain
@@ -63,7 +66,7 @@ link_le() {  # the item tokens and replicate 0's fit, after lfm_check.py (the pr
 }
 case ${1:-} in
   controls) ;;
-  precompute) link_le ;;
+  precompute | fig5) link_le ;;
   *) [[ ! -e $IT/$LE/le_quality.json ]] || link_le ;;  # the base runs read no LE: they run before it exists
 esac
 export VERDICT_OVERLAY="$PWD/$D/lfm.yaml ${VERDICT_OVERLAY:-}"
@@ -77,6 +80,15 @@ case ${1:-} in
     [[ $r == 0 ]] || { rules="fit_le $rules"; fit=($s/le_quality.json); }  # replicate 0's fit is the linked one
     CORES=${CORES:-1} ALLOWED_RULES="$rules" exec bash $D/run.sh $V/data/negatives.parquet $V/warmup/sasrec/seed$r/top5.parquet \
       "${fit[@]}" $s/states.parquet $s/rewards.parquet $s/augment_sasrec.parquet
+    ;;
+  fig5)
+    s=${2:?an LE setting of lfm_fig5.yaml}
+    grep -q "^    $s: " $D/lfm_fig5.yaml || { echo "lfm.sh: '$s' is not an LE setting of $D/lfm_fig5.yaml" >&2; exit 2; }
+    export VERDICT_OVERLAY="$VERDICT_OVERLAY $PWD/$D/lfm_fig5.yaml"
+    out=($V/le/smollm2/$s/le_quality.json $V/le/smollm2/$s/states.parquet)
+    [[ $s == *-SM ]] || out+=($V/le/smollm2/$s/rewards.parquet $V/le/smollm2/$s/augment_sasrec.parquet)
+    CORES=${CORES:-1} ALLOWED_RULES="fit_le le_states le_rewards le_augment le_gather_states le_gather_rewards le_gather_augment" \
+      exec bash $D/run.sh "${out[@]}"
     ;;
   controls)
     CORES=${CORES:-1} ALLOWED_RULES="negatives warmup control_fit control_states control_rewards control_augment" \
