@@ -67,9 +67,7 @@ def _le_dataset(config: Mapping[str, Any], name: str, exp: Mapping[str, Any], ke
     dataset the experiment runs on must share one default LE setting (``datasets.<d>.le_default``, else
     ``le.default``); datasets outside the experiment may differ. ``key`` names the sweep or ablation in the error.
     """
-    on = config.get("datasets_enabled") or list(config["datasets"])
-    wanted = exp.get("datasets")
-    mine = [d for d in on if d in config["datasets"] and (wanted is None or d in wanted)]
+    mine = _own_datasets(config, exp)
     if not mine:
         return None
     first = default_le_setting(config, mine[0])
@@ -202,9 +200,12 @@ def enabled(config: Mapping[str, Any], name: str) -> bool:
 
 def datasets(config: Mapping[str, Any], name: str) -> list[str]:
     """The enabled datasets a target is built for."""
-    if not enabled(config, name):
-        return []
-    wanted = experiment(config, name).get("datasets")
+    return _own_datasets(config, experiment(config, name)) if enabled(config, name) else []
+
+
+def _own_datasets(config: Mapping[str, Any], exp: Mapping[str, Any]) -> list[str]:
+    """The enabled datasets of an experiment entry: its ``datasets``, else every enabled one."""
+    wanted = exp.get("datasets")
     on = list(config["datasets_enabled"])
     return on if wanted is None else [d for d in on if d in wanted]
 
