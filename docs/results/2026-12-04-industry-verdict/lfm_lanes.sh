@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # The LFM half's remaining work as two one-core lanes on the 2-core CPU (since 2026-12-07; no GPU lent). Each step
 # skips what exists and resumes what was cut off, so the same command goes on in the next session.
-#   lane a (LLM work): the precompute of LE replicates 0, 1, 2 (lfm.sh precompute r: replicate r's fit first for
+#   lane a (LLM work): on a new checkout first the LFM item tokens (30 iterations, one thread) and itlr's replicate 0
+#          fit (../2026-12-06-lfm-le-itok30/run.sh setup, itok; ../2026-12-06-lfm-le-fit/run.sh fit itlr) as that
+#          replicate was made: one thread up to its checkpoint at step 480, then two (a torch thread count changes
+#          the bf16 sums, so the same LE needs the same threads; fit_rep0 below), then
+#          the precompute of LE replicates 0, 1, 2 (lfm.sh precompute r: replicate r's fit first for
 #          r > 0), then GRU's augmentation of each replicate (GRU's warm-up of seed r, 8 le_augment shards, gather),
 #          then Figure 5's LEs of lfm_fig5.yaml, cheapest first (lfm.sh fig5 S: -SM, -IT, 5%, 20%, 50%, 100%).
-#   lane b (recommender runs), in cpu_order.sh's order: the runs of the LLM LE's rows (bases included), then the
-#          control columns (oracle / idrec), then Figure 4's sweeps (LEASR_wah*, LEASR_waq*), each pass seed by seed
-#          over the seeds whose replicate's precompute is complete; last, each seed's GRU LE rows once that
-#          replicate's GRU augmentation exists; then Figure 5's runs (SASRec SA2C LEASR / LES with each LE of
-#          lfm_fig5.yaml, seeds 0-2, all reading its one replicate) once that LE exists. With nothing ready and work
-#          left it waits for lane a (10 min naps).
+#   lane b (recommender runs, and Industry's remaining work): on a new checkout first the committed runs of both
+#          stand-ins back into results/ (lfm.sh restore, run.sh restore) and the LFM control environments (lfm.sh
+#          controls); then, again and again, the first of these that has work, BATCH (2) runs at a time:
+#          1. LFM runs that read an LLM LE file that exists (a new checkout loses the LE files, not the committed
+#             runs, so these go first): a seed's LE rows, control columns and Figure 4's sweeps (LEASR_wah*,
+#             LEASR_waq*) in cpu_order.sh's order once that seed's replicate's precompute is complete, then its GRU
+#             LE rows once that replicate's GRU augmentation exists, then Figure 5's runs (SASRec SA2C LEASR / LES
+#             with each LE of lfm_fig5.yaml, seeds 0-2, all reading its one replicate) once that LE exists;
+#          2. one unit of Industry's remaining work (industry_lane.sh next: its control environments, the rebuild of
+#             each LE replicate with its precompute, GRU's LE rows and the control runs of each seed); a unit that
+#             fails is logged in results/cpu-verdict/industry_lane_failed.txt and Industry waits for a person;
+#          3. LFM runs that read no LLM LE file (bases, control columns), seed by seed.
+#          With nothing ready and LFM work still to come from lane a it waits (10 min naps).
 #   lfm_lanes.sh start     both lanes in the background (nohup), each unless it runs already; logs appended to
 #                          results/cpu-verdict/lfm_lane_{a,b}.log
 #   lfm_lanes.sh a | b     one lane in the foreground
@@ -17,6 +28,7 @@
 # A seed's runs come from a dry run of lfm.sh narrowed to that seed and to LFM (results/cpu-verdict/tmp/), as
 # cpu_order.sh takes them from the whole table's; the narrowing changes no run's settings.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed dry run inside $(...) stops the lane
 cd "$(dirname "$0")/../../.."
 D=docs/results/2026-12-04-industry-verdict
 V=results/cpu-verdict/lfm
@@ -42,48 +54,120 @@ fig5_runs() {  # the metrics.json of Figure 5's runs whose LE exists and that ar
     for seed in 0 1 2; do [[ -e $V/runs/sasrec/sa2c/$v/seed$seed/metrics.json ]] || echo "$V/runs/sasrec/sa2c/$v/seed$seed/metrics.json"; done
   done
 }
+IT=results/lfm-itok30/lfm/le/smollm2
+PLAN_RULES="train warmup negatives item_tokens fit_le le_states le_rewards le_augment le_gather_states le_gather_rewards
+  le_gather_augment control_fit control_states control_rewards control_augment report_claims claims_table"
+FIT=docs/results/2026-12-06-lfm-le-fit/run.sh
+fit_rep0() {  # replicate 0 as it was made (../2026-12-06-lfm-le-fit/README.md, section 4): one thread up to the
+  # checkpoint at step 480 (checkpoints every 20 steps), then two from it. The one-thread part is stopped as soon as
+  # that checkpoint is written (polled every 5 s; the next comes about 80 s later). The two-thread part runs with
+  # OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep instead of spinning beside lane b's job; no change in numbers).
+  local ck=$IT/itlr/checkpoint.pt pid m last=""
+  step() { .venv/bin/python $D/ckpt_step.py $ck; }
+  if [[ $(step) -lt 480 ]]; then
+    THREADS=1 bash $FIT fit itlr &
+    pid=$!
+    while kill -0 $pid 2>/dev/null; do
+      sleep 5
+      m=$(stat -c %Y $ck 2>/dev/null || true)
+      [[ -n $m && $m != "$last" ]] || continue
+      last=$m
+      if [[ $(step) -ge 480 ]]; then
+        echo "lfm_lanes.sh: $(date -u +%H:%M) replicate 0's fit reached its checkpoint at step $(step): on at two threads"
+        pkill -TERM -f "lea fit-le .*--out-dir $IT/itlr" || true
+        break
+      fi
+    done
+    wait $pid || true
+  fi
+  [[ -e $IT/itlr/le_quality.json ]] || OMP_WAIT_POLICY=PASSIVE THREADS=2 bash $FIT fit itlr
+}
 lane_a() {
   local r s
+  if [[ ! -e $IT/itlr/le_quality.json ]]; then  # a new checkout: the item tokens and replicate 0's fit
+    [[ -e results/lfm-itok30/lfm/data/stats.json ]] || bash docs/results/2026-12-06-lfm-le-itok30/run.sh setup
+    [[ -e $IT/item_tokens.json ]] || THREADS=1 bash docs/results/2026-12-06-lfm-le-itok30/run.sh itok
+    fit_rep0
+  fi
   for r in 0 1 2; do ready $r || bash $D/lfm.sh precompute $r; done
   for r in 0 1 2; do [[ -e $(rep_dir $r)/augment_gru.parquet ]] || bash $D/lfm.sh "$(rep_dir $r)/augment_gru.parquet"; done
   for s in $FIG5; do fig5_ready $s || bash $D/lfm.sh fig5 $s; done
 }
 runs_of() {  # the metrics.json that seed $1's table still needs; $2: a grep -E filter; GRU_AUG=1: only the runs that
-  # read GRU's augmentation (else none of them). A failed dry run stops the lane.
+  # read GRU's augmentation (else none of them); NO_LLM=1 / LLM=1: only the runs that read no LLM LE file
+  # (le/smollm2) / that read one.
+  # A failed dry run stops the lane.
   local ov=results/cpu-verdict/tmp/lfm_seed$1.yaml dry
   mkdir -p results/cpu-verdict/tmp
   printf 'datasets_enabled: [lfm]\nseeds: [%s]\n' "$1" > $ov
-  dry=$(VERDICT_OVERLAY="$PWD/$ov" SMK_FLAGS="-n --nolock" bash $D/lfm.sh 2>&1) ||
+  # the dry run may plan the whole LE chain (a new checkout has none of it yet); it only lists the runs
+  dry=$(VERDICT_OVERLAY="$PWD/$ov" SMK_FLAGS="-n --nolock" ALLOWED_RULES="$PLAN_RULES" bash $D/lfm.sh 2>&1) ||
     { echo "lfm_lanes.sh: the dry run of seed $1 failed:" >&2; tail -20 <<<"$dry" >&2; exit 1; }
-  awk -v gru="${GRU_AUG:-0}" '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
-      if ((inp ~ /augment_gru/) == (gru == 1)) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) {
+  awk -v gru="${GRU_AUG:-0}" -v nollm="${NO_LLM:-0}" -v llm="${LLM:-0}" '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
+      if ((inp ~ /augment_gru/) == (gru == 1) && (nollm != 1 || inp !~ /le\/smollm2/) &&
+          (llm != 1 || inp ~ /le\/smollm2/)) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) {
         gsub(",", "", $i); print $i } }' <<<"$dry" | grep "^$V/runs/" | grep "/seed$1/" | grep -E "$2" | sort -u |
     while read -r m; do [[ -e $m ]] || echo "$m"; done || true
 }
-lane_b() {
-  local pass s t ran left
-  while true; do
-    ran=0 left=0
-    for pass in '^[^_]*$' '_(idrec0\.1|oracle)/' '_wa[hq][0-9.]+/'; do
-      for s in 0 1 2; do
-        if ! ready $s; then left=1; continue; fi
-        t=$(runs_of $s "$pass")
-        [[ -z $t ]] || { bash $D/lfm.sh $t; ran=1; }
-      done
-    done
+BATCH=2  # runs per Snakemake call in lane b: the priorities below are looked at again after each call
+INDUSTRY_FAILED=results/cpu-verdict/industry_lane_failed.txt
+llm_runs() {  # lane b's first priority: up to BATCH LFM runs that read an LLM LE file that exists now (they go first:
+  # a new checkout loses the LE files, not the committed runs), in cpu_order.sh's order
+  local pass s t
+  for pass in '^[^_]*$' '_(idrec0\.1|oracle)/' '_wa[hq][0-9.]+/'; do
     for s in 0 1 2; do
-      if ! ready $s || [[ ! -e $(rep_dir $s)/augment_gru.parquet ]]; then left=1; continue; fi
-      t=$(GRU_AUG=1 runs_of $s '.')
-      [[ -z $t ]] || { bash $D/lfm.sh $t; ran=1; }
+      ready $s || continue
+      t=$(LLM=1 runs_of $s "$pass")
+      [[ -z $t ]] || { head -$BATCH <<<"$t"; return 0; }
     done
-    for s in $FIG5; do fig5_ready $s || left=1; done
-    t=$(fig5_runs)
-    [[ -z $t ]] || { VERDICT_OVERLAY="$PWD/$D/lfm_fig5.yaml" bash $D/lfm.sh $t; ran=1; }
-    if [[ $ran == 0 ]]; then
-      [[ $left == 1 ]] || { echo "lfm_lanes.sh: every LFM run of the table exists"; return 0; }
-      echo "lfm_lanes.sh: $(date -u +%H:%M) nothing ready; waiting for lane a"
-      sleep 600
+  done
+  for s in 0 1 2; do
+    ready $s && [[ -e $(rep_dir $s)/augment_gru.parquet ]] || continue
+    t=$(GRU_AUG=1 runs_of $s '.')
+    [[ -z $t ]] || { head -$BATCH <<<"$t"; return 0; }
+  done
+}
+no_llm_runs() {  # the last priority: up to BATCH LFM runs that read no LLM LE file (bases, control columns)
+  local pass s t
+  for pass in '^[^_]*$' '_(idrec0\.1|oracle)/' '_wa[hq][0-9.]+/'; do
+    for s in 0 1 2; do
+      t=$(NO_LLM=1 runs_of $s "$pass")
+      [[ -z $t ]] || { head -$BATCH <<<"$t"; return 0; }
+    done
+  done
+}
+lfm_left() {  # 0 while some LFM work is still to come from lane a (a replicate's precompute or GRU augmentation, a
+  # Figure 5 LE)
+  local s
+  for s in 0 1 2; do ready $s && [[ -e $(rep_dir $s)/augment_gru.parquet ]] || return 0; done
+  for s in $FIG5; do fig5_ready $s || return 0; done
+  return 1
+}
+lane_b() {
+  local t rc
+  bash $D/lfm.sh restore  # a new checkout: the committed runs (a restored run is read, not retrained)
+  bash $D/run.sh restore
+  [[ -e $V/le/oracle/oracle/augment_sasrec.parquet && -e $V/le/idrec/idrec0.1/augment_sasrec.parquet ]] ||
+    bash $D/lfm.sh controls
+  while true; do
+    t=$(llm_runs)
+    [[ -z $t ]] || { bash $D/lfm.sh $t; continue; }
+    t=$(fig5_runs | head -$BATCH)
+    [[ -z $t ]] || { VERDICT_OVERLAY="$PWD/$D/lfm_fig5.yaml" bash $D/lfm.sh $t; continue; }
+    if [[ ! -s $INDUSTRY_FAILED ]]; then  # then one unit of Industry's remaining work (industry_lane.sh)
+      rc=0
+      bash $D/industry_lane.sh next || rc=$?
+      [[ $rc == 0 ]] && continue
+      if [[ $rc != 3 ]]; then
+        echo "$(date -u +%FT%H:%M) industry_lane.sh next failed (exit $rc); Industry's units wait for a person" |
+          tee -a $INDUSTRY_FAILED
+      fi
     fi
+    t=$(no_llm_runs)
+    [[ -z $t ]] || { bash $D/lfm.sh $t; continue; }
+    lfm_left || { echo "lfm_lanes.sh: every LFM run of the table exists"; return 0; }
+    echo "lfm_lanes.sh: $(date -u +%H:%M) nothing ready; waiting for lane a"
+    sleep 600
   done
 }
 list() {
@@ -93,10 +177,10 @@ list() {
       "GRU augmentation $([[ -e $(rep_dir $r)/augment_gru.parquet ]] && echo complete || echo missing)"
   done
   for s in 0 1 2; do
-    ready $s || { echo "seed $s: waits for replicate $s's precompute"; continue; }
     for pass in '^[^_]*$' '_(idrec0\.1|oracle)/' '_wa[hq][0-9.]+/'; do
-      echo "seed $s, runs matching $pass: $(runs_of $s "$pass" | wc -l) missing"
+      echo "seed $s, runs matching $pass: $(runs_of $s "$pass" | wc -l) missing, $(NO_LLM=1 runs_of $s "$pass" | wc -l) of them reading no LLM LE"
     done
+    ready $s || { echo "seed $s: its LLM LE runs wait for replicate $s's precompute"; continue; }
     echo "seed $s, GRU rows: $(GRU_AUG=1 runs_of $s '.' | wc -l) missing"
   done
   for s in $FIG5; do echo "Figure 5's LE $s: $(fig5_ready $s && echo complete || echo missing)"; done

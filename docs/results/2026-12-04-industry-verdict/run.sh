@@ -41,6 +41,7 @@ link() {  # hard links of $1's data, SASRec warm-ups, LLM LE ext0.1top6smw (each
   mkdir -p $v/warmup/sasrec
   [[ -d $v/data ]] || cp -al $s/data $v/
   for w in $s/warmup/sasrec/seed*; do  # replicate r's warm-up is seed r's (its augmentation's top-5)
+    [[ -d $w ]] || continue  # none yet (a new checkout)
     [[ -d $v/warmup/sasrec/${w##*/} ]] || cp -al $w $v/warmup/sasrec/
   done
   for r in "" /rep1 /rep2; do  # the replicates that exist (replicates.yaml of ../2026-12-05-industry-le-cpu)

@@ -5,6 +5,7 @@
 # checkpoints). THREADS (default 2) torch threads a job, CORES (default 2) jobs at a time.
 # Every stage takes the replicate as a second argument (0, 1 or 2; default 0; replicates.yaml):
 # replicate r lives in le/smollm2/rep<r> (replicate 0: le/smollm2) with its own SASRec warm-up (seed r).
+#   run.sh data        the preprocessed data alone (every other stage makes it first)
 #   run.sh itok        the item tokens of the 4,385 products (config/industry_le_cpu.yaml's CPU recipe)
 #   run.sh fit         the LE fit with le_quality.json and its learning curve (config/industry_le_ext_cpu.yaml)
 #   run.sh precompute  states, rewards and SASRec augmentation of every training transition (8 shards each)
@@ -36,6 +37,7 @@ rep=${2:-0}
 if [[ $rep != 0 ]]; then LE=$LE/rep$rep S=$LE/ext0.1top6smw F=$F/rep$rep; fi
 [[ $stage == collect || $stage == check ]] || smk -- $R/data/stats.json resources/llm/smollm2/hf/config.json
 case $stage in
+  data) ;;  # the preprocessed data alone (the line above)
   itok) smk -- $LE/item_tokens.json ;;
   fit) smk -- $S/le_quality.json ;;
   precompute) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed$rep/top5.parquet \

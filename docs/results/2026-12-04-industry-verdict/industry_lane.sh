@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The claims table's remaining Industry work (since 2026-12-07: a new checkout without results/), one unit at a time,
+# for lfm_lanes.sh's lane b. What is left: the control columns of seeds 0-2 (40 runs) and GRU's LE rows (21 runs,
+# which read GRU's augmentation of each LE replicate). Every unit skips what exists and resumes what was cut off.
+#   industry_lane.sh next   the next unit, in this order; exit 0 after one, 3 when nothing is left:
+#     1. the control environments idrec0.1 and oracle in results/cpu-verdict (fit, states, rewards, augmentation; one
+#        thread), then their diagnostics against the committed ones of ../2026-12-04-industry-full-controls/le/
+#        (the seed-0 control runs were made with those: a difference stops the lane);
+#     2. for r = 0, 1, 2: LE replicate r rebuilt as it was made (../2026-12-05-industry-le-cpu/run.sh itok r, fit r:
+#        two threads, as in 2026-12-05; a torch thread count changes the bf16 sums), `run.sh check r` against the
+#        committed diagnostics (a difference stops the lane), its precompute (one thread a job, as then);
+#     3. then seed r's GRU LE rows (GRU's warm-up of seed r and its augmentation first) and seed r's control runs.
+#   industry_lane.sh list   what is left
+# Two-thread jobs run with OMP_WAIT_POLICY=PASSIVE: beside the other lane's job, idle OpenMP threads then sleep instead
+# of spinning (a SmolLM2 step at two threads beside two busy one-thread jobs: 1.3 s against 2.6-3.2 s; 2026-12-07).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH=$PWD/.venv/bin:$PATH
+D=docs/results/2026-12-04-industry-verdict
+LE_RUN=docs/results/2026-12-05-industry-le-cpu/run.sh
+CTRL=docs/results/2026-12-04-industry-full-controls/le
+S=results/cpu-le-full/industry
+V=results/cpu-verdict/industry
+PLAN_RULES="preprocess train warmup negatives item_tokens fit_le le_states le_rewards le_augment le_gather_states
+  le_gather_rewards le_gather_augment control_fit control_states control_rewards control_augment report_claims
+  claims_table"
+CTRL_FILES=($V/le/idrec/idrec0.1/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet}
+            $V/le/oracle/oracle/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet})
+rep_dir() { if [[ $1 == 0 ]]; then echo $S/le/smollm2/ext0.1top6smw; else echo $S/le/smollm2/rep$1/ext0.1top6smw; fi; }
+ready() { local d; d=$(rep_dir "$1"); [[ -e $d/states.parquet && -e $d/rewards.parquet && -e $d/augment_sasrec.parquet ]]; }
+controls_ready() { local f; for f in "${CTRL_FILES[@]}"; do [[ -e $f ]] || return 1; done; }
+runs_of() {  # the metrics.json of seed $1's Industry table still missing; $2: a grep -E filter; GRU_AUG=1: only the
+  # runs that read GRU's augmentation (else none of them). The dry run may plan the whole chain; it only lists runs.
+  local ov=results/cpu-verdict/tmp/industry_seed$1.yaml dry
+  mkdir -p results/cpu-verdict/tmp
+  printf 'datasets_enabled: [industry]\nseeds: [%s]\n' "$1" > $ov
+  dry=$(VERDICT_OVERLAY="$PWD/$ov" SMK_FLAGS="-n --nolock" ALLOWED_RULES="$PLAN_RULES" bash $D/run.sh 2>&1) ||
+    { echo "industry_lane.sh: the dry run of seed $1 failed:" >&2; tail -20 <<<"$dry" >&2; exit 1; }
+  awk -v gru="${GRU_AUG:-0}" '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
+      if ((inp ~ /augment_gru/) == (gru == 1)) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) {
+        gsub(",", "", $i); print $i } }' <<<"$dry" | grep "^$V/runs/" | grep "/seed$1/" | grep -E "$2" | sort -u |
+    while read -r m; do [[ -e $m ]] || echo "$m"; done || true
+}
+same_diag() {  # the committed le_quality.json $1 and the rebuilt $2 have the same diagnostics (not wall times)
+  python - "$1" "$2" <<'PY'
+import json, sys
+def diag(path):
+    q = json.load(open(path))
+    return {k: q[k] for k in ("reward", "state", "choice")}
+old, new = (diag(p) for p in sys.argv[1:])
+if old != new:
+    sys.exit(f"industry_lane.sh: {sys.argv[2]} differs from the committed {sys.argv[1]}: a different environment")
+print(f"industry_lane.sh: {sys.argv[2]} has the committed diagnostics")
+PY
+}
+next_unit() {
+  local r t
+  # every later step reads the Industry data of results/cpu-le-full (run.sh links it into results/cpu-verdict)
+  [[ -e $S/data/stats.json ]] || { CORES=1 THREADS=1 bash $LE_RUN data; return 0; }
+  if ! controls_ready; then
+    CORES=1 ALLOWED_RULES="negatives warmup control_fit control_states control_rewards control_augment" \
+      bash $D/run.sh "${CTRL_FILES[@]}"
+    same_diag $CTRL/idrec0.1/le_quality.json $V/le/idrec/idrec0.1/le_quality.json
+    same_diag $CTRL/oracle/le_quality.json $V/le/oracle/oracle/le_quality.json
+    return 0
+  fi
+  for r in 0 1 2; do
+    if ! ready $r; then
+      if [[ ! -e $(rep_dir $r)/le_quality.json ]]; then
+        OMP_WAIT_POLICY=PASSIVE CORES=2 THREADS=2 bash $LE_RUN itok $r
+        OMP_WAIT_POLICY=PASSIVE CORES=2 THREADS=2 bash $LE_RUN fit $r
+      fi
+      bash $LE_RUN check $r
+      CORES=1 THREADS=1 bash $LE_RUN precompute $r
+      return 0
+    fi
+    t=$(GRU_AUG=1 runs_of $r '.')
+    [[ -z $t ]] || { CORES=1 bash $D/run.sh $t; return 0; }
+    t=$(runs_of $r '_(idrec0\.1|oracle)/')
+    [[ -z $t ]] || { CORES=1 bash $D/run.sh $t; return 0; }
+  done
+  return 3
+}
+list() {
+  local r
+  echo "data: $([[ -e $S/data/stats.json ]] && echo present || echo missing)," \
+    "control environments: $(controls_ready && echo complete || echo missing)"
+  for r in 0 1 2; do
+    echo "replicate $r: fit $([[ -e $(rep_dir $r)/le_quality.json ]] && echo present || echo missing)," \
+      "precompute $(ready $r && echo complete || echo missing);" \
+      "seed $r: GRU LE rows missing $(GRU_AUG=1 runs_of $r '.' | wc -l), control runs missing" \
+      "$(runs_of $r '_(idrec0\.1|oracle)/' | wc -l)"
+  done
+}
+case ${1:-} in
+  next) next_unit ;;
+  list) list ;;
+  *) echo "usage: industry_lane.sh next | list" >&2; exit 2 ;;
+esac
