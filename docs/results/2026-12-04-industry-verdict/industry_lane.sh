@@ -4,11 +4,13 @@
 # which read GRU's augmentation of each LE replicate). Every unit skips what exists and resumes what was cut off.
 #   industry_lane.sh next   the next unit, in this order; exit 0 after one, 3 when nothing is left:
 #     1. the control environments idrec0.1 and oracle in results/cpu-verdict (fit, states, rewards, augmentation; one
-#        thread), then their diagnostics against the committed ones of ../2026-12-04-industry-full-controls/le/
-#        (the seed-0 control runs were made with those: a difference stops the lane);
+#        thread), then their diagnostics against the committed ones of industry_le/ (the rebuild of 2026-12-07, with
+#        every digit that e50/claims_seeds012_sasrec_cpu_le/claims.md prints for the environments of the control runs
+#        made before; ../2026-12-04-industry-full-controls/le/ holds an older build); a difference stops the lane;
 #     2. for r = 0, 1, 2: LE replicate r rebuilt as it was made (../2026-12-05-industry-le-cpu/run.sh itok r, fit r:
 #        two threads, as in 2026-12-05; a torch thread count changes the bf16 sums), `run.sh check r` against the
-#        committed diagnostics (a difference stops the lane), its precompute (one thread a job, as then);
+#        committed diagnostics (a difference stops the lane), its states and rewards (one thread a job, as then; the
+#        SASRec augmentation, a third of the precompute, is left out: its runs are done, and GRU's rows read GRU's);
 #     3. then seed r's GRU LE rows (GRU's warm-up of seed r and its augmentation first) and seed r's control runs.
 #   industry_lane.sh list   what is left
 # Two-thread jobs run with OMP_WAIT_POLICY=PASSIVE: beside the other lane's job, idle OpenMP threads then sleep instead
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
 D=docs/results/2026-12-04-industry-verdict
 LE_RUN=docs/results/2026-12-05-industry-le-cpu/run.sh
-CTRL=docs/results/2026-12-04-industry-full-controls/le
+CTRL=docs/results/2026-12-04-industry-verdict/industry_le
 S=results/cpu-le-full/industry
 V=results/cpu-verdict/industry
 PLAN_RULES="preprocess train warmup negatives item_tokens fit_le le_states le_rewards le_augment le_gather_states
@@ -27,7 +29,7 @@ PLAN_RULES="preprocess train warmup negatives item_tokens fit_le le_states le_re
 CTRL_FILES=($V/le/idrec/idrec0.1/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet}
             $V/le/oracle/oracle/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet})
 rep_dir() { if [[ $1 == 0 ]]; then echo $S/le/smollm2/ext0.1top6smw; else echo $S/le/smollm2/rep$1/ext0.1top6smw; fi; }
-ready() { local d; d=$(rep_dir "$1"); [[ -e $d/states.parquet && -e $d/rewards.parquet && -e $d/augment_sasrec.parquet ]]; }
+ready() { local d; d=$(rep_dir "$1"); [[ -e $d/states.parquet && -e $d/rewards.parquet ]]; }
 controls_ready() { local f; for f in "${CTRL_FILES[@]}"; do [[ -e $f ]] || return 1; done; }
 runs_of() {  # the metrics.json of seed $1's Industry table still missing; $2: a grep -E filter; GRU_AUG=1: only the
   # runs that read GRU's augmentation (else none of them). The dry run may plan the whole chain; it only lists runs.
@@ -60,8 +62,8 @@ next_unit() {
   if ! controls_ready; then
     CORES=1 ALLOWED_RULES="negatives warmup control_fit control_states control_rewards control_augment" \
       bash $D/run.sh "${CTRL_FILES[@]}"
-    same_diag $CTRL/idrec0.1/le_quality.json $V/le/idrec/idrec0.1/le_quality.json
-    same_diag $CTRL/oracle/le_quality.json $V/le/oracle/oracle/le_quality.json
+    same_diag $CTRL/idrec/idrec0.1/le_quality.json $V/le/idrec/idrec0.1/le_quality.json
+    same_diag $CTRL/oracle/oracle/le_quality.json $V/le/oracle/oracle/le_quality.json
     return 0
   fi
   for r in 0 1 2; do
@@ -71,7 +73,7 @@ next_unit() {
         OMP_WAIT_POLICY=PASSIVE CORES=2 THREADS=2 bash $LE_RUN fit $r
       fi
       bash $LE_RUN check $r
-      CORES=1 THREADS=1 bash $LE_RUN precompute $r
+      CORES=1 THREADS=1 bash $LE_RUN states-rewards $r
       return 0
     fi
     t=$(GRU_AUG=1 runs_of $r '.')
@@ -87,7 +89,7 @@ list() {
     "control environments: $(controls_ready && echo complete || echo missing)"
   for r in 0 1 2; do
     echo "replicate $r: fit $([[ -e $(rep_dir $r)/le_quality.json ]] && echo present || echo missing)," \
-      "precompute $(ready $r && echo complete || echo missing);" \
+      "states and rewards $(ready $r && echo complete || echo missing);" \
       "seed $r: GRU LE rows missing $(GRU_AUG=1 runs_of $r '.' | wc -l), control runs missing" \
       "$(runs_of $r '_(idrec0\.1|oracle)/' | wc -l)"
   done

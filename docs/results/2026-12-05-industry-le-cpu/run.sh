@@ -9,6 +9,7 @@
 #   run.sh itok        the item tokens of the 4,385 products (config/industry_le_cpu.yaml's CPU recipe)
 #   run.sh fit         the LE fit with le_quality.json and its learning curve (config/industry_le_ext_cpu.yaml)
 #   run.sh precompute  states, rewards and SASRec augmentation of every training transition (8 shards each)
+#   run.sh states-rewards   the states and rewards alone (GRU's LE rows read no SASRec augmentation)
 #   run.sh augment     the augmentation hit rate (files/augment.{md,csv})
 #   run.sh collect     the chain's diagnostics into files/ here (item_tokens.json, le_quality.json, learning curve,
 #                      train log, the adapter's config) and every replicate's rule logs and benchmarks (files/logs/).
@@ -42,6 +43,7 @@ case $stage in
   fit) smk -- $S/le_quality.json ;;
   precompute) smk -- $R/data/negatives.parquet $R/warmup/sasrec/seed$rep/top5.parquet \
       $S/states.parquet $S/rewards.parquet $S/augment_sasrec.parquet ;;
+  states-rewards) smk -- $R/data/negatives.parquet $S/states.parquet $S/rewards.parquet ;;
   augment)
     lea report augment --spec "{\"entries\": [{\"dataset\": \"industry\", \"le\": \"ext0.1top6smw\", \"backbone\": \"sasrec\",
       \"augment\": \"$S/augment_sasrec.parquet\", \"top5\": \"$R/warmup/sasrec/seed$rep/top5.parquet\",
