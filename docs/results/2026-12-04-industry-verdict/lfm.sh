@@ -18,7 +18,8 @@
 #   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too);
 #                         with VERDICT_OVERLAY=$PWD/lfm_fig5.yaml, Figure 5's runs too
 #   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back; collect also copies each LE
-#                         replicate's and control environment's le_quality.json and learning curve into lfm_le/
+#                         replicate's and control environment's le_quality.json and learning curve into lfm_le/,
+#                         with the SHA-256 of its weights and gathered precompute (sha256.txt)
 #   CORES=1 lfm.sh ...    one job at a time, beside another chain
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -36,7 +37,13 @@ if [[ ${1:-} == collect || ${1:-} == restore ]]; then
       for f in le_quality.json learning_curve.csv; do
         [[ ! -e $(dirname "$q")/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
       done
+      # the SHA-256 of its weights and gathered precompute (since 2026-12-07): a rebuild on a new checkout is the
+      # same environment when these agree, which the diagnostics alone cannot show
+      (cd "$(dirname "$q")" && shopt -s nullglob && f=(./*.safetensors ./*/*.safetensors ./*.parquet) &&
+        if ((${#f[@]})); then sha256sum "${f[@]}"; fi) > $D/lfm_le/$r/sha256.txt
     done
+    [[ ! -e $V/le/smollm2/item_tokens.safetensors ]] ||
+      (cd $V/le/smollm2 && sha256sum item_tokens.safetensors) > $D/lfm_le/smollm2/item_tokens.sha256.txt
   fi
   DATASET=lfm exec bash $D/run.sh "$1"
 fi
