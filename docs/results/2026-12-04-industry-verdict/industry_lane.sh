@@ -43,18 +43,7 @@ runs_of() {  # the metrics.json of seed $1's Industry table still missing; $2: a
         gsub(",", "", $i); print $i } }' <<<"$dry" | grep "^$V/runs/" | grep "/seed$1/" | grep -E "$2" | sort -u |
     while read -r m; do [[ -e $m ]] || echo "$m"; done || true
 }
-same_diag() {  # the committed le_quality.json $1 and the rebuilt $2 have the same diagnostics (not wall times)
-  python - "$1" "$2" <<'PY'
-import json, sys
-def diag(path):
-    q = json.load(open(path))
-    return {k: q[k] for k in ("reward", "state", "choice")}
-old, new = (diag(p) for p in sys.argv[1:])
-if old != new:
-    sys.exit(f"industry_lane.sh: {sys.argv[2]} differs from the committed {sys.argv[1]}: a different environment")
-print(f"industry_lane.sh: {sys.argv[2]} has the committed diagnostics")
-PY
-}
+same_diag() { python $D/same_diag.py "$@"; }  # committed, rebuilt
 next_unit() {
   local r t
   # every later step reads the Industry data of results/cpu-le-full (run.sh links it into results/cpu-verdict)

@@ -60,6 +60,8 @@ link_le() {  # the item tokens and replicate 0's fit, after lfm_check.py (the pr
     fi
   done
   .venv/bin/python $D/lfm_check.py  # the linked files were made with lfm.yaml's settings, or stop
+  # and replicate 0's fit is the one the committed runs read (a rebuild on a new checkout), or stop
+  .venv/bin/python $D/same_diag.py $D/lfm_le/smollm2/$LE/le_quality.json $IT/$LE/le_quality.json
   mkdir -p $V/le/smollm2/$LE
   for r in "" /rep1 /rep2; do  # the item tokens of every replicate: replicate 0's
     mkdir -p $V/le/smollm2$r
@@ -84,7 +86,14 @@ case ${1:-} in
     rules="negatives warmup le_states le_rewards le_augment le_gather_states le_gather_rewards le_gather_augment"
     s=$(rep_dir "$r")
     fit=()
-    [[ $r == 0 ]] || { rules="fit_le $rules"; fit=($s/le_quality.json); }  # replicate 0's fit is the linked one
+    if [[ $r != 0 ]]; then  # replicate 0's fit is the linked one; replicate r's is made here, then checked
+      # against the committed diagnostics when they exist (a rebuild on a new checkout: the committed runs read that)
+      rules="fit_le $rules"
+      fit=($s/le_quality.json)
+      CORES=${CORES:-1} ALLOWED_RULES="fit_le" bash $D/run.sh "${fit[@]}"
+      c=$D/lfm_le/smollm2/rep$r/$LE/le_quality.json
+      [[ ! -e $c ]] || .venv/bin/python $D/same_diag.py $c $s/le_quality.json
+    fi
     CORES=${CORES:-1} ALLOWED_RULES="$rules" exec bash $D/run.sh $V/data/negatives.parquet $V/warmup/sasrec/seed$r/top5.parquet \
       "${fit[@]}" $s/states.parquet $s/rewards.parquet $s/augment_sasrec.parquet
     ;;
