@@ -14,7 +14,7 @@
 #     3. then seed r's GRU LE rows (GRU's warm-up of seed r and its augmentation first) and seed r's control runs.
 #   industry_lane.sh list   what is left
 # Two-thread jobs run with OMP_WAIT_POLICY=PASSIVE: beside the other lane's job, idle OpenMP threads then sleep instead
-# of spinning (a SmolLM2 step at two threads beside two busy one-thread jobs: 1.3 s against 2.6-3.2 s; 2026-12-07).
+# of spinning (a SmolLM2 step at two threads beside two busy one-thread jobs: 2.1-2.6 s against 3.2-32 s; threads_check.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
