@@ -13,6 +13,8 @@
 #        SASRec augmentation, a third of the precompute, is left out: its runs are done, and GRU's rows read GRU's);
 #     3. then seed r's GRU LE rows (GRU's warm-up of seed r and its augmentation first) and seed r's control runs.
 #   industry_lane.sh list   what is left
+#   industry_lane.sh collect   the finished runs into runs/ (run.sh collect) and, into industry_le/, the SHA-256 of
+#                           each remade environment's weights and gathered precompute (sha256.txt beside its name)
 # Two-thread jobs run with OMP_WAIT_POLICY=PASSIVE: beside the other lane's job, idle OpenMP threads then sleep instead
 # of spinning (a SmolLM2 step at two threads beside two busy one-thread jobs: 2.1-2.6 s against 3.2-32 s; threads_check.txt).
 set -euo pipefail
@@ -83,8 +85,21 @@ list() {
       "$(runs_of $r '_(idrec0\.1|oracle)/' | wc -l)"
   done
 }
+collect() {
+  local d r
+  bash $D/run.sh collect
+  for d in $S/le/smollm2/ext0.1top6smw $S/le/smollm2/rep*/ext0.1top6smw $V/le/idrec/idrec0.1 $V/le/oracle/oracle; do
+    [[ -e $d/le_quality.json ]] || continue
+    r=${d#$S/le/}
+    r=${r#$V/le/}
+    mkdir -p $D/industry_le/$r
+    (cd "$d" && shopt -s nullglob && f=(./*.safetensors ./*/*.safetensors ./*.parquet) &&
+      if ((${#f[@]})); then sha256sum "${f[@]}"; fi) > $D/industry_le/$r/sha256.txt
+  done
+}
 case ${1:-} in
   next) next_unit ;;
   list) list ;;
-  *) echo "usage: industry_lane.sh next | list" >&2; exit 2 ;;
+  collect) collect ;;
+  *) echo "usage: industry_lane.sh next | list | collect" >&2; exit 2 ;;
 esac
