@@ -22,30 +22,19 @@ cd "$(dirname "$0")/../../.."
 export PATH=$PWD/.venv/bin:$PATH
 D=docs/results/2026-12-04-industry-verdict
 LE_RUN=docs/results/2026-12-05-industry-le-cpu/run.sh
-CTRL=docs/results/2026-12-04-industry-verdict/industry_le
+CTRL=$D/industry_le
 S=results/cpu-le-full/industry
 V=results/cpu-verdict/industry
-PLAN_RULES="preprocess train warmup negatives item_tokens fit_le le_states le_rewards le_augment le_gather_states
-  le_gather_rewards le_gather_augment control_fit control_states control_rewards control_augment report_claims
-  claims_table"
+. $D/lanes_lib.sh
 CTRL_FILES=($V/le/idrec/idrec0.1/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet}
             $V/le/oracle/oracle/{le_quality.json,states.parquet,rewards.parquet,augment_sasrec.parquet})
 rep_dir() { if [[ $1 == 0 ]]; then echo $S/le/smollm2/ext0.1top6smw; else echo $S/le/smollm2/rep$1/ext0.1top6smw; fi; }
 ready() { local d; d=$(rep_dir "$1"); [[ -e $d/states.parquet && -e $d/rewards.parquet ]]; }
 controls_ready() { local f; for f in "${CTRL_FILES[@]}"; do [[ -e $f ]] || return 1; done; }
-runs_of() {  # the metrics.json of seed $1's Industry table still missing; $2: a grep -E filter; GRU_AUG=1: only the
-  # runs that read GRU's augmentation (else none of them). The dry run may plan the whole chain; it only lists runs.
-  local ov=results/cpu-verdict/tmp/industry_seed$1.yaml dry
-  mkdir -p results/cpu-verdict/tmp
-  printf 'datasets_enabled: [industry]\nseeds: [%s]\n' "$1" > $ov
-  dry=$(VERDICT_OVERLAY="$PWD/$ov" SMK_FLAGS="-n --nolock" ALLOWED_RULES="$PLAN_RULES" bash $D/run.sh 2>&1) ||
-    { echo "industry_lane.sh: the dry run of seed $1 failed:" >&2; tail -20 <<<"$dry" >&2; exit 1; }
-  awk -v gru="${GRU_AUG:-0}" '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
-      if ((inp ~ /augment_gru/) == (gru == 1)) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) {
-        gsub(",", "", $i); print $i } }' <<<"$dry" | grep "^$V/runs/" | grep "/seed$1/" | grep -E "$2" | sort -u |
-    while read -r m; do [[ -e $m ]] || echo "$m"; done || true
+runs_of() {  # the metrics.json of seed $1's Industry table still missing; $2: a grep -E filter (lanes_lib.sh's
+  # missing_runs, with its GRU_AUG)
+  missing_runs $D/run.sh industry "$1" "$2"
 }
-same_diag() { python $D/same_diag.py "$@"; }  # committed, rebuilt
 next_unit() {
   local r t
   # every later step reads the Industry data of results/cpu-le-full (run.sh links it into results/cpu-verdict)
@@ -53,8 +42,8 @@ next_unit() {
   if ! controls_ready; then
     CORES=1 ALLOWED_RULES="negatives warmup control_fit control_states control_rewards control_augment" \
       bash $D/run.sh "${CTRL_FILES[@]}"
-    same_diag $CTRL/idrec/idrec0.1/le_quality.json $V/le/idrec/idrec0.1/le_quality.json
-    same_diag $CTRL/oracle/oracle/le_quality.json $V/le/oracle/oracle/le_quality.json
+    python $D/same_diag.py $CTRL/idrec/idrec0.1/le_quality.json $V/le/idrec/idrec0.1/le_quality.json
+    python $D/same_diag.py $CTRL/oracle/oracle/le_quality.json $V/le/oracle/oracle/le_quality.json
     return 0
   fi
   for r in 0 1 2; do
@@ -93,8 +82,7 @@ collect() {
     r=${d#$S/le/}
     r=${r#$V/le/}
     mkdir -p $D/industry_le/$r
-    (cd "$d" && shopt -s nullglob && f=(./*.safetensors ./*/*.safetensors ./*.parquet) &&
-      if ((${#f[@]})); then sha256sum "${f[@]}"; fi) > $D/industry_le/$r/sha256.txt
+    env_sums "$d" > $D/industry_le/$r/sha256.txt
   done
 }
 case ${1:-} in

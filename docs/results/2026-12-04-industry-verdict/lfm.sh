@@ -30,6 +30,7 @@ V=results/cpu-verdict/lfm
 LE=itlr
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
   if [[ $1 == collect ]]; then  # each LE replicate's and control environment's diagnostics, into lfm_le/
+    . $D/lanes_lib.sh
     for q in $V/le/smollm2/$LE/le_quality.json $V/le/smollm2/rep*/$LE/le_quality.json $V/le/*/*/le_quality.json; do
       [[ -e $q ]] || continue
       r=$(dirname "${q#$V/le/}")
@@ -37,10 +38,7 @@ if [[ ${1:-} == collect || ${1:-} == restore ]]; then
       for f in le_quality.json learning_curve.csv; do
         [[ ! -e $(dirname "$q")/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
       done
-      # the SHA-256 of its weights and gathered precompute (since 2026-12-07): a rebuild on a new checkout is the
-      # same environment when these agree, which the diagnostics alone cannot show
-      (cd "$(dirname "$q")" && shopt -s nullglob && f=(./*.safetensors ./*/*.safetensors ./*.parquet) &&
-        if ((${#f[@]})); then sha256sum "${f[@]}"; fi) > $D/lfm_le/$r/sha256.txt
+      env_sums "$(dirname "$q")" > $D/lfm_le/$r/sha256.txt  # lanes_lib.sh
     done
     [[ ! -e $V/le/smollm2/item_tokens.safetensors ]] ||
       (cd $V/le/smollm2 && sha256sum item_tokens.safetensors) > $D/lfm_le/smollm2/item_tokens.sha256.txt

@@ -32,6 +32,7 @@ shopt -s inherit_errexit  # a failed dry run inside $(...) stops the lane
 cd "$(dirname "$0")/../../.."
 D=docs/results/2026-12-04-industry-verdict
 V=results/cpu-verdict/lfm
+. $D/lanes_lib.sh
 export SMK_FLAGS="--nolock ${SMK_FLAGS:-}" CORES=1  # two Snakemake processes share results/cpu-verdict
 rep_dir() { if [[ $1 == 0 ]]; then echo $V/le/smollm2/itlr; else echo $V/le/smollm2/rep$1/itlr; fi; }
 ready() {  # replicate $1's SASRec precompute complete (its three gathered files)
@@ -55,8 +56,6 @@ fig5_runs() {  # the metrics.json of Figure 5's runs whose LE exists and that ar
   done
 }
 IT=results/lfm-itok30/lfm/le/smollm2
-PLAN_RULES="train warmup negatives item_tokens fit_le le_states le_rewards le_augment le_gather_states le_gather_rewards
-  le_gather_augment control_fit control_states control_rewards control_augment report_claims claims_table"
 FIT=docs/results/2026-12-06-lfm-le-fit/run.sh
 fit_rep0() {  # replicate 0 as it was made (../2026-12-06-lfm-le-fit/README.md, section 4): one thread up to the
   # checkpoint at step 480 (checkpoints every 20 steps), then two from it. The one-thread part is stopped as soon as
@@ -93,21 +92,9 @@ lane_a() {
   for r in 0 1 2; do [[ -e $(rep_dir $r)/augment_gru.parquet ]] || bash $D/lfm.sh "$(rep_dir $r)/augment_gru.parquet"; done
   for s in $FIG5; do fig5_ready $s || bash $D/lfm.sh fig5 $s; done
 }
-runs_of() {  # the metrics.json that seed $1's table still needs; $2: a grep -E filter; GRU_AUG=1: only the runs that
-  # read GRU's augmentation (else none of them); NO_LLM=1 / LLM=1: only the runs that read no LLM LE file
-  # (le/smollm2) / that read one.
-  # A failed dry run stops the lane.
-  local ov=results/cpu-verdict/tmp/lfm_seed$1.yaml dry
-  mkdir -p results/cpu-verdict/tmp
-  printf 'datasets_enabled: [lfm]\nseeds: [%s]\n' "$1" > $ov
-  # the dry run may plan the whole LE chain (a new checkout has none of it yet); it only lists the runs
-  dry=$(VERDICT_OVERLAY="$PWD/$ov" SMK_FLAGS="-n --nolock" ALLOWED_RULES="$PLAN_RULES" bash $D/lfm.sh 2>&1) ||
-    { echo "lfm_lanes.sh: the dry run of seed $1 failed:" >&2; tail -20 <<<"$dry" >&2; exit 1; }
-  awk -v gru="${GRU_AUG:-0}" -v nollm="${NO_LLM:-0}" -v llm="${LLM:-0}" '/^ +input:/{inp=$0} /^ +output:.*\/runs\//{
-      if ((inp ~ /augment_gru/) == (gru == 1) && (nollm != 1 || inp !~ /le\/smollm2/) &&
-          (llm != 1 || inp ~ /le\/smollm2/)) for (i = 1; i <= NF; i++) if ($i ~ /metrics.json/) {
-        gsub(",", "", $i); print $i } }' <<<"$dry" | grep "^$V/runs/" | grep "/seed$1/" | grep -E "$2" | sort -u |
-    while read -r m; do [[ -e $m ]] || echo "$m"; done || true
+runs_of() {  # the metrics.json that seed $1's LFM table still needs; $2: a grep -E filter (lanes_lib.sh's
+  # missing_runs, with its GRU_AUG, NO_LLM and LLM)
+  missing_runs $D/lfm.sh lfm "$1" "$2"
 }
 BATCH=2  # runs per Snakemake call in lane b: the priorities below are looked at again after each call
 INDUSTRY_FAILED=results/cpu-verdict/industry_lane_failed.txt

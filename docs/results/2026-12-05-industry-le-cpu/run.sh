@@ -64,17 +64,7 @@ case $stage in
       [[ ! -e results/cpu-le-full/logs/${b%.tsv}.log ]] || cp "results/cpu-le-full/logs/${b%.tsv}.log" "$D/files/logs/${b%.tsv}.log"
     done
     ;;
-  check)
-    python - "$F/le/le_quality.json" "$S/le_quality.json" <<'PY'
-import json, sys
-def diag(path):  # the diagnostics only, not the wall times
-    q = json.load(open(path))
-    return {k: q[k] for k in ("reward", "state", "choice")}
-old, new = (diag(p) for p in sys.argv[1:])
-if old != new:
-    sys.exit(f"run.sh check: {sys.argv[2]} differs from the committed {sys.argv[1]}: a different LE")
-print(f"run.sh check: {sys.argv[2]} has the committed diagnostics")
-PY
-    ;;
+  check)  # the diagnostics only, not the wall times (same_diag.py exits 1 naming the first that differs)
+    python docs/results/2026-12-04-industry-verdict/same_diag.py "$F/le/le_quality.json" "$S/le_quality.json" ;;
   *) echo "run.sh: unknown stage $stage" >&2; exit 2 ;;
 esac
