@@ -75,14 +75,22 @@ list() {
   done
 }
 collect() {
-  local d r
+  local d r g
   bash $D/run.sh collect
   for d in $S/le/smollm2/ext0.1top6smw $S/le/smollm2/rep*/ext0.1top6smw $V/le/idrec/idrec0.1 $V/le/oracle/oracle; do
     [[ -e $d/le_quality.json ]] || continue
     r=${d#$S/le/}
     r=${r#$V/le/}
     mkdir -p $D/industry_le/$r
-    env_sums "$d" > $D/industry_le/$r/sha256.txt
+    {
+      env_sums "$d"
+      # GRU's augmentation of an LLM replicate is made in the verdict's folder, beside hard links of $S's LE files
+      if [[ $d == $S/* ]]; then
+        for g in $V/le/$r/augment_*.parquet; do
+          if [[ -e $g ]]; then (cd $V/le/$r && sha256sum "./${g##*/}"); fi
+        done
+      fi
+    } > $D/industry_le/$r/sha256.txt
   done
 }
 case ${1:-} in
