@@ -18,7 +18,8 @@
 #   lfm.sh [targets...]   the recommender runs (default: claims_table over both stand-ins, Industry's runs too);
 #                         with VERDICT_OVERLAY=$PWD/lfm_fig5.yaml, Figure 5's runs too
 #   lfm.sh collect | restore   the LFM runs' files into lfm_runs/ here, and back; collect also copies each LE
-#                         replicate's and control environment's le_quality.json and learning curve into lfm_le/,
+#                         replicate's and control environment's le_quality.json and learning curve into lfm_le/
+#                         (not over a committed copy),
 #                         with the SHA-256 of its weights and gathered precompute (sha256.txt)
 #   CORES=1 lfm.sh ...    one job at a time, beside another chain
 set -euo pipefail
@@ -35,8 +36,9 @@ if [[ ${1:-} == collect || ${1:-} == restore ]]; then
       [[ -e $q ]] || continue
       r=$(dirname "${q#$V/le/}")
       mkdir -p $D/lfm_le/$r
+      # the first build's copies stay: a rebuild (new checkout) differs in its timings only, which same_diag.py checks
       for f in le_quality.json learning_curve.csv; do
-        [[ ! -e $(dirname "$q")/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
+        [[ ! -e $(dirname "$q")/$f || -e $D/lfm_le/$r/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
       done
       env_sums "$(dirname "$q")" > $D/lfm_le/$r/sha256.txt  # lanes_lib.sh
     done
