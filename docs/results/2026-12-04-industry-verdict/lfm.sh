@@ -36,7 +36,7 @@ if [[ ${1:-} == collect || ${1:-} == restore ]]; then
       [[ -e $q ]] || continue
       r=$(dirname "${q#$V/le/}")
       mkdir -p $D/lfm_le/$r
-      # the first build's copies stay: a rebuild (new checkout) differs in its timings only, which same_diag.py checks
+      # the first build's copies stay: a rebuild (new checkout) has passed same_diag.py, and only its timings differ
       for f in le_quality.json learning_curve.csv; do
         [[ ! -e $(dirname "$q")/$f || -e $D/lfm_le/$r/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
       done
