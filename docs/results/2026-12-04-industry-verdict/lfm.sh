@@ -32,11 +32,13 @@ LE=itlr
 if [[ ${1:-} == collect || ${1:-} == restore ]]; then
   if [[ $1 == collect ]]; then  # each LE replicate's and control environment's diagnostics, into lfm_le/
     . $D/lanes_lib.sh
-    for q in $V/le/smollm2/$LE/le_quality.json $V/le/smollm2/rep*/$LE/le_quality.json $V/le/*/*/le_quality.json; do
+    for q in $V/le/*/*/le_quality.json $V/le/smollm2/rep*/$LE/le_quality.json; do  # replicate 0 is smollm2/$LE
       [[ -e $q ]] || continue
       r=$(dirname "${q#$V/le/}")
       mkdir -p $D/lfm_le/$r
-      # the first build's copies stay: a rebuild (new checkout) has passed same_diag.py, and only its timings differ
+      # the first build's copies stay, which the earlier runs read: a rebuild (new checkout) must have their
+      # diagnostics, and differs in its timings and peak memory only
+      [[ ! -e $D/lfm_le/$r/le_quality.json ]] || .venv/bin/python $D/same_diag.py $D/lfm_le/$r/le_quality.json "$q"
       for f in le_quality.json learning_curve.csv; do
         [[ ! -e $(dirname "$q")/$f || -e $D/lfm_le/$r/$f ]] || cp "$(dirname "$q")/$f" $D/lfm_le/$r/
       done
